@@ -1,0 +1,47 @@
+"""The service's one seam: create_app() wires settings, keyword table, store, routes and commands."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from dotenv import load_dotenv
+from flask import Flask
+
+from handlers import cli
+from handlers.api import api, health
+from handlers.services import Services
+from handlers.settings import read_settings
+from handlers.webhooks import webhooks
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app. Settings come from the environment and an optional .env, then test_config.
+
+    Serving (gunicorn, tests) loads and validates keywords.yaml and migrates the database here, so a
+    broken file or an unwritable database stops the service before it answers anything. Under the
+    `flask` command both wait until a command needs them, so `flask check-keywords` can report on a
+    broken file.
+    """
+    load_dotenv()
+    app = Flask(__name__)
+    settings = read_settings()
+    settings.update(test_config or {})
+    app.config.update(settings)
+    app.extensions["optout"] = services = Services(settings)
+
+    app.register_blueprint(webhooks)
+    app.register_blueprint(api)
+    app.register_blueprint(health)
+    cli.register(app)
+
+    if click.get_current_context(silent=True) is None:
+        if app.logger.level == logging.NOTSET:
+            app.logger.setLevel(logging.INFO)
+        services.keywords
+        services.store
+        for name, consequence in (("ADMIN_TOKEN", "the /api/v1 API is closed"),
+                                  ("TWILIO_AUTH_TOKEN", "every Twilio webhook will be refused with 403")):
+            if not settings[name]:
+                app.logger.warning("%s is not set: %s", name, consequence)
+    return app

@@ -1,0 +1,1 @@
+"""Inbound-reply handler for SMS and email opt-outs: adapters, classifier, store, replies."""

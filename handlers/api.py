@@ -1,0 +1,103 @@
+"""The API for the business's sending tools: /api/v1 behind a bearer token, and /healthz."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, current_app, jsonify, request
+
+from .addresses import CHANNELS, InvalidAddress, normalise
+from .consent import EVERYTHING, suppressed
+from .services import services
+from .store import StoreError
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+health = Blueprint("health", __name__)
+
+
+def error(status: int, message: str, **extra):
+    response = jsonify({"error": message, **extra})
+    response.status_code = status
+    return response
+
+
+@api.before_request
+def require_admin_token():
+    expected = services().settings["ADMIN_TOKEN"]
+    if not expected:
+        return error(401, "the API is closed: ADMIN_TOKEN is not set on the server")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        response = error(401, "missing or wrong bearer token (Authorization: Bearer <ADMIN_TOKEN>)")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+    return None
+
+
+@api.errorhandler(StoreError)
+def store_unavailable(e):
+    current_app.logger.exception("api: database error")
+    return error(503, "the database is unavailable; try again")
+
+
+@api.post("/suppressions/check")
+def check_suppressions():
+    """{"channel", "addresses": [...], "category"?} -> {"suppressed", "allowed", "invalid"}."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error(400, 'expected a JSON object like {"channel": "sms", "addresses": ["+14155550100"]}')
+    channel, addresses, category = body.get("channel"), body.get("addresses"), body.get("category")
+    if channel not in CHANNELS:
+        return error(400, f"channel must be one of {', '.join(CHANNELS)}")
+    if not isinstance(addresses, list):
+        return error(400, "addresses must be a list of strings")
+    known = services().keywords.categories
+    if category is not None and category not in known:
+        return error(400, f"unknown category {category!r}; known: {', '.join(known)}")
+
+    region = services().settings["DEFAULT_REGION"]
+    normalised, invalid, seen = [], [], set()
+    for raw in addresses:
+        try:
+            address = normalise(channel, raw, region)
+        except InvalidAddress as e:
+            invalid.append({"address": raw, "error": str(e)})
+            continue
+        if address not in seen:
+            seen.add(address)
+            normalised.append(address)
+    blocked = services().store.suppressed_among(channel, normalised, category)
+    return jsonify({
+        "suppressed": [a for a in normalised if a in blocked],
+        "allowed": [a for a in normalised if a not in blocked],
+        "invalid": invalid,
+    })
+
+
+@api.get("/contacts/<channel>/<path:address>")
+def contact(channel: str, address: str):
+    """Current state per category and the full history of one address."""
+    if channel not in CHANNELS:
+        return error(404, f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}")
+    try:
+        address = normalise(channel, address, services().settings["DEFAULT_REGION"])
+    except InvalidAddress as e:
+        return error(400, str(e), address=address)
+    record = services().store.contact(channel, address)
+    categories = services().keywords.categories
+    blocked = suppressed(record["state"], categories)
+    return jsonify({
+        "channel": channel,
+        "address": address,
+        "suppressed": {("all" if scope == EVERYTHING else scope): value for scope, value in blocked.items()},
+        "state": record["state"],
+        "events": record["events"],
+        "messages": record["messages"],
+    })
+
+
+@health.get("/healthz")
+def healthz():
+    if services().store.healthy():
+        return jsonify({"status": "ok"})
+    return jsonify({"status": "unhealthy", "error": "database unreachable"}), 503

@@ -1,0 +1,136 @@
+"""Decide what a reply asks for, from its text and the keyword table alone (no state, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .keywords import Entry, KeywordTable
+from .text import words
+
+OPT_OUT, OPT_IN, HELP, NONE = "opt_out", "opt_in", "help", "none"
+
+# Rules in the order they are tried; a decision names the one that fired.
+RULES = (
+    "reaction",                 # Liked "... Reply STOP to opt out": never an opt-out
+    "keyword",                  # the whole message is a keyword: STOP, ARRÊT, START, HELP
+    "keyword_with_categories",  # a keyword and category names: UNSUBSCRIBE SURVEYS, START PROMOS
+    "leading_keyword",          # starts with a stop word and goes on: Stop sending me these
+    "phrase",                   # a configured request: please remove me from your list
+    "stop_word_in_message",     # a stop word elsewhere: opt out, flag for review
+    "weak_word_in_message",     # end/quit/cancel inside a sentence: no action, flag for review
+    "no_match",
+)
+_QUOTES = "\"'“”„‟«»‘’‚‹›「」"
+_ACTIONS = {"stop": OPT_OUT, "stop_weak": OPT_OUT, "start": OPT_IN, "start_if_stopped": OPT_IN, "help": HELP}
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # opt_out | opt_in | help | none
+    rule: str
+    categories: tuple[str, ...] = ()  # empty: everything
+    language: str | None = None
+    matched: str | None = None  # the keyword or phrase as written in keywords.yaml
+    flagged: bool = False  # a person should look at it
+    only_if_opted_out: bool = False  # "YES": an opt-in only from someone who is opted out
+    normalised: str = ""
+
+
+def classify(text: str, table: KeywordTable) -> Decision:
+    """What `text` asks for, by the first rule in RULES that fits."""
+    tokens = words(text or "")
+    normalised = " ".join(tokens)
+    if not tokens:
+        return Decision(NONE, "no_match", normalised=normalised)
+    if _is_reaction(text, tokens, table):
+        return Decision(NONE, "reaction", normalised=normalised)
+
+    whole = table.entries.get(tokens)
+    if whole is not None and whole.kind in _ACTIONS:
+        return _decide(whole, "keyword", (), table, normalised)
+
+    for n in _prefix_lengths(tokens, table):
+        entry = table.entries.get(tokens[:n])
+        if entry is None or entry.kind not in ("stop", "stop_weak", "start", "start_if_stopped"):
+            continue
+        named = _categories(tokens[n:], table)
+        if named:
+            categories, languages = named
+            return _decide(entry, "keyword_with_categories", categories, table, normalised,
+                           category_languages=languages)
+
+    for n in _prefix_lengths(tokens, table):
+        entry = table.entries.get(tokens[:n])
+        if entry is not None and entry.kind == "stop":
+            return _decide(entry, "leading_keyword", (), table, normalised)
+
+    padded = f" {normalised} "
+    for phrase, language, written in table.phrases:
+        if phrase in padded:
+            return Decision(OPT_OUT, "phrase", (), language, written, normalised=normalised)
+
+    weak = None
+    for start in range(len(tokens)):
+        for n in range(min(table.longest_keyword, len(tokens) - start), 0, -1):
+            entry = table.entries.get(tokens[start:start + n])
+            if entry is None:
+                continue
+            if entry.kind == "stop":
+                return _decide(entry, "stop_word_in_message", (), table, normalised, flagged=True)
+            if entry.kind == "stop_weak" and weak is None:
+                weak = entry
+    if weak is not None:
+        return Decision(NONE, "weak_word_in_message", (), weak.languages[0], weak.written, flagged=True,
+                        normalised=normalised)
+    return Decision(NONE, "no_match", normalised=normalised)
+
+
+def _decide(entry: Entry, rule: str, categories: tuple[str, ...], table: KeywordTable, normalised: str,
+            flagged: bool = False, category_languages: tuple[str, ...] = ()) -> Decision:
+    # A keyword in several languages (STOP) takes the language its category words share, else the first.
+    language = next((c for c in entry.languages if c in category_languages), entry.languages[0])
+    return Decision(
+        action=_ACTIONS[entry.kind],
+        rule=rule,
+        categories=categories,
+        language=language,
+        matched=entry.written,
+        flagged=flagged,
+        only_if_opted_out=entry.kind == "start_if_stopped",
+        normalised=normalised,
+    )
+
+
+def _categories(rest: tuple[str, ...], table: KeywordTable) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(categories, languages of their words) if `rest` is only category names and joiners."""
+    found: list[str] = []
+    languages: list[str] | None = None
+    i = 0
+    while i < len(rest):
+        if rest[i] in table.joiners:
+            i += 1
+            continue
+        for n in range(min(table.longest_keyword, len(rest) - i), 0, -1):
+            entry = table.entries.get(rest[i:i + n])
+            if entry is not None and entry.kind == "category":
+                if entry.category not in found:
+                    found.append(entry.category)
+                shared = [c for c in languages or () if c in entry.languages]
+                languages = shared or (languages if languages else list(entry.languages))
+                i += n
+                break
+        else:
+            return None
+    return (tuple(found), tuple(languages or ())) if found else None
+
+
+def _prefix_lengths(tokens: tuple[str, ...], table: KeywordTable) -> range:
+    """Longest first, and always leaving at least one word after the prefix."""
+    return range(min(table.longest_keyword, len(tokens) - 1), 0, -1)
+
+
+def _is_reaction(text: str, tokens: tuple[str, ...], table: KeywordTable) -> bool:
+    """A phone's rendering of a tapback or emoji reaction: a reaction verb, then a quote."""
+    if not any(q in text for q in _QUOTES):
+        return False
+    return any(tokens[:len(r)] == r and len(tokens) > len(r) for r in table.reactions)

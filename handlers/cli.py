@@ -1,0 +1,62 @@
+"""Commands for operators: flask migrate, flask check-keywords, flask classify."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+
+import click
+from flask import Flask
+
+from .classifier import classify
+from .keywords import KeywordFileError, load_keywords
+from .services import services
+from .text import sms_encoding, sms_segments
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(migrate)
+    app.cli.add_command(check_keywords)
+    app.cli.add_command(classify_command)
+
+
+@click.command("migrate")
+def migrate():
+    """Create or upgrade the database schema (safe to run while the service runs)."""
+    store = services().store  # migrates on first use
+    click.echo(f"database {store.path}: schema up to date")
+
+
+@click.command("check-keywords")
+@click.argument("path", required=False)
+def check_keywords(path):
+    """Validate keywords.yaml (or PATH); exit 1 and name each problem if it is broken."""
+    path = path or services().settings["KEYWORDS_PATH"]
+    try:
+        table = load_keywords(path)
+    except KeywordFileError as e:
+        click.echo(str(e), err=True)
+        sys.exit(1)
+    click.echo(f"{path}: OK: {len(table.languages)} languages ({', '.join(table.languages)}), "
+               f"{len(table.categories)} categories ({', '.join(table.categories)}), "
+               f"{len(table.entries)} keywords, {len(table.phrases)} phrases")
+    for code, lang in table.languages.items():
+        for kind in lang.replies.get("sms", {}):
+            text = table.render("sms", kind, code, table.categories)
+            encoding, length = sms_encoding(text)
+            click.echo(f"  {code} {kind:<20} {encoding} {length:>3} chars, {sms_segments(text)} segment")
+
+
+@click.command("classify")
+@click.argument("text")
+@click.option("--channel", type=click.Choice(["sms", "email"]), default="sms", show_default=True)
+def classify_command(text, channel):
+    """Print the decision the service would make for TEXT, as JSON."""
+    try:
+        table = services().keywords
+    except KeywordFileError as e:
+        click.echo(str(e), err=True)
+        sys.exit(1)
+    decision = classify(text, table)
+    click.echo(json.dumps({"channel": channel, **asdict(decision)}, ensure_ascii=False, indent=2))

@@ -1,0 +1,26 @@
+"""The one shape every provider adapter turns its payload into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class Inbound:
+    channel: str  # "sms" or "email"
+    provider: str  # "twilio", ...
+    provider_id: str  # the provider's message id: the de-duplication key
+    address: str  # the sender, normalised (E.164 for phones, lower-case for email)
+    recipient: str | None  # our number or address it was sent to
+    text: str  # the reply as the person wrote it
+    params: Mapping[str, object] = field(default_factory=dict)  # everything the provider sent
+    provider_action: str | None = None  # the provider already acted and replied: opt_out, opt_in, help
+
+
+class ProviderError(Exception):
+    """A request an adapter cannot use. permanent: a retry of the same request cannot succeed."""
+
+    def __init__(self, message: str, permanent: bool = True):
+        super().__init__(message)
+        self.permanent = permanent

@@ -1,0 +1,29 @@
+"""Every setting the service reads: one table of (name, default, help), read from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | None
+    help: str
+
+
+SETTINGS = (
+    Setting("DATABASE_PATH", "data/optout.sqlite3", "SQLite file holding messages, decisions and consent state."),
+    Setting("KEYWORDS_PATH", "keywords.yaml", "Keyword table: keywords, phrases, categories, replies, languages."),
+    Setting("TWILIO_AUTH_TOKEN", None, "Twilio auth token; signs every webhook. Unset: every SMS webhook is refused (403)."),
+    Setting("PUBLIC_BASE_URL", None, "Public origin Twilio calls (https://sms.example.com), for signature checks behind a proxy."),
+    Setting("ADMIN_TOKEN", None, "Bearer token for /api/v1. Unset: the API is closed (401)."),
+    Setting("DEFAULT_REGION", "US", "Region for phone numbers written without a country code (ISO 3166 code)."),
+)
+
+
+def read_settings(environ=None) -> dict[str, str | None]:
+    """Return {name: value} for every setting, empty strings counting as unset."""
+    environ = os.environ if environ is None else environ
+    return {s.name: (environ.get(s.name) or s.default) for s in SETTINGS}

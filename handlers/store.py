@@ -1,0 +1,270 @@
+"""All SQL: the schema, the one write transaction per inbound message, and the reads the API needs.
+
+Durability: WAL with synchronous=FULL, so COMMIT returns only once the transaction is on disk; a
+webhook is answered after COMMIT. Writers from every worker process take one file lock before
+BEGIN IMMEDIATE: SQLite's busy handler sleeps on a fixed schedule instead of waking when the lock
+frees, and queueing on a file lock measured +30% throughput and a far lower p99 (FIELD-NOTES).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Iterable, Iterator
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from .consent import EVERYTHING, OUT, Transition, suppressed
+from .classifier import OPT_IN, OPT_OUT, Decision
+from .inbound import Inbound
+
+migrations = Migrations("optout")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            channel TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            provider_id TEXT NOT NULL,
+            address TEXT NOT NULL,
+            recipient TEXT,
+            body TEXT NOT NULL,
+            params TEXT NOT NULL,           -- every parameter the provider sent, as evidence (JSON)
+            received_at TEXT NOT NULL,
+            action TEXT NOT NULL,           -- what was done: opt_out, opt_in, help, none
+            categories TEXT NOT NULL,       -- JSON list; [] means everything
+            language TEXT,
+            rule TEXT NOT NULL,
+            matched TEXT,
+            flagged INTEGER NOT NULL DEFAULT 0,
+            reply TEXT,                     -- the reply we answered with, if any
+            UNIQUE (provider, provider_id)
+        )""")
+    db.execute("CREATE INDEX messages_by_address ON messages (channel, address)")
+    db.execute("""
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            action TEXT NOT NULL,           -- opt_out or opt_in
+            categories TEXT NOT NULL,       -- JSON list; [] means everything
+            changed INTEGER NOT NULL,       -- 0 when the person was already in that state
+            state_after TEXT NOT NULL,      -- JSON {scope: out|in}
+            source TEXT NOT NULL,           -- e.g. sms:twilio
+            message_id INTEGER REFERENCES messages (id),
+            created_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX events_by_address ON events (channel, address)")
+    db.execute("""
+        CREATE TABLE consent (
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            scope TEXT NOT NULL,            -- '*' for everything, or a category
+            status TEXT NOT NULL CHECK (status IN ('out', 'in')),
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (channel, address, scope)
+        ) WITHOUT ROWID""")
+
+
+class StoreError(Exception):
+    """The database could not do what was asked; nothing was committed. A retry may succeed."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    duplicate: bool  # the provider sent this message before; nothing was changed
+    message_id: int | None
+    transition: Transition | None
+    reply: str | None
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+class Store:
+    def __init__(self, path: str):
+        self.path = path
+        self._local = threading.local()
+        self._thread_lock = threading.Lock()
+        self._lock_file = None
+        self._pid = None
+
+    # Connections -------------------------------------------------------------------------------
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (made after fork, never shared across processes)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            directory = os.path.dirname(os.path.abspath(self.path))
+            os.makedirs(directory, exist_ok=True)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def _writer_lock(self) -> Iterator[None]:
+        if self._pid != os.getpid():
+            self._lock_file = open(self.path + ".writer-lock", "a+b")
+            self._pid = os.getpid()
+        with self._thread_lock:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed to disk on leaving the block, rolled back on error."""
+        try:
+            conn = self.connection()
+            with self._writer_lock():
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as e:
+            raise StoreError(f"database {self.path}: {e}") from e
+        except OSError as e:
+            raise StoreError(f"database lock beside {self.path}: {e}") from e
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations; safe when several processes start at once. Returns their names."""
+        conn = self.connection()
+        with self._writer_lock():
+            db = sqlite_utils.Database(conn)
+            pending = [m.name for m in migrations.pending(db)]
+            migrations.apply(db)
+        return pending
+
+    def healthy(self) -> bool:
+        try:
+            return self.connection().execute("SELECT count(*) FROM _sqlite_migrations").fetchone() is not None
+        except sqlite3.Error:
+            return False
+
+    # The webhook's write ------------------------------------------------------------------------
+
+    def record_inbound(self, inbound: Inbound, decision: Decision,
+                       decide: Callable[[dict[str, str]], tuple[Transition, str | None]]) -> Recorded:
+        """Record the message, its decision, the event and the new state in one committed transaction.
+
+        `decide(current_state)` returns the transition and the reply text; it runs inside the
+        transaction so that two messages from one person are decided one after the other.
+        A message already recorded (same provider and id) changes nothing: Recorded(duplicate=True).
+        """
+        with self.transaction() as conn:
+            seen = conn.execute("SELECT id FROM messages WHERE provider = ? AND provider_id = ?",
+                                (inbound.provider, inbound.provider_id)).fetchone()
+            if seen:
+                return Recorded(True, seen[0], None, None)
+            state = dict(conn.execute("SELECT scope, status FROM consent WHERE channel = ? AND address = ?",
+                                      (inbound.channel, inbound.address)).fetchall())
+            transition, reply = decide(state)
+            stamp = now()
+            categories = json.dumps(list(decision.categories))
+            message_id = conn.execute(
+                "INSERT INTO messages (channel, provider, provider_id, address, recipient, body, params, "
+                "received_at, action, categories, language, rule, matched, flagged, reply) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (inbound.channel, inbound.provider, inbound.provider_id, inbound.address, inbound.recipient,
+                 inbound.text, json.dumps(inbound.params, ensure_ascii=False), stamp, transition.action,
+                 categories, decision.language, decision.rule, decision.matched, int(decision.flagged), reply),
+            ).lastrowid
+            if transition.action in (OPT_OUT, OPT_IN):
+                self._write_event(conn, inbound.channel, inbound.address, transition, categories,
+                                  f"{inbound.channel}:{inbound.provider}", message_id, stamp)
+            return Recorded(False, message_id, transition, reply)
+
+    @staticmethod
+    def _write_event(conn, channel, address, transition, categories, source, message_id, stamp) -> None:
+        conn.execute(
+            "INSERT INTO events (channel, address, action, categories, changed, state_after, source, "
+            "message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (channel, address, transition.action, categories, int(transition.changed),
+             json.dumps(transition.after, sort_keys=True), source, message_id, stamp))
+        if transition.after != transition.before:
+            conn.execute("DELETE FROM consent WHERE channel = ? AND address = ?", (channel, address))
+            conn.executemany(
+                "INSERT INTO consent (channel, address, scope, status, updated_at) VALUES (?, ?, ?, ?, ?)",
+                [(channel, address, scope, status, stamp) for scope, status in transition.after.items()])
+
+    # Reads for the API --------------------------------------------------------------------------
+
+    def suppressed_among(self, channel: str, addresses: Iterable[str], category: str | None) -> set[str]:
+        """Which of `addresses` must not be contacted (on `channel`, for `category` if given)."""
+        wanted = set(addresses)
+        scopes = (EVERYTHING,) if category is None else (EVERYTHING, category)
+        conn = self.connection()
+        states: dict[str, dict[str, str]] = {}
+        if len(wanted) <= 5000:
+            batch = sorted(wanted)
+            for i in range(0, len(batch), 500):
+                chunk = batch[i:i + 500]
+                rows = conn.execute(
+                    f"SELECT address, scope, status FROM consent WHERE channel = ? AND scope IN "
+                    f"({','.join('?' * len(scopes))}) AND address IN ({','.join('?' * len(chunk))})",
+                    (channel, *scopes, *chunk))
+                for address, scope, status in rows:
+                    states.setdefault(address, {})[scope] = status
+        else:
+            rows = conn.execute(
+                f"SELECT address, scope, status FROM consent WHERE channel = ? AND scope IN "
+                f"({','.join('?' * len(scopes))})", (channel, *scopes))
+            for address, scope, status in rows:
+                if address in wanted:
+                    states.setdefault(address, {})[scope] = status
+        key = EVERYTHING if category is None else category
+        cats = () if category is None else (category,)
+        return {a for a, s in states.items() if suppressed(s, cats)[key]}
+
+    def contact(self, channel: str, address: str) -> dict:
+        """Current state and full history of one address."""
+        conn = self.connection()
+        conn.row_factory = sqlite3.Row
+        try:
+            state = {r["scope"]: r["status"] for r in conn.execute(
+                "SELECT scope, status FROM consent WHERE channel = ? AND address = ?", (channel, address))}
+            events = [dict(r) for r in conn.execute(
+                "SELECT e.id, e.action, e.categories, e.changed, e.state_after, e.source, e.created_at, "
+                "e.message_id, m.body AS message, m.rule, m.matched FROM events e "
+                "LEFT JOIN messages m ON m.id = e.message_id "
+                "WHERE e.channel = ? AND e.address = ? ORDER BY e.id", (channel, address))]
+            messages = [dict(r) for r in conn.execute(
+                "SELECT id, provider, provider_id, body, received_at, action, categories, language, rule, "
+                "matched, flagged, reply FROM messages WHERE channel = ? AND address = ? ORDER BY id",
+                (channel, address))]
+        finally:
+            conn.row_factory = None
+        for row in events:
+            row["categories"] = json.loads(row["categories"])
+            row["state_after"] = json.loads(row["state_after"])
+            row["changed"] = bool(row["changed"])
+        for row in messages:
+            row["categories"] = json.loads(row["categories"])
+            row["flagged"] = bool(row["flagged"])
+        return {"state": state, "events": events, "messages": messages}

@@ -1,0 +1,79 @@
+"""Twilio Programmable Messaging inbound webhook: verify the signature, parse into an Inbound.
+
+Sample payload (application/x-www-form-urlencoded), as Twilio documents it:
+    MessageSid=SM...&SmsSid=SM...&AccountSid=AC...&MessagingServiceSid=MG...&From=+14155550100
+    &To=+14155550199&Body=STOP&NumMedia=0&NumSegments=1&SmsStatus=received&ApiVersion=2010-04-01
+    [&OptOutType=STOP]   (Advanced Opt-Out: Twilio has already replied)
+https://www.twilio.com/docs/messaging/guides/webhook-request
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+from twilio.request_validator import RequestValidator
+
+from .addresses import InvalidAddress, normalise_phone
+from .inbound import Inbound, ProviderError
+
+# Twilio's Advanced Opt-Out names the action it already took and answered.
+_PROVIDER_ACTIONS = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
+
+
+def signed_urls(request_url: str, public_base_url: str | None, forwarded_proto: str | None,
+                forwarded_host: str | None) -> list[str]:
+    """The URLs Twilio may have signed: the configured public origin, else what we saw and what a
+    proxy says the client called. Trying several is safe: each must still match the HMAC."""
+    parts = urlsplit(request_url)
+    if public_base_url:
+        base = urlsplit(public_base_url.rstrip("/"))
+        return [urlunsplit((base.scheme, base.netloc, base.path + parts.path, parts.query, ""))]
+    urls = [request_url]
+    if forwarded_proto or forwarded_host:
+        proto = (forwarded_proto or parts.scheme).split(",")[0].strip()
+        host = (forwarded_host or parts.netloc).split(",")[0].strip()
+        urls.append(urlunsplit((proto, host, parts.path, parts.query, "")))
+    return urls
+
+
+def verify(auth_token: str | None, urls: Iterable[str], params: Mapping, signature: str | None) -> bool:
+    """True when `signature` is Twilio's signature of one of `urls` with `params`."""
+    if not auth_token or not signature:
+        return False
+    validator = RequestValidator(auth_token)
+    return any(validator.validate(url, params, signature) for url in urls)
+
+
+def parse(params: Mapping[str, str], default_region: str) -> Inbound:
+    """Turn Twilio's form parameters into an Inbound. Raises ProviderError if one is unusable."""
+    sid = _one(params, "MessageSid") or _one(params, "SmsMessageSid") or _one(params, "SmsSid")
+    sender = _one(params, "From")
+    if not sid:
+        raise ProviderError("no MessageSid in the request")
+    if not sender:
+        raise ProviderError("no From in the request")
+    try:
+        address = normalise_phone(sender, default_region)
+    except InvalidAddress:
+        # Short codes and alphanumeric senders are not E.164; keep them as sent rather than lose them.
+        address = sender.strip()
+    opt_out_type = (_one(params, "OptOutType") or "").upper()
+    return Inbound(
+        channel="sms",
+        provider="twilio",
+        provider_id=sid,
+        address=address,
+        recipient=_one(params, "To"),
+        text=_one(params, "Body") or "",
+        params=dict(params),
+        provider_action=_PROVIDER_ACTIONS.get(opt_out_type),
+    )
+
+
+def _one(params: Mapping, name: str) -> str | None:
+    """A parameter's value; the first one if it was sent more than once."""
+    value = params.get(name)
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    return value

@@ -1,0 +1,40 @@
+"""Provider webhooks. Each route verifies, parses, hands off to intake, and translates the outcome."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, request
+from twilio.twiml.messaging_response import MessagingResponse
+
+from . import intake, twilio_sms
+from .inbound import ProviderError
+from .services import services
+from .store import StoreError
+
+webhooks = Blueprint("webhooks", __name__)
+
+
+@webhooks.post("/webhooks/twilio/sms")
+def twilio_inbound_sms():
+    settings = services().settings
+    urls = twilio_sms.signed_urls(request.url, settings["PUBLIC_BASE_URL"],
+                                  request.headers.get("X-Forwarded-Proto"), request.headers.get("X-Forwarded-Host"))
+    if not twilio_sms.verify(settings["TWILIO_AUTH_TOKEN"], urls, request.form,
+                             request.headers.get("X-Twilio-Signature")):
+        current_app.logger.warning("twilio sms: refused a request with a missing or wrong X-Twilio-Signature "
+                                   "(checked against %s)", ", ".join(urls))
+        return Response("invalid or missing X-Twilio-Signature\n", 403, mimetype="text/plain")
+    params = {k: v[0] if len(v) == 1 else v for k, v in request.form.lists()}
+    try:
+        inbound = twilio_sms.parse(params, settings["DEFAULT_REGION"])
+    except ProviderError as e:
+        return Response(f"{e}\n", 400, mimetype="text/plain")
+    try:
+        recorded = intake.handle(inbound, services().keywords, services().store)
+    except StoreError:
+        # Not recorded, so not acknowledged: Twilio logs error 11200 and uses the fallback URL.
+        current_app.logger.exception("twilio sms: could not record message %s", inbound.provider_id)
+        return Response("could not record the message; nothing was acknowledged\n", 500, mimetype="text/plain")
+    twiml = MessagingResponse()
+    if recorded.reply:
+        twiml.message(recorded.reply)
+    return Response(str(twiml), mimetype="application/xml")

@@ -1,0 +1,176 @@
+"""The Twilio SMS webhook end to end through the Flask client, signed with the real SDK."""
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from app import create_app
+from conftest import AUTH_TOKEN, twilio_params, twilio_post
+
+
+def replies(response) -> list[str]:
+    """The <Message> texts of a TwiML answer (checks it is TwiML at all)."""
+    assert response.status_code == 200, response.data
+    assert response.mimetype in ("application/xml", "text/xml")
+    root = ET.fromstring(response.data)
+    assert root.tag == "Response"
+    return [m.text for m in root.iter("Message")]
+
+
+def count(db, table, **where):
+    sql = f"SELECT count(*) FROM {table}" + (" WHERE " + " AND ".join(f"{k} = ?" for k in where) if where else "")
+    return db.execute(sql, tuple(where.values())).fetchone()[0]
+
+
+def consent(db, address="+14155550100"):
+    return dict(db.execute("SELECT scope, status FROM consent WHERE address = ?", (address,)).fetchall())
+
+
+def test_stop_is_recorded_and_confirmed_in_plain_language(client, db):
+    [reply] = replies(twilio_post(client, twilio_params("STOP")))
+    assert "Acme Outfitters" in reply and "no more texts" in reply and "Reply START" in reply
+    assert consent(db) == {"*": "out"}
+    message = db.execute("SELECT * FROM messages").fetchone()
+    assert (message["action"], message["rule"], message["matched"], message["reply"]) == (
+        "opt_out", "keyword", "stop", reply)
+    assert json.loads(message["params"])["AccountSid"].startswith("AC")
+    event = db.execute("SELECT * FROM events").fetchone()
+    assert (event["action"], event["changed"], event["message_id"]) == ("opt_out", 1, message["id"])
+
+
+@pytest.mark.parametrize("tamper", [
+    "no signature", "wrong token", "other url", "changed body", "added parameter",
+])
+def test_a_request_without_a_valid_signature_is_refused_and_not_recorded(client, db, tamper):
+    params = twilio_params("STOP")
+    url = "http://localhost/webhooks/twilio/sms"
+    if tamper == "no signature":
+        response = client.post(url, data=params)
+    elif tamper == "wrong token":
+        response = twilio_post(client, params, token="not-the-token")
+    elif tamper == "other url":
+        from twilio.request_validator import RequestValidator
+        signature = RequestValidator(AUTH_TOKEN).compute_signature("http://localhost/other", params)
+        response = client.post(url, data=params, headers={"X-Twilio-Signature": signature})
+    else:
+        from twilio.request_validator import RequestValidator
+        signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
+        if tamper == "changed body":
+            params["Body"] = "START"
+        else:
+            params["Extra"] = "1"
+        response = client.post(url, data=params, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 403
+    assert count(db, "messages") == 0 and consent(db) == {}
+
+
+def test_without_an_auth_token_every_request_is_refused(settings, db):
+    client = create_app({**settings, "TWILIO_AUTH_TOKEN": None}).test_client()
+    assert twilio_post(client, twilio_params("STOP")).status_code == 403
+    assert count(db, "messages") == 0
+
+
+def test_the_public_base_url_is_the_url_that_was_signed(settings, db):
+    client = create_app({**settings, "PUBLIC_BASE_URL": "https://sms.example.com"}).test_client()
+    signed_public = twilio_params("STOP")
+    from twilio.request_validator import RequestValidator
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(
+        "https://sms.example.com/webhooks/twilio/sms", signed_public)
+    response = client.post("/webhooks/twilio/sms", data=signed_public, headers={"X-Twilio-Signature": signature})
+    assert replies(response)
+    # Signed over the internal URL: not what Twilio would have called.
+    assert twilio_post(client, twilio_params("STOP", sender="+14155550111")).status_code == 403
+    assert count(db, "messages") == 1
+
+
+def test_behind_a_proxy_the_forwarded_url_is_accepted(client, db):
+    params = twilio_params("STOP")
+    from twilio.request_validator import RequestValidator
+    signature = RequestValidator(AUTH_TOKEN).compute_signature("https://public.example/webhooks/twilio/sms", params)
+    response = client.post("/webhooks/twilio/sms", data=params, headers={
+        "X-Twilio-Signature": signature, "X-Forwarded-Proto": "https", "X-Forwarded-Host": "public.example"})
+    assert len(replies(response)) == 1
+    assert consent(db) == {"*": "out"}
+
+
+def test_the_same_message_sid_twice_changes_nothing_and_is_not_answered_again(client, db):
+    params = twilio_params("STOP")
+    assert len(replies(twilio_post(client, params))) == 1
+    assert replies(twilio_post(client, params)) == []
+    assert count(db, "messages") == 1 and count(db, "events") == 1
+
+
+def test_a_second_stop_is_recorded_but_not_confirmed_again(client, db):
+    assert len(replies(twilio_post(client, twilio_params("STOP")))) == 1
+    assert replies(twilio_post(client, twilio_params("Stop."))) == []
+    assert count(db, "messages") == 2
+    assert [r["changed"] for r in db.execute("SELECT changed FROM events ORDER BY id")] == [1, 0]
+
+
+def test_when_twilio_already_answered_the_opt_out_is_recorded_silently(client, db):
+    assert replies(twilio_post(client, twilio_params("STOP", OptOutType="STOP"))) == []
+    assert consent(db) == {"*": "out"}
+
+
+def test_twilio_opt_out_type_wins_over_our_reading(client, db):
+    # A keyword configured in Twilio's console but not in keywords.yaml: Twilio has blocked the number.
+    assert replies(twilio_post(client, twilio_params("ENOUGH", OptOutType="STOP"))) == []
+    assert consent(db) == {"*": "out"}
+    assert db.execute("SELECT rule FROM messages").fetchone()[0] == "provider"
+
+
+def test_opting_back_in_keeps_the_history(client, db):
+    twilio_post(client, twilio_params("STOP"))
+    [reply] = replies(twilio_post(client, twilio_params("START")))
+    assert "subscribed" in reply and "Msg&data rates may apply" in reply
+    assert consent(db) == {}
+    assert [r[0] for r in db.execute("SELECT action FROM events ORDER BY id")] == ["opt_out", "opt_in"]
+
+
+@pytest.mark.parametrize("history, message, expected_state, answered", [
+    ([], "YES", {}, False),                    # a bare YES answers something else
+    (["STOP"], "YES", {}, True),               # from someone opted out, YES opts back in
+    (["STOP"], "HELP", {"*": "out"}, True),    # help is answered while opted out, state unchanged
+    ([], "UNSUBSCRIBE SURVEYS", {"surveys": "out"}, True),
+    (["STOP SURVEYS"], "STOP SURVEYS", {"surveys": "out"}, False),
+    (["STOP"], "STOP PROMOS", {"*": "out", "promotions": "out"}, False),  # already covered: no reply
+    (["STOP"], "START SURVEYS", {"*": "out", "surveys": "in"}, True),
+    (["STOP PROMOS"], "START", {}, True),
+    ([], "Does the offer end today?", {}, False),
+    ([], 'Liked “Reply STOP to opt out”', {}, False),
+    ([], "hello there", {}, False),
+])
+def test_state_and_answers(client, db, history, message, expected_state, answered):
+    for earlier in history:
+        twilio_post(client, twilio_params(earlier))
+    assert bool(replies(twilio_post(client, twilio_params(message)))) == answered
+    assert consent(db) == expected_state
+
+
+def test_the_sender_is_stored_in_e164(client, db):
+    twilio_post(client, twilio_params("STOP", sender="+1 (415) 555-0100"))
+    assert consent(db, "+14155550100") == {"*": "out"}
+
+
+def test_a_reply_is_in_the_language_of_the_keyword(client):
+    [reply] = replies(twilio_post(client, twilio_params("ARRÊT")))
+    assert "Acme Outfitters" in reply
+    assert "Reply" not in reply  # French, not English
+
+
+def test_a_database_failure_answers_5xx_and_acknowledges_nothing(client, db):
+    db.execute("DROP TABLE events")
+    db.commit()
+    response = twilio_post(client, twilio_params("STOP"))
+    assert response.status_code == 500
+    assert b"<Message>" not in response.data
+    assert count(db, "messages") == 0 and consent(db) == {}
+
+
+def test_a_signed_request_without_a_sender_is_a_clear_400(client, db):
+    params = twilio_params("STOP")
+    del params["From"]
+    response = twilio_post(client, params)
+    assert response.status_code == 400 and b"From" in response.data
+    assert count(db, "messages") == 0
