@@ -1,0 +1,126 @@
+"""keywords.yaml is validated on load, with errors that name the place and the problem."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from app import create_app
+from conftest import ROOT
+from handlers.keywords import KeywordFileError, load_keywords, parse_keywords
+from handlers.text import sms_encoding, sms_segments
+
+VALID = textwrap.dedent("""\
+    brand: Acme
+    help_contact: help@acme.example
+    categories:
+      surveys:
+        en: [surveys, survey]
+    languages:
+      en:
+        stop: [stop, opt out]
+        stop_weak: [end]
+        start: [start]
+        start_if_stopped: ["yes"]
+        help: [help]
+        stop_phrases: [remove me from your list]
+        joiners: [and]
+        replies:
+          sms:
+            stopped_all: "{brand}: no more texts. Reply {start} to undo."
+            stopped_categories: "{brand}: no more {categories} texts. Reply {start} {category_words} to undo."
+            started_all: "{brand}: texts again. Msg&data rates may apply. {help_word} for help, {stop} to stop."
+            started_categories: "{brand}: {categories} texts again. Reply {stop} {category_words} to stop."
+            help: "{brand}: help at {help}. Reply {stop} to stop."
+    """)
+
+
+def broken(old: str, new: str) -> bytes:
+    assert old in VALID, old
+    return VALID.replace(old, new, 1).encode()
+
+
+def test_the_minimal_file_is_valid():
+    table = parse_keywords(VALID.encode())
+    assert table.render("sms", "stopped_categories", "en", ("surveys",)) == (
+        "Acme: no more surveys texts. Reply START SURVEYS to undo.")
+
+
+@pytest.mark.parametrize("raw, line, message", [
+    (broken("start: [start]", "start: [start, end]"), 10, "'end' is also under languages.en.stop_weak"),
+    (broken("help: [help]", "help: [help, survey]"), 12, "is also under categories.surveys.en"),
+    (broken("Reply {start} to undo.", "Reply {start_word} to undo."), 17, "unknown placeholder {start_word}"),
+    (broken("Reply {start} to undo.", "Reply {start to undo."), 17, "broken placeholder"),
+    (broken("{brand}: help at {help}. Reply {stop} to stop.", "{brand}: " + "x" * 160), 21,
+     "does not fit one SMS: 166 characters in GSM-7 (limit 160)"),
+    (broken("{brand}: help at {help}. Reply {stop} to stop.", "{brand}: ça " + "x" * 65), 21,
+     "in UCS-2 (limit 70)"),
+    (broken("Reply {start} to undo.", "Reply \u201c{start}\u201d to undo."), 17, "force UCS-2"),
+    (broken('start_if_stopped: ["yes"]', "start_if_stopped: [yes]"), 11, "was read as true/false"),
+    (broken("    replies:\n      sms:", "    answers:\n      sms:"), 7, "has no replies"),
+    (broken("      sms:\n", "      email:\n"), 15, "has no sms replies"),
+    (broken("        help: \"{brand}: help at {help}. Reply {stop} to stop.\"\n", ""), 16, "help: must be"),
+    (broken("    en: [surveys, survey]", "    fr: [sondages]"), 5, "has no names in 'en'"),
+    (broken("    stop: [stop, opt out]\n", ""), 7, "has no stop list"),
+    (broken("brand: Acme", "brand: ''"), 1, "brand: must be a non-empty text"),
+    (broken("brand: Acme", "brand: Acme\ncolour: blue"), 2, "colour: is not a setting"),
+    (broken("brand: Acme", "brand: [Acme"), None, "not valid YAML"),
+    (b"\xff\xfe", None, "not UTF-8"),
+])
+def test_a_broken_file_names_the_line_and_the_problem(raw, line, message):
+    with pytest.raises(KeywordFileError) as error:
+        parse_keywords(raw)
+    problems = "\n".join(error.value.problems)
+    assert message in problems
+    if line is not None:
+        assert f"line {line}," in problems
+
+
+def test_every_problem_is_reported_at_once():
+    raw = broken("start: [start]", "start: [start, end]").replace(b"{start} to undo", b"{nope} to undo")
+    with pytest.raises(KeywordFileError) as error:
+        parse_keywords(raw)
+    assert len(error.value.problems) == 2
+
+
+def test_the_service_refuses_to_start_on_a_broken_file(settings, tmp_path):
+    path = tmp_path / "keywords.yaml"
+    path.write_bytes(broken("start: [start]", "start: [start, end]"))
+    with pytest.raises(KeywordFileError):
+        create_app({**settings, "KEYWORDS_PATH": str(path)})
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(KeywordFileError, match="cannot read the file"):
+        load_keywords(str(tmp_path / "missing.yaml"))
+
+
+def run_flask(*args, env_path):
+    env = {"PATH": "/usr/bin:/bin", "KEYWORDS_PATH": str(env_path), "DATABASE_PATH": str(env_path) + ".db"}
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_check_keywords_command_exits_non_zero_and_names_the_problem(tmp_path):
+    path = tmp_path / "keywords.yaml"
+    path.write_bytes(broken("Reply {start} to undo.", "Reply {start_word} to undo."))
+    result = run_flask("check-keywords", env_path=path)
+    assert result.returncode == 1
+    assert "line 17" in result.stderr and "unknown placeholder {start_word}" in result.stderr
+
+
+def test_check_keywords_command_passes_on_the_shipped_file():
+    result = run_flask("check-keywords", env_path=ROOT / "keywords.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout and "1 segment" in result.stdout
+
+
+def test_every_shipped_reply_fits_one_sms_without_lookalike_characters():
+    table = load_keywords(str(ROOT / "keywords.yaml"))
+    for code, language in table.languages.items():
+        for kind in language.replies["sms"]:
+            text = table.render("sms", kind, code, table.categories)
+            assert sms_segments(text) == 1, (code, kind, text)
+            # GSM-7 wherever it can be: a UCS-2 reply is allowed only for an unavoidable letter.
+            assert sms_encoding(text)[0] == "GSM-7", (code, kind, text)
