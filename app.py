@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import click
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 from flask import Flask
 
 from handlers import cli
@@ -23,7 +23,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     `flask` command both wait until a command needs them, so `flask check-keywords` can report on a
     broken file.
     """
-    load_dotenv()
+    load_dotenv(find_dotenv(usecwd=True))
     app = Flask(__name__)
     settings = read_settings()
     settings.update(test_config or {})

@@ -29,7 +29,8 @@ class Decision:
     action: str  # opt_out | opt_in | help | none
     rule: str
     categories: tuple[str, ...] = ()  # empty: everything
-    language: str | None = None
+    language: str | None = None  # the most likely of `languages`; the reply is written in it
+    languages: tuple[str, ...] = ()  # every language the matched words belong to, most likely first
     matched: str | None = None  # the keyword or phrase as written in keywords.yaml
     flagged: bool = False  # a person should look at it
     only_if_opted_out: bool = False  # "YES": an opt-in only from someone who is opted out
@@ -67,7 +68,7 @@ def classify(text: str, table: KeywordTable) -> Decision:
     padded = f" {normalised} "
     for phrase, language, written in table.phrases:
         if phrase in padded:
-            return Decision(OPT_OUT, "phrase", (), language, written, normalised=normalised)
+            return Decision(OPT_OUT, "phrase", (), language, (language,), written, normalised=normalised)
 
     weak = None
     for start in range(len(tokens)):
@@ -80,20 +81,21 @@ def classify(text: str, table: KeywordTable) -> Decision:
             if entry.kind == "stop_weak" and weak is None:
                 weak = entry
     if weak is not None:
-        return Decision(NONE, "weak_word_in_message", (), weak.languages[0], weak.written, flagged=True,
-                        normalised=normalised)
+        return Decision(NONE, "weak_word_in_message", (), weak.languages[0], weak.languages, weak.written,
+                        flagged=True, normalised=normalised)
     return Decision(NONE, "no_match", normalised=normalised)
 
 
 def _decide(entry: Entry, rule: str, categories: tuple[str, ...], table: KeywordTable, normalised: str,
             flagged: bool = False, category_languages: tuple[str, ...] = ()) -> Decision:
-    # A keyword in several languages (STOP) takes the language its category words share, else the first.
-    language = next((c for c in entry.languages if c in category_languages), entry.languages[0])
+    # A keyword in several languages (STOP) takes the languages its category words share, if any.
+    languages = tuple(c for c in entry.languages if c in category_languages) or entry.languages
     return Decision(
         action=_ACTIONS[entry.kind],
         rule=rule,
         categories=categories,
-        language=language,
+        language=languages[0],
+        languages=languages,
         matched=entry.written,
         flagged=flagged,
         only_if_opted_out=entry.kind == "start_if_stopped",

@@ -15,6 +15,7 @@ class Inbound:
     recipient: str | None  # our number or address it was sent to
     text: str  # the reply as the person wrote it
     params: Mapping[str, object] = field(default_factory=dict)  # everything the provider sent
+    country: str | None = None  # ISO 3166 region of the sender, when known: a hint to their language
     provider_action: str | None = None  # the provider already acted and replied: opt_out, opt_in, help
 
 

@@ -43,7 +43,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             received_at TEXT NOT NULL,
             action TEXT NOT NULL,           -- what was done: opt_out, opt_in, help, none
             categories TEXT NOT NULL,       -- JSON list; [] means everything
-            language TEXT,
+            language TEXT,                  -- the language of the reply / of the words matched
+            language_sure INTEGER NOT NULL DEFAULT 0,  -- 1 when the words belong to that language only
             rule TEXT NOT NULL,
             matched TEXT,
             flagged INTEGER NOT NULL DEFAULT 0,
@@ -78,6 +79,15 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 
 class StoreError(Exception):
     """The database could not do what was asked; nothing was committed. A retry may succeed."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What `decide` returns inside the write transaction."""
+
+    decision: Decision
+    transition: Transition
+    reply: str | None
 
 
 @dataclass(frozen=True)
@@ -169,13 +179,14 @@ class Store:
 
     # The webhook's write ------------------------------------------------------------------------
 
-    def record_inbound(self, inbound: Inbound, decision: Decision,
-                       decide: Callable[[dict[str, str]], tuple[Transition, str | None]]) -> Recorded:
+    def record_inbound(self, inbound: Inbound,
+                       decide: Callable[[dict[str, str], str | None], Outcome]) -> Recorded:
         """Record the message, its decision, the event and the new state in one committed transaction.
 
-        `decide(current_state)` returns the transition and the reply text; it runs inside the
-        transaction so that two messages from one person are decided one after the other.
-        A message already recorded (same provider and id) changes nothing: Recorded(duplicate=True).
+        `decide(current_state, known_language)` runs inside the transaction, so that two messages
+        from one person are decided one after the other; known_language is the language of their
+        latest message whose words belonged to one language only. A message already recorded (same
+        provider and id) changes nothing: Recorded(duplicate=True).
         """
         with self.transaction() as conn:
             seen = conn.execute("SELECT id FROM messages WHERE provider = ? AND provider_id = ?",
@@ -184,16 +195,20 @@ class Store:
                 return Recorded(True, seen[0], None, None)
             state = dict(conn.execute("SELECT scope, status FROM consent WHERE channel = ? AND address = ?",
                                       (inbound.channel, inbound.address)).fetchall())
-            transition, reply = decide(state)
+            known = conn.execute(
+                "SELECT language FROM messages WHERE channel = ? AND address = ? AND language_sure = 1 "
+                "ORDER BY id DESC LIMIT 1", (inbound.channel, inbound.address)).fetchone()
+            outcome = decide(state, known[0] if known else None)
+            decision, transition, reply = outcome.decision, outcome.transition, outcome.reply
             stamp = now()
             categories = json.dumps(list(decision.categories))
             message_id = conn.execute(
                 "INSERT INTO messages (channel, provider, provider_id, address, recipient, body, params, "
-                "received_at, action, categories, language, rule, matched, flagged, reply) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "received_at, action, categories, language, language_sure, rule, matched, flagged, reply) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (inbound.channel, inbound.provider, inbound.provider_id, inbound.address, inbound.recipient,
                  inbound.text, json.dumps(inbound.params, ensure_ascii=False), stamp, transition.action,
-                 categories, decision.language, decision.rule, decision.matched, int(decision.flagged), reply),
+                 categories, decision.language, int(len(decision.languages) == 1), decision.rule, decision.matched, int(decision.flagged), reply),
             ).lastrowid
             if transition.action in (OPT_OUT, OPT_IN):
                 self._write_event(conn, inbound.channel, inbound.address, transition, categories,

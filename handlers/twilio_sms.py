@@ -67,6 +67,7 @@ def parse(params: Mapping[str, str], default_region: str) -> Inbound:
         recipient=_one(params, "To"),
         text=_one(params, "Body") or "",
         params=dict(params),
+        country=(_one(params, "FromCountry") or "").upper() or None,
         provider_action=_PROVIDER_ACTIONS.get(opt_out_type),
     )
 

@@ -153,10 +153,25 @@ def test_the_sender_is_stored_in_e164(client, db):
     assert consent(db, "+14155550100") == {"*": "out"}
 
 
-def test_a_reply_is_in_the_language_of_the_keyword(client):
-    [reply] = replies(twilio_post(client, twilio_params("ARRÊT")))
-    assert "Acme Outfitters" in reply
-    assert "Reply" not in reply  # French, not English
+@pytest.mark.parametrize("earlier, message, country, language_word", [
+    ([], "ARRÊT", "US", "Répondez START"),           # the keyword's own language
+    ([], "Baja", "US", "Responde START"),
+    ([], "STOPP", "US", "Antworten Sie START"),
+    ([], "STOP", "US", "Reply START"),               # shared by several languages: the first, English
+    ([], "STOP", "FR", "Répondez START"),            # ... or the sender's country's
+    ([], "STOP", "MX", "Responde START"),
+    ([], "STOP", "BR", "Responda START"),
+    (["AYUDA"], "STOP", "US", "Responde START"),     # ... or what their earlier messages showed
+    (["HILFE"], "STOP", "FR", "Antworten Sie START"),
+    (["INFO"], "STOP", "IT", "Rispondi START"),      # INFO is shared: it shows nothing
+    ([], "ALTO PROMOS", "US", "responde START PROMOS"),  # PROMOS is shared; ALTO is Spanish
+    ([], "STOP ENCUESTAS", "US", "responde START ENCUESTAS"),  # STOP is shared; ENCUESTAS is Spanish
+])
+def test_a_reply_is_in_the_language_of_the_person(client, earlier, message, country, language_word):
+    for text in earlier:
+        twilio_post(client, twilio_params(text, FromCountry=country))
+    [reply] = replies(twilio_post(client, twilio_params(message, FromCountry=country)))
+    assert language_word in reply
 
 
 def test_a_database_failure_answers_5xx_and_acknowledges_nothing(client, db):
