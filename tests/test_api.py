@@ -80,8 +80,9 @@ def test_the_api_needs_the_token(client, headers):
     assert "token" in response.json["error"]
 
 
-def test_without_admin_token_the_api_is_closed(settings):
+def test_without_admin_token_the_api_is_closed_and_the_log_says_so(settings, caplog):
     client = create_app({**settings, "ADMIN_TOKEN": None}).test_client()
+    assert "ADMIN_TOKEN is not set: the /api/v1 API is closed" in caplog.text
     response = client.get("/api/v1/contacts/sms/+14155550001", headers={"Authorization": "Bearer "})
     assert response.status_code == 401 and "closed" in response.json["error"]
 

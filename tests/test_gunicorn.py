@@ -5,7 +5,9 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -88,3 +90,28 @@ def test_an_unsigned_request_is_refused_over_http(served):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=5)
     assert refused.value.code == 403
+
+
+def post_signed(url, params):
+    request = urllib.request.Request(url, data=urllib.parse.urlencode(params).encode(), headers={
+        "X-Twilio-Signature": RequestValidator(AUTH_TOKEN).compute_signature(url, params)})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return [m.text for m in ET.fromstring(response.read()).iter("Message")]
+
+
+def test_the_same_message_delivered_ten_times_at_once_is_recorded_and_answered_once(served):
+    base, env = served
+    params = twilio_params("STOP", sender="+14155550177")
+    barrier = threading.Barrier(10)
+
+    def deliver(_):
+        barrier.wait()
+        return post_signed(f"{base}/webhooks/twilio/sms", params)
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(deliver, range(10)))
+    assert sorted(len(a) for a in answers) == [0] * 9 + [1]
+    conn = sqlite3.connect(env["DATABASE_PATH"])
+    assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+    conn.close()

@@ -1,0 +1,39 @@
+"""The store on a real SQLite file: durable settings, migrations under concurrent start-up."""
+
+import multiprocessing
+import sqlite3
+
+from handlers.store import Store, migrations
+
+
+def migrate(path):
+    Store(path).migrate()
+
+
+def test_several_processes_starting_at_once_migrate_once(tmp_path):
+    path = str(tmp_path / "race.sqlite3")
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=migrate, args=(path,)) for _ in range(6)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert [w.exitcode for w in workers] == [0] * 6
+    conn = sqlite3.connect(path)
+    applied = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
+    assert applied == [m.name for m in migrations._migrations]
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_the_database_is_in_wal_mode_with_full_sync(tmp_path):
+    store = Store(str(tmp_path / "db.sqlite3"))
+    store.migrate()
+    conn = store.connection()
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_a_migration_run_twice_changes_nothing(tmp_path):
+    store = Store(str(tmp_path / "db.sqlite3"))
+    assert store.migrate() == [m.name for m in migrations._migrations]
+    assert store.migrate() == []
