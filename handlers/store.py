@@ -16,7 +16,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -77,6 +77,27 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         ) WITHOUT ROWID""")
 
 
+T = TypeVar("T")
+
+
+class _Job:
+    """One caller's part of a group commit."""
+
+    def __init__(self, work):
+        self.work = work
+        self.done = threading.Event()
+        self.lead = False  # woken to lead the next batch rather than with a result
+        self.value = None
+        self.error: BaseException | None = None
+
+    def outcome(self):
+        if isinstance(self.error, StoreError):
+            raise StoreError(str(self.error)) from self.error
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
 class StoreError(Exception):
     """The database could not do what was asked; nothing was committed. A retry may succeed."""
 
@@ -107,6 +128,9 @@ class Store:
         self.path = path
         self._local = threading.local()
         self._thread_lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Job] = []
+        self._leading = False
         self._lock_file = None
         self._pid = None
 
@@ -162,6 +186,54 @@ class Store:
         except OSError as e:
             raise StoreError(f"database lock beside {self.path}: {e}") from e
 
+    def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work(conn)` in a write transaction and return its result once it is on disk.
+
+        Group commit: threads of one process that write at the same time share one COMMIT (one
+        fsync), each in its own SAVEPOINT so that one failing changes nothing for the others. The
+        first writer leads; the others queue and wait; when the leader's COMMIT returns, the next
+        waiting writer leads the queue that formed meanwhile. With one thread it is one transaction
+        per call.
+        """
+        job = _Job(work)
+        with self._queue_lock:
+            self._queue.append(job)
+            lead = not self._leading
+            self._leading = True
+        if not lead:
+            job.done.wait()
+            if not job.lead:
+                return job.outcome()
+        self._lead()
+        return job.outcome()
+
+    def _lead(self) -> None:
+        with self._queue_lock:
+            batch, self._queue = self._queue, []
+        try:
+            with self.transaction() as conn:
+                for i, job in enumerate(batch):
+                    conn.execute(f"SAVEPOINT job{i}")
+                    try:
+                        job.value = job.work(conn)
+                        conn.execute(f"RELEASE job{i}")
+                    except Exception as e:  # this job only: roll back its part, keep the others'
+                        conn.execute(f"ROLLBACK TO job{i}")
+                        conn.execute(f"RELEASE job{i}")
+                        job.error = StoreError(f"database {self.path}: {e}") if isinstance(e, sqlite3.Error) else e
+        except Exception as e:
+            for job in batch:
+                job.error, job.value = e, None
+        finally:
+            with self._queue_lock:
+                if self._queue:
+                    self._queue[0].lead = True
+                    self._queue[0].done.set()
+                else:
+                    self._leading = False
+            for job in batch:
+                job.done.set()
+
     def migrate(self) -> list[str]:
         """Apply pending migrations; safe when several processes start at once. Returns their names."""
         conn = self.connection()
@@ -188,7 +260,7 @@ class Store:
         latest message whose words belonged to one language only. A message already recorded (same
         provider and id) changes nothing: Recorded(duplicate=True).
         """
-        with self.transaction() as conn:
+        def work(conn: sqlite3.Connection) -> Recorded:
             seen = conn.execute("SELECT id FROM messages WHERE provider = ? AND provider_id = ?",
                                 (inbound.provider, inbound.provider_id)).fetchone()
             if seen:
@@ -208,12 +280,15 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (inbound.channel, inbound.provider, inbound.provider_id, inbound.address, inbound.recipient,
                  inbound.text, json.dumps(inbound.params, ensure_ascii=False), stamp, transition.action,
-                 categories, decision.language, int(len(decision.languages) == 1), decision.rule, decision.matched, int(decision.flagged), reply),
+                 categories, decision.language, int(len(decision.languages) == 1), decision.rule,
+                 decision.matched, int(decision.flagged), reply),
             ).lastrowid
             if transition.action in (OPT_OUT, OPT_IN):
                 self._write_event(conn, inbound.channel, inbound.address, transition, categories,
                                   f"{inbound.channel}:{inbound.provider}", message_id, stamp)
             return Recorded(False, message_id, transition, reply)
+
+        return self.write(work)
 
     @staticmethod
     def _write_event(conn, channel, address, transition, categories, source, message_id, stamp) -> None:

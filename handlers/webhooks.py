@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import Blueprint, Response, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -34,7 +36,14 @@ def twilio_inbound_sms():
         # Not recorded, so not acknowledged: Twilio logs error 11200 and uses the fallback URL.
         current_app.logger.exception("twilio sms: could not record message %s", inbound.provider_id)
         return Response("could not record the message; nothing was acknowledged\n", 500, mimetype="text/plain")
-    twiml = MessagingResponse()
-    if recorded.reply:
-        twiml.message(recorded.reply)
-    return Response(str(twiml), mimetype="application/xml")
+    return Response(twiml(recorded.reply), mimetype="application/xml")
+
+
+@lru_cache(maxsize=4096)
+def twiml(reply: str | None) -> str:
+    """<Response><Message>reply</Message></Response>, or <Response/> for no reply. Replies come from
+    a few templates, so each is built once (building TwiML was 7% of a webhook's CPU)."""
+    response = MessagingResponse()
+    if reply:
+        response.message(reply)
+    return str(response)

@@ -37,3 +37,34 @@ def test_a_migration_run_twice_changes_nothing(tmp_path):
     store = Store(str(tmp_path / "db.sqlite3"))
     assert store.migrate() == [m.name for m in migrations._migrations]
     assert store.migrate() == []
+
+
+def test_concurrent_writers_share_commits_and_one_failure_spoils_nothing_else(tmp_path):
+    import threading
+    store = Store(str(tmp_path / "db.sqlite3"))
+    store.migrate()
+    store.connection().execute("CREATE TABLE t (n INTEGER)")
+    results, errors = {}, {}
+    barrier = threading.Barrier(24)
+
+    def writer(n):
+        def work(conn):
+            conn.execute("INSERT INTO t VALUES (?)", (n,))
+            if n == 7:
+                raise ValueError("job 7 fails")
+            return n * 10
+        barrier.wait()
+        try:
+            results[n] = store.write(work)
+        except ValueError as e:
+            errors[n] = str(e)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == {7: "job 7 fails"}
+    assert results == {n: n * 10 for n in range(24) if n != 7}
+    other = sqlite3.connect(store.path)
+    assert sorted(r[0] for r in other.execute("SELECT n FROM t")) == [n for n in range(24) if n != 7]

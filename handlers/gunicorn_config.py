@@ -1,0 +1,18 @@
+"""gunicorn settings of the web process; the Procfile's web line loads them (--config python:...).
+
+Threads, so that webhooks arriving together share one COMMIT (Store.write's group commit): with
+synchronous=FULL every COMMIT waits for the disk, and one fsync per request capped throughput at
+about a quarter of a bare Flask endpoint (bench/webhook_load.py).
+"""
+
+import sys
+
+worker_class = "gthread"
+threads = 8
+# Load the app once in the master: a broken keywords.yaml or an unwritable database stops the
+# service before any worker serves, and the schema is migrated before workers fork.
+preload_app = True
+
+# A thread returning from fsync must get the GIL back while the others parse requests; the default
+# 5 ms switch interval made the writer wait that long with the write lock held.
+sys.setswitchinterval(0.001)
