@@ -255,22 +255,37 @@ class Store:
                        decide: Callable[[dict[str, str], str | None], Outcome]) -> Recorded:
         """Record the message, its decision, the event and the new state in one committed transaction.
 
-        `decide(current_state, known_language)` runs inside the transaction, so that two messages
-        from one person are decided one after the other; known_language is the language of their
-        latest message whose words belonged to one language only. A message already recorded (same
-        provider and id) changes nothing: Recorded(duplicate=True).
+        `decide(current_state, known_language)` is pure; what it returns is written only if the
+        state it was given is still the committed state inside the transaction (else it is called
+        again), so two messages from one person are decided one after the other. known_language is
+        the language of their latest message whose words belonged to one language only. A message
+        already recorded (same provider and id) changes nothing: Recorded(duplicate=True).
         """
-        def work(conn: sqlite3.Connection) -> Recorded:
+        def read(conn: sqlite3.Connection):
             seen = conn.execute("SELECT id FROM messages WHERE provider = ? AND provider_id = ?",
                                 (inbound.provider, inbound.provider_id)).fetchone()
             if seen:
-                return Recorded(True, seen[0], None, None)
+                return seen[0], None, None
             state = dict(conn.execute("SELECT scope, status FROM consent WHERE channel = ? AND address = ?",
                                       (inbound.channel, inbound.address)).fetchall())
             known = conn.execute(
                 "SELECT language FROM messages WHERE channel = ? AND address = ? AND language_sure = 1 "
                 "ORDER BY id DESC LIMIT 1", (inbound.channel, inbound.address)).fetchone()
-            outcome = decide(state, known[0] if known else None)
+            return None, state, known[0] if known else None
+
+        # Decide before taking the write lock, from what is committed now; under the lock, read again
+        # and decide again only if another message from this person was committed in between. The
+        # write lock is held by one writer at a time across all workers, so it must be short.
+        seen, state, known = read(self.connection())
+        if seen:
+            return Recorded(True, seen, None, None)
+        prepared = (state, known, decide(state, known), json.dumps(inbound.params, ensure_ascii=False))
+
+        def work(conn: sqlite3.Connection) -> Recorded:
+            seen, state, known = read(conn)
+            if seen:
+                return Recorded(True, seen, None, None)
+            outcome = prepared[2] if (state, known) == prepared[:2] else decide(state, known)
             decision, transition, reply = outcome.decision, outcome.transition, outcome.reply
             stamp = now()
             categories = json.dumps(list(decision.categories))
@@ -279,7 +294,7 @@ class Store:
                 "received_at, action, categories, language, language_sure, rule, matched, flagged, reply) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (inbound.channel, inbound.provider, inbound.provider_id, inbound.address, inbound.recipient,
-                 inbound.text, json.dumps(inbound.params, ensure_ascii=False), stamp, transition.action,
+                 inbound.text, prepared[3], stamp, transition.action,
                  categories, decision.language, int(len(decision.languages) == 1), decision.rule,
                  decision.matched, int(decision.flagged), reply),
             ).lastrowid
