@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .keywords import Entry, KeywordTable
@@ -20,7 +21,7 @@ RULES = (
     "weak_word_in_message",     # end/quit/cancel inside a sentence: no action, flag for review
     "no_match",
 )
-_QUOTES = "\"'“”„‟«»‘’‚‹›「」"
+_QUOTE = re.compile(r"[\"“”„‟«»「」]|(?<!\w)['‘’‚‹›]|['‘’‚‹›](?!\w)")
 _ACTIONS = {"stop": OPT_OUT, "stop_weak": OPT_OUT, "start": OPT_IN, "start_if_stopped": OPT_IN, "help": HELP}
 
 
@@ -60,12 +61,18 @@ def classify(text: str, table: KeywordTable) -> Decision:
             return _decide(entry, "keyword_with_categories", categories, table, normalised,
                            category_languages=languages)
 
+    # From here on a stop word inside a not_stop_phrase ("bus stop") does not count.
+    padded = f" {normalised} "
+    for phrase in table.not_stop_phrases:
+        while phrase in padded:
+            padded = padded.replace(phrase, " ~ ")
+    tokens = tuple(padded.split())
+
     for n in _prefix_lengths(tokens, table):
         entry = table.entries.get(tokens[:n])
         if entry is not None and entry.kind == "stop":
             return _decide(entry, "leading_keyword", (), table, normalised)
 
-    padded = f" {normalised} "
     for phrase, language, written in table.phrases:
         if phrase in padded:
             return Decision(OPT_OUT, "phrase", (), language, (language,), written, normalised=normalised)
@@ -132,7 +139,12 @@ def _prefix_lengths(tokens: tuple[str, ...], table: KeywordTable) -> range:
 
 
 def _is_reaction(text: str, tokens: tuple[str, ...], table: KeywordTable) -> bool:
-    """A phone's rendering of a tapback or emoji reaction: a reaction verb, then a quote."""
-    if not any(q in text for q in _QUOTES):
-        return False
-    return any(tokens[:len(r)] == r and len(tokens) > len(r) for r in table.reactions)
+    """A phone's rendering of a tapback or emoji reaction: exactly a reaction's words, then a quote
+    (Liked “…”, Reacted 👍 to "…"). An apostrophe inside a word (l'insistenza) is not a quote."""
+    # The reaction's own words may be quoted too (Ha messo "Mi piace" a “…”): try each quote.
+    for i, quote in enumerate(_QUOTE.finditer(text)):
+        if i == 4:
+            return False
+        if words(text[:quote.start()]) in table.reactions:
+            return True
+    return False

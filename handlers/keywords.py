@@ -21,7 +21,7 @@ WORD_LISTS = {
     "start_if_stopped": "opt_in",
     "help": "help",
 }
-OPTIONAL_LISTS = ("start_if_stopped", "stop_phrases", "reactions", "joiners", "countries")
+OPTIONAL_LISTS = ("start_if_stopped", "stop_phrases", "not_stop_phrases", "reactions", "joiners", "countries")
 REPLY_KINDS = {
     "sms": ("stopped_all", "stopped_categories", "started_all", "started_categories", "help"),
 }
@@ -75,6 +75,7 @@ class KeywordTable:
     categories: tuple[str, ...]
     entries: Mapping[tuple[str, ...], Entry]
     phrases: tuple[tuple[str, str, str], ...]  # (normalised " words ", language, as written)
+    not_stop_phrases: tuple[str, ...]  # normalised " words " in which a stop word does not count
     reactions: tuple[tuple[str, ...], ...]
     joiners: frozenset[str]
     longest_keyword: int = field(default=1)
@@ -234,14 +235,14 @@ class _Builder:
                 for i, name in enumerate(names):
                     add(words(name), Entry("category", (code,), name, category), where + (code, i))
 
-        phrases, reactions, joiners, languages, country_of = [], [], set(), {}, {}
+        phrases, not_stop, reactions, joiners, languages, country_of = [], [], [], set(), {}, {}
         for code, lang in languages_data.items():
             where = ("languages", code)
             if not isinstance(lang, dict):
                 self.problem(where, "must be a mapping with stop, start, help, stop_phrases and replies")
                 continue
             lists = {}
-            for list_name in list(WORD_LISTS) + ["stop_phrases", "reactions", "joiners"]:
+            for list_name in list(WORD_LISTS) + ["stop_phrases", "not_stop_phrases", "reactions", "joiners"]:
                 if list_name not in lang and list_name not in OPTIONAL_LISTS:
                     self.problem(where, f"has no {list_name} list")
                 lists[list_name] = self.word_list(where + (list_name,), lang.get(list_name))
@@ -250,6 +251,7 @@ class _Builder:
                     add(words(word), Entry(list_name, (code,), word), where + (list_name, i))
             for phrase in lists["stop_phrases"]:
                 phrases.append((" " + " ".join(words(phrase)) + " ", code, phrase))
+            not_stop.extend(" " + " ".join(words(phrase)) + " " for phrase in lists["not_stop_phrases"])
             reactions.extend(words(r) for r in lists["reactions"])
             joiners.update(w for j in lists["joiners"] for w in words(j))
             countries = self.countries(where + ("countries",), lang.get("countries"), country_of)
@@ -282,6 +284,7 @@ class _Builder:
             categories=tuple(categories_data),
             entries=MappingProxyType(entries),
             phrases=tuple(phrases),
+            not_stop_phrases=tuple(dict.fromkeys(not_stop)),
             reactions=tuple(reactions),
             joiners=frozenset(joiners),
             longest_keyword=max((len(k) for k in entries), default=1),
