@@ -115,3 +115,21 @@ def test_the_same_message_delivered_ten_times_at_once_is_recorded_and_answered_o
     assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
     assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 1
     conn.close()
+
+
+def test_ten_different_stops_from_one_person_at_once_get_one_confirmation(served):
+    base, env = served
+    barrier = threading.Barrier(10)
+
+    def deliver(text):
+        params = twilio_params(text, sender="+14155550188")
+        barrier.wait()
+        return post_signed(f"{base}/webhooks/twilio/sms", params)
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(deliver, ["STOP", "Stop.", "stop", "STOP!", "UNSUBSCRIBE"] * 2))
+    assert sorted(len(a) for a in answers) == [0] * 9 + [1]
+    conn = sqlite3.connect(env["DATABASE_PATH"])
+    assert conn.execute("SELECT count(*) FROM messages WHERE address = '+14155550188'").fetchone()[0] == 10
+    assert conn.execute("SELECT sum(changed), count(*) FROM events").fetchone() == (1, 10)
+    conn.close()
