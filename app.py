@@ -38,8 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if click.get_current_context(silent=True) is None:
         if app.logger.level == logging.NOTSET:
             app.logger.setLevel(logging.INFO)
-        services.keywords
-        services.store
+        services.prepare()
         for name, consequence in (("ADMIN_TOKEN", "the /api/v1 API is closed"),
                                   ("TWILIO_AUTH_TOKEN", "every Twilio webhook will be refused with 403")):
             if not settings[name]:

@@ -353,7 +353,7 @@ class _Builder:
     def check_replies_fit(self, table: KeywordTable) -> None:
         """Every reply, with the longest values its placeholders can take, fits one SMS segment."""
         for code, lang in table.languages.items():
-            for kind, template in lang.replies.get("sms", {}).items():
+            for kind in lang.replies.get("sms", {}):
                 text = table.render("sms", kind, code, table.categories)
                 if sms_segments(text) > 1:
                     encoding, length = sms_encoding(text)

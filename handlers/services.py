@@ -21,6 +21,10 @@ class Services:
     def keywords(self) -> KeywordTable:
         return load_keywords(self.settings["KEYWORDS_PATH"])
 
+    def prepare(self) -> None:
+        """Load the keyword table and migrate the database now: fail before serving, not on a request."""
+        _ = self.keywords, self.store
+
     @cached_property
     def store(self) -> Store:
         store = Store(self.settings["DATABASE_PATH"])

@@ -59,7 +59,7 @@ def served(tmp_path):
                     break
         except (urllib.error.URLError, ConnectionError):
             if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"gunicorn did not start:\n{server.stdout.read()}")
+                raise AssertionError(f"gunicorn did not start:\n{server.stdout.read()}") from None
             time.sleep(0.1)
     yield base, env
     os.killpg(server.pid, 15)
