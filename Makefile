@@ -16,10 +16,12 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-# The web command is the Procfile's, so what runs here is what runs in production.
+# The web and worker commands are the Procfile's, so what runs here is what runs in production.
+# The mail worker stops when the web server does.
 run: $(BIN)/.installed
 	$(BIN)/flask --app app migrate
-	PATH="$(CURDIR)/$(BIN):$$PATH" exec sh -c "$$(sed -n 's/^web: *//p' Procfile)"
+	PATH="$(CURDIR)/$(BIN):$$PATH" sh -c 'sh -c "exec $$(sed -n "s/^worker: *//p" Procfile)" & worker=$$!; \
+		trap "kill $$worker 2>/dev/null" EXIT; sh -c "exec $$(sed -n "s/^web: *//p" Procfile)"'
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest

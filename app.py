@@ -10,6 +10,7 @@ from flask import Flask
 
 from handlers import cli
 from handlers.api import api, health
+from handlers.email_webhooks import email_webhooks
 from handlers.services import Services
 from handlers.settings import read_settings
 from handlers.webhooks import webhooks
@@ -31,6 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["optout"] = services = Services(settings)
 
     app.register_blueprint(webhooks)
+    app.register_blueprint(email_webhooks)
     app.register_blueprint(api)
     app.register_blueprint(health)
     cli.register(app)
@@ -40,7 +42,9 @@ def create_app(test_config: dict | None = None) -> Flask:
             app.logger.setLevel(logging.INFO)
         services.prepare()
         for name, consequence in (("ADMIN_TOKEN", "the /api/v1 API is closed"),
-                                  ("TWILIO_AUTH_TOKEN", "every Twilio webhook will be refused with 403")):
+                                  ("TWILIO_AUTH_TOKEN", "every Twilio webhook will be refused with 403"),
+                                  ("INBOUND_EMAIL_PASSWORD", "the SendGrid, Postmark and MIME webhooks refuse all"),
+                                  ("MAILGUN_SIGNING_KEY", "the Mailgun webhook refuses all")):
             if not settings[name]:
                 app.logger.warning("%s is not set: %s", name, consequence)
     return app

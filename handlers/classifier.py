@@ -9,6 +9,7 @@ from .keywords import Entry, KeywordTable
 from .text import words
 
 OPT_OUT, OPT_IN, HELP, NONE = "opt_out", "opt_in", "help", "none"
+REFUSED = "refused"  # an opt-in the channel cannot trust (email from an unverified sender)
 
 # Rules in the order they are tried; a decision names the one that fired.
 RULES = (
@@ -27,7 +28,7 @@ _ACTIONS = {"stop": OPT_OUT, "stop_weak": OPT_OUT, "start": OPT_IN, "start_if_st
 
 @dataclass(frozen=True)
 class Decision:
-    action: str  # opt_out | opt_in | help | none
+    action: str  # opt_out | opt_in | help | none | refused
     rule: str
     categories: tuple[str, ...] = ()  # empty: everything
     language: str | None = None  # the most likely of `languages`; the reply is written in it

@@ -1,14 +1,17 @@
-"""Commands for operators: flask migrate, flask check-keywords, flask classify."""
+"""Commands for operators: flask migrate, check-keywords, classify, mail-worker."""
 
 from __future__ import annotations
 
 import json
+import logging
+import signal
 import sys
 from dataclasses import asdict
 
 import click
 from flask import Flask
 
+from . import mailer
 from .classifier import classify
 from .keywords import KeywordFileError, load_keywords
 from .services import services
@@ -19,6 +22,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(migrate)
     app.cli.add_command(check_keywords)
     app.cli.add_command(classify_command)
+    app.cli.add_command(mail_worker)
 
 
 @click.command("migrate")
@@ -60,3 +64,24 @@ def classify_command(text, channel):
         sys.exit(1)
     decision = classify(text, table)
     click.echo(json.dumps({"channel": channel, **asdict(decision)}, ensure_ascii=False, indent=2))
+
+
+@click.command("mail-worker")
+@click.option("--once", is_flag=True, help="Send what is due now and exit.")
+def mail_worker(once):
+    """Send queued confirmation emails over SMTP_URL, retrying with backoff (the Procfile's worker)."""
+    settings, store = services().settings, services().store
+    if once:
+        try:
+            counts = mailer.send_due(store, settings["SMTP_URL"], settings["MAIL_FROM"])
+        except mailer.MailConfigError as e:
+            click.echo(f"mail-worker: {e}", err=True)
+            sys.exit(1)
+        click.echo(f"sent {counts['sent']}, will retry {counts['retry']}, gave up on {counts['failed']}")
+        return
+    logger = logging.getLogger("optout.mail")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    logger.info("mail worker: started (database %s)", store.path)
+    mailer.run_worker(store, settings["SMTP_URL"], settings["MAIL_FROM"], logger, stop=lambda: bool(stopping))

@@ -17,6 +17,16 @@ class Inbound:
     params: Mapping[str, object] = field(default_factory=dict)  # everything the provider sent
     country: str | None = None  # ISO 3166 region of the sender, when known: a hint to their language
     provider_action: str | None = None  # the provider already acted and replied: opt_out, opt_in, help
+    # Email only:
+    message_id: str | None = None  # the reply's Message-ID, for In-Reply-To of our confirmation
+    subject: str | None = None  # with reply prefixes (Re:, AW: ...) as received
+    ignored: str | None = None  # why this is no person's reply (auto-reply, bounce ...): recorded, not acted on
+    sender_verified: bool = False  # SPF or DKIM passed for the sender's own domain
+    nonce: str | None = None  # a one-time value of the provider's signature (Mailgun token): replay guard
+
+
+class Replay(Exception):
+    """A one-time value seen before with another message: a captured request sent again."""
 
 
 class ProviderError(Exception):

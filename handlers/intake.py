@@ -6,27 +6,55 @@ from __future__ import annotations
 from dataclasses import replace
 
 from . import consent
-from .classifier import Decision, classify
+from .classifier import NONE, OPT_IN, OPT_OUT, REFUSED, Decision, classify
+from .email_reading import bare_subject
 from .inbound import Inbound
-from .keywords import KeywordTable
+from .keywords import REPLY_KINDS, KeywordTable
 from .store import Outcome, Recorded, Store
+
+EMAIL_CONFIRMATIONS = REPLY_KINDS["email"]
 
 
 def handle(inbound: Inbound, table: KeywordTable, store: Store) -> Recorded:
-    """Record `inbound` and its consequences in one committed transaction; return what to answer."""
-    decision = reconcile(classify(inbound.text, table), inbound.provider_action)
+    """Record `inbound` and its consequences in one committed transaction; return what to answer.
+
+    An SMS reply is answered in the response (Recorded.reply); an email confirmation is queued in
+    the same transaction and sent by the mail worker after commit.
+    """
+    decision = read(inbound, table)
 
     def decide(state: dict[str, str], known_language: str | None) -> Outcome:
         chosen = replace(decision, language=reply_language(decision, table, known_language, inbound.country))
         transition = consent.apply(state, chosen, table.categories,
                                    provider_replied=inbound.provider_action is not None)
-        if transition.reply_kind is None:
+        kind = transition.reply_kind
+        if kind is None:
             return Outcome(chosen, transition, None)
-        categories = chosen.categories if transition.reply_kind != "help" else table.categories
-        return Outcome(chosen, transition, table.render(inbound.channel, transition.reply_kind, chosen.language,
-                                                        categories))
+        categories = chosen.categories if kind != "help" else table.categories
+        if inbound.channel == "email":
+            mail = table.render_email(kind, chosen.language, categories) if kind in EMAIL_CONFIRMATIONS else None
+            return Outcome(chosen, transition, None, mail)
+        return Outcome(chosen, transition, table.render(inbound.channel, kind, chosen.language, categories))
 
     return store.record_inbound(inbound, decide)
+
+
+def read(inbound: Inbound, table: KeywordTable) -> Decision:
+    """What the message asks for, before looking at the person's state."""
+    if inbound.ignored:
+        return Decision(NONE, "ignored", matched=inbound.ignored)
+    decision = reconcile(classify(inbound.text, table), inbound.provider_action)
+    if inbound.channel != "email":
+        return decision
+    if decision.action == NONE:
+        # Mail clients answer a mailto: List-Unsubscribe with a subject that is only the keyword.
+        subject = classify(bare_subject(inbound.subject), table)
+        if subject.action == OPT_OUT and subject.rule in ("keyword", "keyword_with_categories"):
+            decision = replace(subject, rule="subject_keyword", flagged=decision.flagged)
+    if decision.action == OPT_IN and not inbound.sender_verified:
+        # Anyone can forge a From address; an opt-in must come from the address's own domain.
+        decision = replace(decision, action=REFUSED, rule="opt_in_from_unverified_sender")
+    return decision
 
 
 def reply_language(decision: Decision, table: KeywordTable, known_language: str | None,

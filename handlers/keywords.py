@@ -24,8 +24,12 @@ WORD_LISTS = {
 OPTIONAL_LISTS = ("start_if_stopped", "stop_phrases", "not_stop_phrases", "reactions", "joiners", "countries")
 REPLY_KINDS = {
     "sms": ("stopped_all", "stopped_categories", "started_all", "started_categories", "help"),
+    # An email confirms a change of state only; each is a subject and a body.
+    "email": ("stopped_all", "stopped_categories", "started_all", "started_categories"),
 }
-PLACEHOLDERS = frozenset({"brand", "help", "categories", "category_words", "start", "stop", "help_word"})
+EMAIL_PARTS = ("subject", "body")
+PLACEHOLDERS = frozenset({"brand", "help", "categories", "category_words", "start", "stop", "help_word",
+                          "still_sent"})
 
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when installed: 10x faster
@@ -58,8 +62,9 @@ class Language:
     stop_word: str
     help_word: str
     and_word: str
-    replies: Mapping[str, Mapping[str, str]]  # channel -> reply kind -> template
+    replies: Mapping[str, Mapping[str, str]]  # channel -> reply kind (email: "kind.subject") -> template
     category_names: Mapping[str, str]  # category -> the name replies use in this language
+    still_sent: str = ""
     countries: tuple[str, ...] = ()  # where a keyword shared by languages (STOP) most likely means this one
 
 
@@ -88,6 +93,10 @@ class KeywordTable:
         lang = self.languages[language]
         return lang.replies[channel][kind].format(**self._values(lang, categories))
 
+    def render_email(self, kind: str, language: str, categories: tuple[str, ...] = ()) -> tuple[str, str]:
+        """(subject, body) of the confirmation email of `kind` in `language`."""
+        return tuple(self.render("email", f"{kind}.{part}", language, categories) for part in EMAIL_PARTS)
+
     def _values(self, lang: Language, categories: tuple[str, ...]) -> dict[str, str]:
         names = [lang.category_names[c] for c in categories]
         spoken = ", ".join(names[:-1]) + f" {lang.and_word} " + names[-1] if len(names) > 1 else "".join(names)
@@ -99,6 +108,7 @@ class KeywordTable:
             "start": lang.start_word.upper(),
             "stop": lang.stop_word.upper(),
             "help_word": lang.help_word.upper(),
+            "still_sent": lang.still_sent,
         }
 
 
@@ -256,6 +266,7 @@ class _Builder:
             joiners.update(w for j in lists["joiners"] for w in words(j))
             countries = self.countries(where + ("countries",), lang.get("countries"), country_of)
             replies = self.replies(where + ("replies",), lang.get("replies"))
+            still_sent = self.text(where + ("still_sent",), lang.get("still_sent")) or ""
             if lists["stop"] and lists["start"] and lists["help"]:
                 languages[code] = Language(
                     code=code,
@@ -267,6 +278,7 @@ class _Builder:
                     replies=replies,
                     category_names=MappingProxyType(category_names.get(code, {})),
                     countries=countries,
+                    still_sent=still_sent,
                 )
         unknown = set(data) - {"brand", "help_contact", "default_language", "categories", "languages"}
         for key in sorted(unknown):
@@ -324,17 +336,27 @@ class _Builder:
             if not isinstance(templates, dict):
                 self.problem(where, f"has no {channel} replies ({', '.join(kinds)})")
                 continue
+            flat = {}
             for kind in kinds:
-                self.text(where + (channel, kind), templates.get(kind))
-            for kind, template in templates.items():
+                if channel == "sms":
+                    flat[kind] = self.text(where + (channel, kind), templates.get(kind))
+                    continue
+                parts = templates.get(kind)
+                if not isinstance(parts, dict):
+                    self.problem(where + (channel, kind), "must have a subject and a body")
+                    continue
+                for part in EMAIL_PARTS:
+                    flat[f"{kind}.{part}"] = self.text(where + (channel, kind, part), parts.get(part))
+            for kind in templates:
                 if kind not in kinds:
                     self.problem(where + (channel, kind), f"is not a reply this service sends ({', '.join(kinds)})")
-                elif isinstance(template, str):
-                    self.check_template(where + (channel, kind), template)
-            out[channel] = MappingProxyType({k: t for k, t in templates.items() if isinstance(t, str)})
+            for key, template in flat.items():
+                if template is not None:
+                    self.check_template(where + (channel, *key.split(".")), template, sms=channel == "sms")
+            out[channel] = MappingProxyType({k: t for k, t in flat.items() if t is not None})
         return MappingProxyType(out)
 
-    def check_template(self, where, template: str) -> None:
+    def check_template(self, where, template: str, sms: bool) -> None:
         try:
             fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
         except ValueError as e:
@@ -344,7 +366,7 @@ class _Builder:
             if name not in PLACEHOLDERS:
                 self.problem(where, f"unknown placeholder {{{name}}}; known: "
                                     + ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS)))
-        lookalikes = sorted({ch for ch in template if ch in GSM7_LOOKALIKES})
+        lookalikes = sorted({ch for ch in template if ch in GSM7_LOOKALIKES}) if sms else []
         if lookalikes:
             fixes = ", ".join(f"{ch!r} -> {GSM7_LOOKALIKES[ch]!r}" for ch in lookalikes)
             self.problem(where, f"uses characters that force UCS-2 (70 characters a text) where GSM-7 has "

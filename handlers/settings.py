@@ -20,6 +20,11 @@ SETTINGS = (
     Setting("PUBLIC_BASE_URL", None, "Public origin Twilio calls (https://sms.example.com), for signature checks behind a proxy."),
     Setting("ADMIN_TOKEN", None, "Bearer token for /api/v1. Unset: the API is closed (401)."),
     Setting("DEFAULT_REGION", "US", "Region for phone numbers written without a country code (ISO 3166 code)."),
+    Setting("INBOUND_EMAIL_USER", None, "Basic-auth user the SendGrid, Postmark and raw MIME webhooks must send."),
+    Setting("INBOUND_EMAIL_PASSWORD", None, "Basic-auth password for those webhooks. Unset: they are refused (401)."),
+    Setting("MAILGUN_SIGNING_KEY", None, "Mailgun HTTP webhook signing key. Unset: the Mailgun webhook is refused."),
+    Setting("SMTP_URL", None, "Where confirmation emails go: smtp://user:pass@host:587?starttls=1 or smtps://..."),
+    Setting("MAIL_FROM", None, "From address of confirmation emails, e.g. Acme <no-reply@acme.example>."),
 )
 
 

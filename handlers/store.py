@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
 import sqlite_utils
@@ -17,7 +17,7 @@ from sqlite_utils.migrations import Migrations
 from .classifier import OPT_IN, OPT_OUT, Decision
 from .consent import EVERYTHING, Transition, suppressed
 from .database import Database, StoreError  # noqa: F401  (StoreError: the routes catch it from here)
-from .inbound import Inbound
+from .inbound import Inbound, Replay
 
 migrations = Migrations("optout")
 
@@ -71,13 +71,48 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         ) WITHOUT ROWID""")
 
 
+@migrations()
+def m002_email(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages (id),
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            in_reply_to TEXT,               -- the Message-ID of the person's email
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            claimed_until TEXT,             -- a worker is sending it until then
+            sent_at TEXT,
+            failed_at TEXT,                 -- given up: the server refused it for good
+            last_error TEXT
+        )""")
+    db.execute("CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL")
+    db.execute("CREATE INDEX outbox_by_address ON outbox (channel, address, created_at)")
+    db.execute("""
+        CREATE TABLE nonces (
+            nonce TEXT PRIMARY KEY,         -- e.g. a Mailgun token
+            provider TEXT NOT NULL,
+            provider_id TEXT NOT NULL,      -- the message it came with
+            seen_at TEXT NOT NULL
+        ) WITHOUT ROWID""")
+
+
+# At most one confirmation email per address in this time, whatever happens: no mail loops.
+CONFIRMATION_INTERVAL = timedelta(days=1)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What `decide` returns inside the write transaction."""
 
     decision: Decision
     transition: Transition
-    reply: str | None
+    reply: str | None  # the SMS reply to answer with
+    mail: tuple[str, str] | None = None  # (subject, body) of a confirmation email to queue
 
 
 @dataclass(frozen=True)
@@ -144,6 +179,8 @@ class Store(Database):
 
         def work(conn: sqlite3.Connection) -> Recorded:
             seen, state, known = read(conn)
+            if inbound.nonce:
+                self._use_nonce(conn, inbound)
             if seen:
                 return Recorded(True, seen, None, None)
             outcome = prepared[2] if (state, known) == prepared[:2] else decide(state, known)
@@ -162,9 +199,32 @@ class Store(Database):
             if transition.action in (OPT_OUT, OPT_IN):
                 self._write_event(conn, inbound.channel, inbound.address, transition, categories,
                                   f"{inbound.channel}:{inbound.provider}", message_id, stamp)
+            if outcome.mail and inbound.address:
+                self._queue_confirmation(conn, inbound, message_id, outcome.mail, stamp)
             return Recorded(False, message_id, transition, reply)
 
         return self.write(work)
+
+    @staticmethod
+    def _use_nonce(conn, inbound: Inbound) -> None:
+        row = conn.execute("SELECT provider_id FROM nonces WHERE nonce = ?", (inbound.nonce,)).fetchone()
+        if row is None:
+            conn.execute("INSERT INTO nonces (nonce, provider, provider_id, seen_at) VALUES (?, ?, ?, ?)",
+                         (inbound.nonce, inbound.provider, inbound.provider_id, now()))
+        elif row[0] != inbound.provider_id:
+            raise Replay(f"{inbound.provider} token already used by another message")
+
+    @staticmethod
+    def _queue_confirmation(conn, inbound: Inbound, message_id: int, mail: tuple[str, str], stamp: str) -> None:
+        since = (datetime.now(timezone.utc) - CONFIRMATION_INTERVAL).isoformat(timespec="microseconds")
+        recent = conn.execute("SELECT 1 FROM outbox WHERE channel = ? AND address = ? AND created_at > ?",
+                              (inbound.channel, inbound.address, since)).fetchone()
+        if recent:
+            return
+        conn.execute(
+            "INSERT INTO outbox (message_id, channel, address, subject, body, in_reply_to, created_at, "
+            "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (message_id, inbound.channel, inbound.address, mail[0], mail[1], inbound.message_id, stamp, stamp))
 
     @staticmethod
     def _write_event(conn, channel, address, transition, categories, source, message_id, stamp) -> None:

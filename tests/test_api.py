@@ -1,9 +1,9 @@
 """The suppression API the business's sending tools call before every send."""
 
 import pytest
+from conftest import ADMIN_TOKEN, twilio_params, twilio_post
 
 from app import create_app
-from conftest import ADMIN_TOKEN, twilio_params, twilio_post
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 

@@ -5,8 +5,8 @@ Flagged-for-review cases are in their own table below.
 """
 
 import pytest
-
 from conftest import ROOT
+
 from handlers.classifier import classify
 from handlers.keywords import load_keywords
 

@@ -3,8 +3,8 @@
 import re
 
 import pytest
-
 from conftest import ROOT
+
 from handlers.settings import SETTINGS
 
 SETTING_NAMES = {s.name for s in SETTINGS}

@@ -7,17 +7,16 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from twilio.request_validator import RequestValidator
-
 from conftest import AUTH_TOKEN, ROOT, twilio_params
+from twilio.request_validator import RequestValidator
 
 
 def procfile_line(kind: str) -> str:

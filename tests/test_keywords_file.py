@@ -5,9 +5,9 @@ import sys
 import textwrap
 
 import pytest
+from conftest import ROOT
 
 from app import create_app
-from conftest import ROOT
 from handlers.keywords import KeywordFileError, load_keywords, parse_keywords
 from handlers.text import sms_encoding, sms_segments
 
@@ -33,6 +33,12 @@ VALID = textwrap.dedent("""\
             started_all: "{brand}: texts again. Msg&data rates may apply. {help_word} for help, {stop} to stop."
             started_categories: "{brand}: {categories} texts again. Reply {stop} {category_words} to stop."
             help: "{brand}: help at {help}. Reply {stop} to stop."
+          email:
+            stopped_all: {subject: "Unsubscribed", body: "No more email from {brand}. You still get {still_sent}."}
+            stopped_categories: {subject: "No more {categories}", body: "Reply {start} {category_words} to undo."}
+            started_all: {subject: "Subscribed", body: "Email from {brand} again. Reply {stop} to stop."}
+            started_categories: {subject: "{categories} again", body: "Reply {stop} {category_words} to stop."}
+        still_sent: receipts
     """)
 
 
@@ -45,6 +51,7 @@ def test_the_minimal_file_is_valid():
     table = parse_keywords(VALID.encode())
     assert table.render("sms", "stopped_categories", "en", ("surveys",)) == (
         "Acme: no more surveys texts. Reply START SURVEYS to undo.")
+    assert table.render_email("stopped_all", "en") == ("Unsubscribed", "No more email from Acme. You still get receipts.")
 
 
 @pytest.mark.parametrize("raw, line, message", [
@@ -63,6 +70,9 @@ def test_the_minimal_file_is_valid():
     (broken("        help: \"{brand}: help at {help}. Reply {stop} to stop.\"\n", ""), 16, "help: must be"),
     (broken("    en: [surveys, survey]", "    fr: [sondages]"), 5, "has no names in 'en'"),
     (broken("    stop: [stop, opt out]\n", ""), 7, "has no stop list"),
+    (broken("    still_sent: receipts\n", ""), 7, "still_sent: must be a non-empty text"),
+    (broken('body: "Reply {start} {category_words} to undo."', 'text: "x"'), 24, "stopped_categories.body: must be"),
+    (broken("      email:", "      mail:"), 15, "has no email replies"),
     (broken("brand: Acme", "brand: ''"), 1, "brand: must be a non-empty text"),
     (broken("brand: Acme", "brand: Acme\ncolour: blue"), 2, "colour: is not a setting"),
     (broken("brand: Acme", "brand: [Acme"), None, "not valid YAML"),

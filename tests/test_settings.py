@@ -2,8 +2,9 @@
 
 import os
 
-from app import create_app
 from conftest import ROOT
+
+from app import create_app
 from handlers.settings import read_settings
 
 

@@ -4,9 +4,9 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import AUTH_TOKEN, twilio_params, twilio_post
 
 from app import create_app
-from conftest import AUTH_TOKEN, twilio_params, twilio_post
 
 
 def replies(response) -> list[str]:
