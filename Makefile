@@ -8,7 +8,7 @@ PYTHON ?= python3
 PORT ?= 8000
 export PORT
 
-.PHONY: run test bench check-keywords
+.PHONY: run test browser bench check-keywords
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,17 @@ run: $(BIN)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" sh -c 'sh -c "exec $$(sed -n "s/^worker: *//p" Procfile)" & worker=$$!; \
 		trap "kill $$worker 2>/dev/null" EXIT; sh -c "exec $$(sed -n "s/^web: *//p" Procfile)"'
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed browser
 	$(BIN)/python -m pytest
+
+# The browser tests drive Debian's chromium; installed here when this runs as root with apt-get
+# (as in CI), otherwise those tests skip and say how to install it.
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	  else echo "browser tests will be skipped: apt-get install -y chromium chromium-driver"; fi; \
+	fi
 
 check-keywords: $(BIN)/.installed
 	$(BIN)/flask --app app check-keywords

@@ -11,6 +11,7 @@ from flask import Flask
 from handlers import cli
 from handlers.api import api, health
 from handlers.email_webhooks import email_webhooks
+from handlers.preferences import pages
 from handlers.services import Services
 from handlers.settings import read_settings
 from handlers.webhooks import webhooks
@@ -33,6 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(webhooks)
     app.register_blueprint(email_webhooks)
+    app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(health)
     cli.register(app)

@@ -12,6 +12,7 @@ import click
 from flask import Flask
 
 from . import mailer
+from .api import links_for
 from .classifier import classify
 from .keywords import KeywordFileError, load_keywords
 from .services import services
@@ -23,6 +24,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(check_keywords)
     app.cli.add_command(classify_command)
     app.cli.add_command(mail_worker)
+    app.cli.add_command(unsubscribe_link)
 
 
 @click.command("migrate")
@@ -85,3 +87,22 @@ def mail_worker(once):
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     logger.info("mail worker: started (database %s)", store.path)
     mailer.run_worker(store, settings["SMTP_URL"], settings["MAIL_FROM"], logger, stop=lambda: bool(stopping))
+
+
+@click.command("unsubscribe-link")
+@click.option("--channel", type=click.Choice(["email", "sms"]), default="email", show_default=True)
+@click.option("--address", required=True)
+@click.option("--category", default=None, help="Unsubscribe from this category only.")
+def unsubscribe_link(channel, address, category):
+    """Print the unsubscribe URL and List-Unsubscribe headers for ADDRESS, as JSON (uses PUBLIC_BASE_URL)."""
+    base = services().settings["PUBLIC_BASE_URL"]
+    if not base:
+        click.echo("PUBLIC_BASE_URL is not set: links need the public origin, like https://optout.example.com",
+                   err=True)
+        sys.exit(1)
+    try:
+        link = links_for(channel, address, category, base)
+    except (ValueError, LookupError) as e:
+        click.echo(str(e), err=True)
+        sys.exit(1)
+    click.echo(json.dumps(link, indent=2))

@@ -13,23 +13,25 @@ from .keywords import REPLY_KINDS, KeywordTable
 from .store import Outcome, Recorded, Store
 
 EMAIL_CONFIRMATIONS = REPLY_KINDS["email"]
+WEB = "web"  # the provider of choices made on the preference page and by one-click unsubscribe
 
 
-def handle(inbound: Inbound, table: KeywordTable, store: Store) -> Recorded:
+def handle(inbound: Inbound, table: KeywordTable, store: Store, decision: Decision | None = None) -> Recorded:
     """Record `inbound` and its consequences in one committed transaction; return what to answer.
 
-    An SMS reply is answered in the response (Recorded.reply); an email confirmation is queued in
-    the same transaction and sent by the mail worker after commit.
+    `decision` is given when the person chose on a page rather than in words. An SMS reply is
+    answered in the response (Recorded.reply); an email confirmation is queued in the same
+    transaction and sent by the mail worker after commit.
     """
-    decision = read(inbound, table)
+    decision = decision or read(inbound, table)
 
     def decide(state: dict[str, str], known_language: str | None) -> Outcome:
         chosen = replace(decision, language=reply_language(decision, table, known_language, inbound.country))
         transition = consent.apply(state, chosen, table.categories,
                                    provider_replied=inbound.provider_action is not None)
         kind = transition.reply_kind
-        if kind is None:
-            return Outcome(chosen, transition, None)
+        if kind is None or (inbound.channel == "sms" and inbound.provider == WEB):
+            return Outcome(chosen, transition, None)  # a page shows its own result; no SMS answers it
         categories = chosen.categories if kind != "help" else table.categories
         if inbound.channel == "email":
             mail = table.render_email(kind, chosen.language, categories) if kind in EMAIL_CONFIRMATIONS else None

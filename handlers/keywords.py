@@ -28,6 +28,11 @@ REPLY_KINDS = {
     "email": ("stopped_all", "stopped_categories", "started_all", "started_categories"),
 }
 EMAIL_PARTS = ("subject", "body")
+# The texts of the preference page (/u/<token>), and the placeholders each may use.
+PAGE_TEXTS = ("title", "intro", "keep", "everything", "save", "saved_title", "stopped_all", "stopped",
+              "continuing", "nothing_stopped", "undo", "bad_link_title", "bad_link", "one_click_done",
+              "receiving", "not_receiving")
+PAGE_PLACEHOLDERS = frozenset({"brand", "address", "categories", "still_sent", "help"})
 PLACEHOLDERS = frozenset({"brand", "help", "categories", "category_words", "start", "stop", "help_word",
                           "still_sent"})
 
@@ -65,6 +70,7 @@ class Language:
     replies: Mapping[str, Mapping[str, str]]  # channel -> reply kind (email: "kind.subject") -> template
     category_names: Mapping[str, str]  # category -> the name replies use in this language
     still_sent: str = ""
+    page: Mapping[str, str] = field(default_factory=dict)  # PAGE_TEXTS -> text
     countries: tuple[str, ...] = ()  # where a keyword shared by languages (STOP) most likely means this one
 
 
@@ -267,6 +273,7 @@ class _Builder:
             countries = self.countries(where + ("countries",), lang.get("countries"), country_of)
             replies = self.replies(where + ("replies",), lang.get("replies"))
             still_sent = self.text(where + ("still_sent",), lang.get("still_sent")) or ""
+            page = self.page(where + ("page",), lang.get("page"))
             if lists["stop"] and lists["start"] and lists["help"]:
                 languages[code] = Language(
                     code=code,
@@ -279,6 +286,7 @@ class _Builder:
                     category_names=MappingProxyType(category_names.get(code, {})),
                     countries=countries,
                     still_sent=still_sent,
+                    page=page,
                 )
         unknown = set(data) - {"brand", "help_contact", "default_language", "categories", "languages"}
         for key in sorted(unknown):
@@ -324,6 +332,29 @@ class _Builder:
                 country_of[country] = ".".join(str(p) for p in where[:2])
                 out.append(country)
         return tuple(out)
+
+    def page(self, where, value) -> Mapping[str, str]:
+        if not isinstance(value, dict):
+            self.problem(where, "the language has no page texts (" + ", ".join(PAGE_TEXTS) + ")")
+            return MappingProxyType({})
+        for key in value:
+            if key not in PAGE_TEXTS:
+                self.problem(where + (key,), f"is not a text of the page ({', '.join(PAGE_TEXTS)})")
+        texts = {}
+        for key in PAGE_TEXTS:
+            text = self.text(where + (key,), value.get(key))
+            if text is None:
+                continue
+            try:
+                fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+            except ValueError as e:
+                self.problem(where + (key,), f"broken placeholder ({e})")
+                continue
+            for name in sorted(fields - PAGE_PLACEHOLDERS):
+                self.problem(where + (key,), f"unknown placeholder {{{name}}}; known: "
+                                             + ", ".join("{" + p + "}" for p in sorted(PAGE_PLACEHOLDERS)))
+            texts[key] = text
+        return MappingProxyType(texts)
 
     def replies(self, where, value) -> Mapping[str, Mapping[str, str]]:
         if not isinstance(value, dict):

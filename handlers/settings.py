@@ -25,6 +25,7 @@ SETTINGS = (
     Setting("MAILGUN_SIGNING_KEY", None, "Mailgun HTTP webhook signing key. Unset: the Mailgun webhook is refused."),
     Setting("SMTP_URL", None, "Where confirmation emails go: smtp://user:pass@host:587?starttls=1 or smtps://..."),
     Setting("MAIL_FROM", None, "From address of confirmation emails, e.g. Acme <no-reply@acme.example>."),
+    Setting("UNSUBSCRIBE_SECRET", None, "Signs unsubscribe links (/u/<token>). Unset: no links can be made or opened."),
 )
 
 

@@ -6,6 +6,7 @@ How a write reaches the disk (locks, durability, group commit) is handlers/datab
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -99,6 +100,20 @@ def m002_email(db: sqlite_utils.Database) -> None:
             provider_id TEXT NOT NULL,      -- the message it came with
             seen_at TEXT NOT NULL
         ) WITHOUT ROWID""")
+
+
+@migrations()
+def m003_links(db: sqlite_utils.Database) -> None:
+    # One row per address (not per message sent): unsubscribe links carry this random id, not the
+    # address, so a link in a log or a forwarded mail does not reveal whose it is.
+    db.execute("""
+        CREATE TABLE links (
+            id TEXT PRIMARY KEY,
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (channel, address)
+        )""")
 
 
 # At most one confirmation email per address in this time, whatever happens: no mail loops.
@@ -294,3 +309,27 @@ class Store(Database):
             row["categories"] = json.loads(row["categories"])
             row["flagged"] = bool(row["flagged"])
         return {"state": state, "events": events, "messages": messages}
+
+    def link_id(self, channel: str, address: str) -> str:
+        """The unsubscribe-link id of an address, made on first use."""
+        row = self.connection().execute("SELECT id FROM links WHERE channel = ? AND address = ?",
+                                        (channel, address)).fetchone()
+        if row:
+            return row[0]
+
+        def work(conn):
+            conn.execute("INSERT OR IGNORE INTO links (id, channel, address, created_at) VALUES (?, ?, ?, ?)",
+                         (secrets.token_urlsafe(12), channel, address, now()))
+            return conn.execute("SELECT id FROM links WHERE channel = ? AND address = ?",
+                                (channel, address)).fetchone()[0]
+
+        return self.write(work)
+
+    def link_address(self, link_id: str) -> tuple[str, str] | None:
+        """(channel, address) of an unsubscribe-link id."""
+        row = self.connection().execute("SELECT channel, address FROM links WHERE id = ?", (link_id,)).fetchone()
+        return tuple(row) if row else None
+
+    def state(self, channel: str, address: str) -> dict[str, str]:
+        return dict(self.connection().execute("SELECT scope, status FROM consent WHERE channel = ? AND address = ?",
+                                              (channel, address)).fetchall())

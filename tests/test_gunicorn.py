@@ -1,68 +1,22 @@
 """The production command from the Procfile, started for real, answering a signed STOP over HTTP."""
 
-import os
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
-from conftest import AUTH_TOKEN, ROOT, twilio_params
+from conftest import AUTH_TOKEN, serve, twilio_params
 from twilio.request_validator import RequestValidator
-
-
-def procfile_line(kind: str) -> str:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if line.startswith(f"{kind}:"):
-            return line.split(":", 1)[1].strip()
-    raise AssertionError(f"Procfile has no {kind}: line")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def served(tmp_path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "PORT": str(port),
-        "DATABASE_PATH": str(tmp_path / "live.sqlite3"),
-        "KEYWORDS_PATH": str(ROOT / "keywords.yaml"),
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "ADMIN_TOKEN": "live-admin",
-        "WEB_CONCURRENCY": "2",
-    }
-    release = subprocess.run(procfile_line("release"), shell=True, cwd=ROOT, env=env, capture_output=True, text=True)
-    assert release.returncode == 0, release.stderr
-    server = subprocess.Popen(procfile_line("web"), shell=True, cwd=ROOT, env=env, start_new_session=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=1) as r:
-                if r.status == 200:
-                    break
-        except (urllib.error.URLError, ConnectionError):
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"gunicorn did not start:\n{server.stdout.read()}") from None
-            time.sleep(0.1)
-    yield base, env
-    os.killpg(server.pid, 15)
-    server.wait(timeout=10)
+    with serve(tmp_path) as running:
+        yield running
 
 
 def test_a_signed_stop_over_http_is_stored_and_confirmed(served):

@@ -39,6 +39,10 @@ VALID = textwrap.dedent("""\
             started_all: {subject: "Subscribed", body: "Email from {brand} again. Reply {stop} to stop."}
             started_categories: {subject: "{categories} again", body: "Reply {stop} {category_words} to stop."}
         still_sent: receipts
+        page: {title: "{brand}", intro: "For {address}", keep: "Keep", everything: "Everything", save: "Save",
+               saved_title: "Saved", stopped_all: "No more from {brand}", stopped: "No more: {categories}",
+               continuing: "Still: {categories}", nothing_stopped: "Nothing", undo: "Come back", bad_link_title: "Bad",
+               bad_link: "Reply STOP. {help}", one_click_done: "Done", receiving: "on", not_receiving: "off"}
     """)
 
 
@@ -73,6 +77,8 @@ def test_the_minimal_file_is_valid():
     (broken("    still_sent: receipts\n", ""), 7, "still_sent: must be a non-empty text"),
     (broken('body: "Reply {start} {category_words} to undo."', 'text: "x"'), 24, "stopped_categories.body: must be"),
     (broken("      email:", "      mail:"), 15, "has no email replies"),
+    (broken('intro: "For {address}"', 'intro: "For {email}"'), 28, "page.intro: unknown placeholder {email}"),
+    (broken('save: "Save",', ''), 28, "page.save: must be a non-empty text"),
     (broken("brand: Acme", "brand: ''"), 1, "brand: must be a non-empty text"),
     (broken("brand: Acme", "brand: Acme\ncolour: blue"), 2, "colour: is not a setting"),
     (broken("brand: Acme", "brand: [Acme"), None, "not valid YAML"),

@@ -1,0 +1,85 @@
+"""The preference page in a real headless browser (Debian's chromium) against the real gunicorn service:
+open a minted link, change categories with the keyboard, save, and check the suppression API."""
+
+import json
+import shutil
+import urllib.request
+
+import pytest
+from conftest import ADMIN_TOKEN, serve
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="needs Debian's chromium and chromium-driver: `apt-get install -y chromium chromium-driver` "
+           "(make test installs them when run as root)")
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+
+
+@pytest.fixture
+def service(tmp_path):
+    with serve(tmp_path, UNSUBSCRIBE_SECRET="browser-test-secret") as (base, env):
+        yield base
+
+
+@pytest.fixture
+def browser(tmp_path):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-quic", f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=390,844",
+                 "--lang=fr-FR"):
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {"intl.accept_languages": "fr-FR,fr"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(20)
+    yield driver
+    driver.quit()
+
+
+def api(base, path, body=None):
+    request = urllib.request.Request(f"{base}{path}", data=json.dumps(body).encode() if body else None,
+                                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}",
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def suppressed(base, category):
+    return api(base, "/api/v1/suppressions/check",
+               {"channel": "email", "addresses": ["pat@example.org"], "category": category})["suppressed"]
+
+
+def test_choosing_categories_on_the_page_suppresses_exactly_those(service, browser, tmp_path):
+    link = api(service, "/api/v1/unsubscribe-link?channel=email&address=pat@example.org")
+    browser.get(link["url"].replace("http://localhost", service))
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
+
+    boxes = {b.get_attribute("value"): b for b in browser.find_elements(By.NAME, "keep")}
+    assert set(boxes) == {"promotions", "surveys", "newsletter"} and all(b.is_selected() for b in boxes.values())
+    for box in boxes.values():  # every control has a visible label tied to it
+        assert browser.find_element(By.CSS_SELECTOR, f"label[for='{box.get_attribute('id')}']").text
+    # Keyboard only: focus each box with Tab, toggle with Space, submit with Enter.
+    for name in ("surveys", "newsletter"):
+        boxes[name].send_keys(Keys.SPACE)
+    browser.save_screenshot(str(tmp_path / "preferences.png"))
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").send_keys(Keys.ENTER)
+
+    heading = browser.find_element(By.TAG_NAME, "h1").text
+    assert "enregistr" in heading.lower()  # "Vos choix sont enregistrés"
+    assert suppressed(service, "surveys") == ["pat@example.org"]
+    assert suppressed(service, "newsletter") == ["pat@example.org"]
+    assert suppressed(service, "promotions") == []
+    assert suppressed(service, None) == []
+
+
+def test_a_changed_link_shows_what_to_do(service, browser):
+    link = api(service, "/api/v1/unsubscribe-link?channel=email&address=pat@example.org")
+    browser.get(link["url"].replace("http://localhost", service)[:-4] + "AAAA")
+    assert "STOP" in browser.find_element(By.TAG_NAME, "main").text
+    assert suppressed(service, None) == []

@@ -1,0 +1,224 @@
+"""Unsubscribe links: tokens, the List-Unsubscribe headers, one-click (RFC 8058) and the preference page."""
+
+import re
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import ADMIN_TOKEN, ROOT
+
+from app import create_app
+from handlers import links
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+SECRET = "test-unsubscribe-secret"
+
+
+@pytest.fixture
+def app(settings):
+    app = create_app({**settings, "UNSUBSCRIBE_SECRET": SECRET, "PUBLIC_BASE_URL": "https://optout.example.com"})
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["optout"].store.close()
+
+
+def mint(client, address="pat@example.org", channel="email", category=None):
+    query = {"channel": channel, "address": address, **({"category": category} if category else {})}
+    response = client.get("/api/v1/unsubscribe-link", query_string=query, headers=AUTH)
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def path_of(link):
+    return urlsplit(link["url"]).path
+
+
+def state(db, address="pat@example.org"):
+    return dict(db.execute("SELECT scope, status FROM consent WHERE address = ?", (address,)).fetchall())
+
+
+# Tokens ------------------------------------------------------------------------------------------
+
+def test_a_token_round_trips():
+    assert links.read(SECRET, links.mint(SECRET, "abc", "surveys")) == ("abc", "surveys")
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda t: t[:-2] + ("A" if t[-2] != "A" else "B") + t[-1],  # signature changed
+    lambda t: t.replace(t.split(".")[0], links.mint(SECRET, "other", None).split(".")[0]),  # payload swapped
+    lambda t: t + "x",
+    lambda t: "",
+    lambda t: "not-a-token",
+])
+def test_a_tampered_token_is_refused(tamper):
+    with pytest.raises(links.BadLink):
+        links.read(SECRET, tamper(links.mint(SECRET, "abc", None)))
+
+
+def test_a_token_signed_with_another_secret_is_refused():
+    with pytest.raises(links.BadLink):
+        links.read(SECRET, links.mint("another-secret", "abc", None))
+
+
+def test_a_token_is_valid_for_more_than_60_days_and_then_expires(monkeypatch):
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() - 61 * 86400)
+    old = links.mint(SECRET, "abc", None)
+    monkeypatch.setattr(time, "time", real)
+    assert links.read(SECRET, old) == ("abc", None)
+    with pytest.raises(links.BadLink, match="too old"):
+        links.read(SECRET, old, max_age=timedelta(days=60))
+
+
+# The link API ------------------------------------------------------------------------------------
+
+def test_the_link_api_gives_the_url_and_the_exact_headers(client):
+    link = mint(client, "Pat@Example.org")
+    assert re.fullmatch(r"https://optout\.example\.com/u/[\w.-]+", link["url"])
+    assert link["list_unsubscribe"] == f"<{link['url']}>"
+    assert link["list_unsubscribe_post"] == "List-Unsubscribe=One-Click"
+    assert "pat" not in link["url"].lower()  # the address is not in the link
+    assert mint(client, "pat@example.org")["url"].split(".")[0] == link["url"].split(".")[0]
+
+
+@pytest.mark.parametrize("query, status", [
+    ({"channel": "email", "address": "nope"}, 400),
+    ({"channel": "fax", "address": "pat@example.org"}, 400),
+    ({"channel": "email", "address": "pat@example.org", "category": "lottery"}, 400),
+])
+def test_the_link_api_explains_bad_requests(client, query, status):
+    response = client.get("/api/v1/unsubscribe-link", query_string=query, headers=AUTH)
+    assert response.status_code == status and response.json["error"]
+
+
+def test_the_link_api_needs_the_token(client):
+    assert client.get("/api/v1/unsubscribe-link?channel=email&address=a@b.co").status_code == 401
+
+
+def test_without_a_secret_no_link_is_made(settings):
+    client = create_app(settings).test_client()
+    response = client.get("/api/v1/unsubscribe-link?channel=email&address=a@b.co", headers=AUTH)
+    assert response.status_code == 503 and "UNSUBSCRIBE_SECRET" in response.json["error"]
+
+
+def test_the_command_prints_the_same_link(settings):
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_PATH": settings["DATABASE_PATH"],
+           "KEYWORDS_PATH": settings["KEYWORDS_PATH"], "UNSUBSCRIBE_SECRET": SECRET,
+           "PUBLIC_BASE_URL": "https://optout.example.com"}
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "unsubscribe-link", "--address",
+                             "pat@example.org", "--category", "surveys"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert '"list_unsubscribe_post": "List-Unsubscribe=One-Click"' in result.stdout
+
+
+# One-click ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("content_type", ["multipart/form-data", "application/x-www-form-urlencoded"])
+def test_one_click_as_gmail_sends_it(client, db, content_type):
+    path = path_of(mint(client))
+    client.delete_cookie("optout_csrf")
+    response = client.post(path, data={"List-Unsubscribe": "One-Click"}, content_type=content_type)
+    assert response.status_code == 200 and "Location" not in response.headers
+    assert "unsubscribed" in response.get_data(as_text=True)
+    assert state(db) == {"*": "out"}
+    event = db.execute("SELECT action, source, changed FROM events").fetchone()
+    assert tuple(event) == ("opt_out", "email:web", 1)
+    assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 1  # one confirmation
+
+
+def test_one_click_twice_records_once_and_confirms_once(client, db):
+    path = path_of(mint(client))
+    for _ in range(2):
+        assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert [r[0] for r in db.execute("SELECT changed FROM events ORDER BY id")] == [1, 0]
+    assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 1
+
+
+def test_one_click_from_a_category_link_stops_that_category_only(client, db):
+    client.post(path_of(mint(client, category="surveys")), data={"List-Unsubscribe": "One-Click"})
+    assert state(db) == {"surveys": "out"}
+
+
+def test_a_sms_link_works_too(client, db):
+    client.post(path_of(mint(client, "(415) 555-0100", channel="sms")), data={"List-Unsubscribe": "One-Click"})
+    assert state(db, "+14155550100") == {"*": "out"}
+
+
+# The page ------------------------------------------------------------------------------------------
+
+def test_opening_the_page_changes_nothing(client, db):
+    response = client.get(path_of(mint(client)))
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "p•••@example.org" in page and "pat@example.org" not in page
+    assert state(db) == {} and db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("accept, expected", [("fr-FR,fr;q=0.9", 'lang="fr"'), ("de", 'lang="de"'),
+                                             ("ja", 'lang="en"'), ("", 'lang="en"')])
+def test_the_page_speaks_the_persons_language(client, accept, expected):
+    response = client.get(path_of(mint(client)), headers={"Accept-Language": accept} if accept else {})
+    assert expected in response.get_data(as_text=True)
+
+
+def test_the_page_has_security_headers(client):
+    response = client.get(path_of(mint(client)))
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY" and response.headers["Referrer-Policy"] == "no-referrer"
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_bad_link_explains_what_to_do_and_changes_nothing(client, db, method):
+    path = path_of(mint(client))
+    bad = path[:-3] + ("xyz" if not path.endswith("xyz") else "abc")
+    data = {"List-Unsubscribe": "One-Click"} if method == "post" else None
+    response = getattr(client, method)(bad, data=data)
+    assert response.status_code == 400
+    assert state(db) == {} and db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
+    if method == "get":
+        assert "STOP" in response.get_data(as_text=True)
+
+
+def csrf_of(page):
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def test_saving_the_form_needs_the_page_cookie(client, db):
+    path = path_of(mint(client))
+    token = csrf_of(client.get(path).get_data(as_text=True))
+    client.delete_cookie("optout_csrf", path="/u/")
+    assert client.post(path, data={"csrf": token, "keep": ["promotions"]}).status_code == 400
+    assert state(db) == {}
+
+
+@pytest.mark.parametrize("keep, everything, expected", [
+    (["promotions", "newsletter"], False, {"surveys": "out"}),
+    ([], False, {"promotions": "out", "surveys": "out", "newsletter": "out"}),
+    (["promotions", "surveys", "newsletter"], False, {}),
+    (["promotions"], True, {"*": "out"}),
+])
+def test_saving_choices(client, db, keep, everything, expected):
+    path = path_of(mint(client))
+    page = client.get(path).get_data(as_text=True)
+    data = {"csrf": csrf_of(page), "keep": keep, **({"everything": "1"} if everything else {})}
+    response = client.post(path, data=data)
+    assert response.status_code == 200
+    assert state(db) == expected
+    assert "Your choices are saved" in response.get_data(as_text=True)
+
+
+def test_coming_back_to_keep_a_category_after_stopping_everything(client, db):
+    path = path_of(mint(client))
+    client.post(path, data={"List-Unsubscribe": "One-Click"})
+    page = client.get(path).get_data(as_text=True)
+    client.post(path, data={"csrf": csrf_of(page), "keep": ["newsletter"]})
+    assert state(db) == {"*": "out", "newsletter": "in"}
+    check = client.post("/api/v1/suppressions/check", headers=AUTH,
+                        json={"channel": "email", "addresses": ["pat@example.org"], "category": "newsletter"})
+    assert check.json["allowed"] == ["pat@example.org"]
