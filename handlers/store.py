@@ -17,6 +17,7 @@ from sqlite_utils.migrations import Migrations
 
 from .classifier import OPT_IN, OPT_OUT, Decision
 from .consent import EVERYTHING, Transition, suppressed
+from .consent import apply as consent_apply
 from .database import Database, StoreError  # noqa: F401  (StoreError: the routes catch it from here)
 from .inbound import Inbound, Replay
 
@@ -114,6 +115,22 @@ def m003_links(db: sqlite_utils.Database) -> None:
             created_at TEXT NOT NULL,
             UNIQUE (channel, address)
         )""")
+
+
+@migrations()
+def m004_reviews(db: sqlite_utils.Database) -> None:
+    # An operator's verdict on a flagged decision. A correction is also a new event (history is
+    # never rewritten); the row here only takes the message off the review queue.
+    db.execute("""
+        CREATE TABLE reviews (
+            message_id INTEGER PRIMARY KEY REFERENCES messages (id),
+            verdict TEXT NOT NULL CHECK (verdict IN ('confirmed', 'not_opt_out', 'opt_out')),
+            actor TEXT NOT NULL,
+            event_id INTEGER REFERENCES events (id),
+            reviewed_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX messages_flagged ON messages (id) WHERE flagged = 1")
+    db.execute("CREATE INDEX messages_received ON messages (received_at)")
 
 
 # At most one confirmation email per address in this time, whatever happens: no mail loops.
@@ -333,3 +350,41 @@ class Store(Database):
     def state(self, channel: str, address: str) -> dict[str, str]:
         return dict(self.connection().execute("SELECT scope, status FROM consent WHERE channel = ? AND address = ?",
                                               (channel, address)).fetchall())
+
+    def review(self, message_id: int, verdict: str, actor: str, categories: tuple[str, ...]) -> dict:
+        """An operator's verdict on a flagged message: 'confirmed', 'not_opt_out' or 'opt_out'.
+
+        A correction records a new event from `actor` and changes the state; nothing is sent to the
+        person. Returns {"message_id", "verdict", "event_id", "changed"}; raises LookupError for an
+        unknown message and ValueError for a verdict that does not fit the message.
+        """
+        if verdict not in ("confirmed", "not_opt_out", "opt_out"):
+            raise ValueError(f"unknown verdict {verdict!r}")
+
+        def work(conn) -> dict:
+            row = conn.execute("SELECT channel, address, action, categories FROM messages WHERE id = ?",
+                               (message_id,)).fetchone()
+            if row is None:
+                raise LookupError(f"no message {message_id}")
+            channel, address, action, recorded_categories = row
+            if verdict == "not_opt_out" and action != OPT_OUT:
+                raise ValueError("that message was not recorded as an opt-out")
+            if verdict == "opt_out" and action == OPT_OUT:
+                raise ValueError("that message was already recorded as an opt-out")
+            event_id, changed = None, False
+            if verdict != "confirmed":
+                before = dict(conn.execute("SELECT scope, status FROM consent WHERE channel = ? AND address = ?",
+                                           (channel, address)).fetchall())
+                cats = tuple(json.loads(recorded_categories)) if verdict == "not_opt_out" else ()
+                decision = Decision(OPT_IN if verdict == "not_opt_out" else OPT_OUT, f"review:{verdict}", cats)
+                transition = consent_apply(before, decision, categories)
+                stamp = now()
+                self._write_event(conn, channel, address, transition, json.dumps(list(cats)),
+                                  f"review:{actor}", message_id, stamp)
+                event_id = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+                changed = transition.changed
+            conn.execute("INSERT OR REPLACE INTO reviews (message_id, verdict, actor, event_id, reviewed_at) "
+                         "VALUES (?, ?, ?, ?, ?)", (message_id, verdict, actor, event_id, now()))
+            return {"message_id": message_id, "verdict": verdict, "event_id": event_id, "changed": changed}
+
+        return self.write(work)
