@@ -15,6 +15,7 @@ from . import mailer
 from .api import links_for
 from .classifier import classify
 from .keywords import KeywordFileError, load_keywords
+from .keywords import warnings as keyword_warnings
 from .services import services
 from .text import sms_encoding, sms_segments
 
@@ -51,7 +52,10 @@ def check_keywords(path):
         for kind in lang.replies.get("sms", {}):
             text = table.render("sms", kind, code, table.categories)
             encoding, length = sms_encoding(text)
-            click.echo(f"  {code} {kind:<20} {encoding} {length:>3} chars, {sms_segments(text)} segment")
+            segments = sms_segments(text)
+            click.echo(f"  {code} {kind:<20} {encoding} {length:>3} chars, {segments} segment{'s' * (segments > 1)}")
+    for warning in keyword_warnings(table):
+        click.echo(f"warning: {warning}", err=True)
 
 
 @click.command("classify")
@@ -65,7 +69,21 @@ def classify_command(text, channel):
         click.echo(str(e), err=True)
         sys.exit(1)
     decision = classify(text, table)
-    click.echo(json.dumps({"channel": channel, **asdict(decision)}, ensure_ascii=False, indent=2))
+    explained = {"channel": channel, "why": WHY.get(decision.rule, decision.rule).format(
+        matched=decision.matched, language=decision.language), **asdict(decision)}
+    click.echo(json.dumps(explained, ensure_ascii=False, indent=2))
+
+
+WHY = {
+    "reaction": "a phone's reaction quoting our message: never an opt-out",
+    "keyword": "the whole message is the keyword {matched!r} ({language})",
+    "keyword_with_categories": "the keyword {matched!r} ({language}) followed only by category names",
+    "leading_keyword": "starts with the stop word {matched!r} ({language}) and goes on",
+    "phrase": "contains the phrase {matched!r} ({language})",
+    "stop_word_in_message": "the stop word {matched!r} ({language}) inside a longer message: opted out, flagged",
+    "weak_word_in_message": "the weak word {matched!r} ({language}) inside a sentence: no action, flagged",
+    "no_match": "no keyword, phrase or reaction: no action, no reply",
+}
 
 
 @click.command("mail-worker")

@@ -2,24 +2,73 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
+import time
 from functools import cached_property
 
 from flask import current_app
 
-from .keywords import KeywordTable, load_keywords
+from .keywords import KeywordFileError, KeywordTable, load_keywords
 from .store import Store
+
+log = logging.getLogger("optout.keywords")
 
 
 class Services:
     """Built once per app. Each part is made on first use, so that `flask check-keywords` works on a
     broken file and `flask classify` needs no database; create_app touches both when serving."""
 
+    # How often each process looks at keywords.yaml: a saved edit is in use within a second or two,
+    # in every worker, without a restart.
+    reload_interval = 1.0
+
     def __init__(self, settings: dict):
         self.settings = settings
+        self._table: KeywordTable | None = None
+        self._stamp = None
+        self._checked = 0.0
+        self._error: str | None = None
+        self._lock = threading.Lock()
 
-    @cached_property
+    @property
     def keywords(self) -> KeywordTable:
-        return load_keywords(self.settings["KEYWORDS_PATH"])
+        """The keyword table, reloaded when the file changed. A broken edit keeps the last good table
+        (and says why in keyword_status() and the log); a broken file at start-up raises."""
+        if self._table is None or time.monotonic() - self._checked >= self.reload_interval:
+            self._refresh()
+        return self._table
+
+    def keyword_status(self) -> dict:
+        table = self._table
+        return {"path": self.settings["KEYWORDS_PATH"], "loaded_at": table.loaded_at if table else None,
+                "checksum": table.checksum if table else None, "error": self._error}
+
+    def _refresh(self) -> None:
+        with self._lock:
+            self._checked = time.monotonic()
+            path = self.settings["KEYWORDS_PATH"]
+            try:
+                info = os.stat(path)
+                stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
+            except OSError:
+                stamp = None
+            if self._table is not None and stamp == self._stamp:
+                return
+            try:
+                table = load_keywords(path)
+            except KeywordFileError as e:
+                if self._table is None:
+                    raise
+                if stamp != self._stamp:
+                    log.error("keywords.yaml edit not used, still serving the table loaded at %s: %s",
+                              self._table.loaded_at, e)
+                self._stamp, self._error = stamp, str(e)
+                return
+            if self._table is not None:
+                log.warning("keywords.yaml reloaded (checksum %s)", table.checksum[:12])
+            self._table, self._stamp, self._error = table, stamp, None
 
     def prepare(self) -> None:
         """Load the keyword table and migrate the database now: fail before serving, not on a request."""

@@ -140,3 +140,39 @@ def test_every_shipped_reply_fits_one_sms_without_lookalike_characters():
             assert sms_segments(text) == 1, (code, kind, text)
             # GSM-7 wherever it can be: a UCS-2 reply is allowed only for an unavoidable letter.
             assert sms_encoding(text)[0] == "GSM-7", (code, kind, text)
+
+
+@pytest.mark.parametrize("raw, warning", [
+    (VALID.encode(), "carrier keyword QUIT is not in the table"),
+    (broken('start_if_stopped: ["yes"]', 'start_if_stopped: ["oui"]').replace(b"help: [help]", b'help: [help, "yes"]'),
+     "carrier keyword YES means help here (languages.en.help) but opt_in to carriers"),
+    (broken("en: [surveys, survey]", "en: [surveys, info]"), "carrier keyword INFO is a category name (surveys)"),
+])
+def test_warnings_about_carrier_words(raw, warning):
+    from handlers.keywords import warnings
+    assert any(warning in w for w in warnings(parse_keywords(raw)))
+
+
+def test_the_shipped_file_reads_every_carrier_word_as_carriers_do():
+    from handlers.keywords import warnings
+    table = load_keywords(str(ROOT / "keywords.yaml"))
+    assert [w for w in warnings(table) if w.startswith("carrier")] == []
+    [shared] = [w for w in warnings(table) if w.startswith("keywords shared")]
+    assert "stop (en es fr de pt it nl)" in shared
+
+
+def test_check_keywords_prints_warnings_and_still_passes():
+    result = run_flask("check-keywords", env_path=ROOT / "keywords.yaml")
+    assert result.returncode == 0 and "warning: keywords shared by several languages" in result.stderr
+
+
+@pytest.mark.parametrize("text, why", [
+    ("Can you stop?", "the stop word 'stop' (en) inside a longer message"),
+    ("please remove me from your list", "contains the phrase 'remove me from your list' (en)"),
+    ("hello", "no keyword, phrase or reaction"),
+])
+def test_classify_command_explains_the_decision(text, why):
+    import json
+    result = run_flask("classify", text, env_path=ROOT / "keywords.yaml")
+    assert result.returncode == 0, result.stderr
+    assert why in json.loads(result.stdout)["why"]
