@@ -2,6 +2,7 @@
 
 import email
 import html
+import time
 from email import policy
 from itertools import product
 from pathlib import Path
@@ -108,7 +109,8 @@ LANGUAGES = {
         "outlook_app": "Obtener Outlook para iOS",
     },
     "pt": {
-        "original": "Olá João,\n\nNossa liquidação de primavera começa no sábado: 30% de desconto em toda a loja.\n\n"
+        "original": "Olá João,\n\nNossa liquidação de primavera começa no sábado: 30% de desconto em toda a "
+                    "loja.\n\n"
                     "Até breve,\nEquipe Acme Outdoor\n\n"
                     "Você recebeu este e-mail porque se cadastrou em acme.example.\n"
                     "Para descadastrar, clique aqui ou responda STOP.",
@@ -160,7 +162,8 @@ LANGUAGES = {
         "yahoo": "Op dinsdag 3 maart 2026 10:02:17 CET schreef Acme Outdoor <news@acme.example>:",
         "thunderbird": "Op 03-03-2026 om 10:02 schreef Acme Outdoor:",
         "headers": ("Van: Acme Outdoor <news@acme.example>", "Verzonden: dinsdag 3 maart 2026 10:02",
-                    "Aan: Zoë de Vries <zoe.devries@example.nl>", "Onderwerp: Onze voorjaarsuitverkoop begint zaterdag"),
+                    "Aan: Zoë de Vries <zoe.devries@example.nl>",
+                    "Onderwerp: Onze voorjaarsuitverkoop begint zaterdag"),
         "separator": "-----Oorspronkelijk bericht-----",
         "iphone": "Verzonden vanaf mijn iPhone",
         "yahoo_app": "Verzonden met Yahoo Mail voor Android",
@@ -182,10 +185,12 @@ def render(layout: str, language: dict, reply: str) -> str:
         def text(s):
             return html.escape(s).replace("\n", "<br>")
 
+        # A browser shows a wrapped attribution on one line; the footer is a link.
         values = {key: text(value.replace("\n", " ")) for key, value in language.items() if isinstance(value, str)}
+        footer = text(language["footer"])
         values["original"] = text(language["original"]).replace(
-            text(language["footer"]), f'<a href="https://acme.example/unsubscribe?u=8f3a">{text(language["footer"])}</a>')
-        values["headers"] = "<br>".join(f"<b>{html.escape(field.split(':', 1)[0])}:</b>{html.escape(field.split(':', 1)[1])}"
+            footer, f'<a href="https://acme.example/unsubscribe?u=8f3a">{footer}</a>')
+        values["headers"] = "<br>".join("<b>{}:</b>{}".format(*map(html.escape, field.split(":", 1)))
                                         for field in language["headers"])
         values["reply"] = text(reply)
     else:
@@ -248,7 +253,8 @@ EDGE_CASES = [
      "Danke", False),
     ("newsletter forwarded back from Apple Mail",
      "Désabonnement svp\n\nDébut du message réexpédié :\n\nDe: Acme <news@acme.example>\n"
-     "Date: 3 mars 2026 à 10:00:00 UTC+1\nÀ: chloe@example.fr\nObjet: Soldes\n\nPour vous désabonner, répondez STOP.",
+     "Date: 3 mars 2026 à 10:00:00 UTC+1\nÀ: chloe@example.fr\nObjet: Soldes\n\n"
+     "Pour vous désabonner, répondez STOP.",
      "Désabonnement svp", True),
     ("newsletter forwarded from Gmail",
      "Bedankt\n\n---------- Forwarded message ---------\nVan: Acme <news@acme.example>\n"
@@ -268,11 +274,13 @@ EDGE_CASES = [
      "From: Acme <news@acme.example>\nSent: Tuesday, March 3, 2026 10:00 AM\nTo: emma@example.co.uk\n"
      "Subject: Sale\n\nTo unsubscribe, reply STOP.", "", False),
     ("unquoted history under an attribution cannot be a bottom-posted reply",
-     "Le 3 mars 2026 à 10:00, Acme <news@acme.example> a écrit :\n\nPour vous désabonner, répondez STOP.", "", False),
+     "Le 3 mars 2026 à 10:00, Acme <news@acme.example> a écrit :\n\nPour vous désabonner, répondez STOP.",
+     "", False),
     ("quoted footer with no attribution, reply under it",
      "> Para cancelar a inscrição, responda STOP.\n\nObrigado!", "Obrigado!", False),
     ("the parser alone would take this request for a phone signature",
-     "Hi,\n\nSent from my phone: please unsubscribe me" + QUOTE, "Hi,\n\nSent from my phone: please unsubscribe me", True),
+     "Hi,\n\nSent from my phone: please unsubscribe me" + QUOTE, "Hi,\n\nSent from my phone: please unsubscribe me",
+     True),
     ("the parser alone would take this request for a signature",
      "Thanks\n\n-unsubscribe me" + QUOTE, "Thanks\n\n-unsubscribe me", True),
     ("the parser alone would take this request for a header",
@@ -297,6 +305,17 @@ def test_edge_layouts(body, reply, opts_out, table):
 
     assert extracted == reply
     assert (classify(extracted, table).action == "opt_out") == opts_out
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param("On\n" * 5000 + "STOP", id="many On lines"),  # 35 s in email-reply-parser 0.5.12 alone
+    pytest.param("On a " * 20000, id="one long line of On"),
+    pytest.param("Le mar. 3 mars 2026 à 10:02, " * 2000 + "\n", id="attribution-like paragraph"),
+])
+def test_long_bodies_stay_fast(body):
+    started = time.monotonic()
+    extract_reply(body)
+    assert time.monotonic() - started < 2
 
 
 @pytest.mark.parametrize("markup, text", [
