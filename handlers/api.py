@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
-from . import links
+from . import links, transfer
 from .addresses import CHANNELS, InvalidAddress, normalise
 from .consent import EVERYTHING, suppressed
 from .services import services
@@ -75,6 +75,24 @@ def check_suppressions():
     })
 
 
+@api.get("/suppressions")
+def export_suppressions():
+    """?channel=sms|email&category=...&format=csv|json -> every suppressed address, streamed as it is read."""
+    channel, category = request.args.get("channel") or None, request.args.get("category") or None
+    fmt = request.args.get("format") or "csv"
+    if channel is not None and channel not in CHANNELS:
+        return error(400, f"channel must be one of {', '.join(CHANNELS)}")
+    known = services().keywords.categories
+    if category is not None and category not in known:
+        return error(400, f"unknown category {category!r}; known: {', '.join(known)}")
+    if fmt not in transfer.EXPORT_FORMATS:
+        return error(400, f"format must be one of {', '.join(transfer.EXPORT_FORMATS)}")
+    rows = transfer.suppressions(services().store.path, channel, category)
+    return Response(transfer.export_chunks(rows, fmt),
+                    mimetype="text/csv" if fmt == "csv" else "application/json",
+                    headers={"Content-Disposition": f'attachment; filename="suppressions.{fmt}"'})
+
+
 @api.get("/contacts/<channel>/<path:address>")
 def contact(channel: str, address: str):
     """Current state per category and the full history of one address."""
@@ -131,6 +149,8 @@ def links_for(channel: str | None, address: str | None, category: str | None, ba
 
 @health.get("/healthz")
 def healthz():
-    if services().store.healthy():
+    """200 while the database can be read and written; 503 and why not otherwise."""
+    problem = services().store.health()
+    if problem is None:
         return jsonify({"status": "ok"})
-    return jsonify({"status": "unhealthy", "error": "database unreachable"}), 503
+    return jsonify({"status": "unhealthy", "error": problem}), 503

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
 T = TypeVar("T")
+MIN_FREE_BYTES = 1 << 20  # below this a commit may fail: report unhealthy before it does
 
 
 class _Job:
@@ -47,6 +48,7 @@ class Database:
 
     def __init__(self, path: str):
         self.path = path
+        self.write_failure: str | None = None  # the last write's error, until a write succeeds again
         self._local = threading.local()
         self._thread_lock = threading.Lock()
         self._queue_lock = threading.Lock()
@@ -132,6 +134,7 @@ class Database:
     def _lead(self) -> None:
         with self._queue_lock:
             batch, self._queue = self._queue, []
+        failure = None
         try:
             with self.transaction() as conn:
                 for i, job in enumerate(batch):
@@ -142,11 +145,17 @@ class Database:
                     except Exception as e:  # this job only: roll back its part, keep the others'
                         conn.execute(f"ROLLBACK TO job{i}")
                         conn.execute(f"RELEASE job{i}")
-                        job.error = StoreError(f"database {self.path}: {e}") if isinstance(e, sqlite3.Error) else e
+                        if isinstance(e, sqlite3.Error):
+                            failure = e
+                            job.error = StoreError(f"database {self.path}: {e}")
+                        else:
+                            job.error = e
         except Exception as e:
+            failure = e
             for job in batch:
                 job.error, job.value = e, None
         finally:
+            self.write_failure = str(failure) if failure else None
             with self._queue_lock:
                 if self._queue:
                     self._queue[0].lead = True
@@ -155,3 +164,30 @@ class Database:
                     self._leading = False
             for job in batch:
                 job.done.set()
+
+    def health(self) -> str | None:
+        """None when the database can be read and written, else why not (for /healthz)."""
+        try:
+            self.connection().execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as e:
+            return f"cannot read the database: {e}"
+        try:
+            disk = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
+        except OSError as e:
+            return f"cannot look at the database's disk: {e}"
+        if disk.f_flag & os.ST_RDONLY:
+            return "the database's file system is read-only"
+        free = disk.f_bavail * disk.f_frsize
+        if free < MIN_FREE_BYTES:
+            return f"the database's disk is full ({free // 1024} KiB free)"
+        if self.write_failure:
+            # Try a real commit: if the fault has gone, this clears it (recovery needs no restart).
+            failed = self.write_failure
+            try:
+                self.write(lambda conn: conn.execute(
+                    "PRAGMA user_version = %d" % (conn.execute("PRAGMA user_version").fetchone()[0] ^ 1)))
+            except Exception:  # noqa: BLE001 - any failure here means: still unhealthy
+                return f"the last write failed: {failed}"
+            if self.write_failure:
+                return f"the last write failed: {self.write_failure}"
+        return None

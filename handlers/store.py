@@ -171,12 +171,6 @@ class Store(Database):
             migrations.apply(db)
         return pending
 
-    def healthy(self) -> bool:
-        try:
-            return self.connection().execute("SELECT count(*) FROM _sqlite_migrations").fetchone() is not None
-        except sqlite3.Error:
-            return False
-
     # The webhook's write ------------------------------------------------------------------------
 
     def record_inbound(self, inbound: Inbound,

@@ -15,9 +15,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from twilio.request_validator import RequestValidator
-
 from conftest import ADMIN_TOKEN, AUTH_TOKEN, ROOT, free_port, procfile_line, twilio_params
+from twilio.request_validator import RequestValidator
 
 
 class Service:
@@ -88,7 +87,7 @@ def deliver(service, params):
 
 
 def stream(service, messages, hurt, after):
-    """Deliver `messages` from 8 threads; call hurt() once `after` of them have been answered."""
+    """Deliver `messages` from 16 threads; call hurt() once `after` of them have been answered."""
     results, answered = {}, threading.Event()
 
     def one(params):
@@ -96,7 +95,7 @@ def stream(service, messages, hurt, after):
         if sum(1 for s in results.values() if s == 200) >= after:
             answered.set()
 
-    with ThreadPoolExecutor(8) as pool:
+    with ThreadPoolExecutor(16) as pool:
         futures = [pool.submit(one, p) for p in messages]
         answered.wait(30)
         hurt()
