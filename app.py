@@ -8,7 +8,8 @@ import click
 from dotenv import find_dotenv, load_dotenv
 from flask import Flask
 
-from handlers import cli
+from handlers import cli, limits
+from handlers.admin import admin
 from handlers.api import api, health
 from handlers.email_webhooks import email_webhooks
 from handlers.preferences import pages
@@ -37,7 +38,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(health)
+    app.register_blueprint(admin)
     cli.register(app)
+    limits.register(app)
 
     if click.get_current_context(silent=True) is None:
         if app.logger.level == logging.NOTSET:

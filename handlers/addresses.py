@@ -11,6 +11,13 @@ _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _EMAIL = re.compile(r"[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+")
 
 
+# Strings already in the form normalise() returns, checked without parsing (lower-case email only).
+CANONICAL = {
+    "sms": _E164.fullmatch,
+    "email": re.compile(r"[^@\sA-Z<>(),;:\"\[\]]+@[^@\sA-Z<>(),;:\"\[\]]+\.[^@\sA-Z<>(),;:\"\[\]]+").fullmatch,
+}
+
+
 class InvalidAddress(ValueError):
     """The text is not an address of that channel; the message says why, for the API's `invalid` list."""
 

@@ -18,10 +18,20 @@ from . import intake, links
 from .classifier import OPT_IN, OPT_OUT, Decision
 from .consent import EVERYTHING, suppressed
 from .inbound import Inbound
+from .limits import Throttle
 from .services import services
 
 pages = Blueprint("preferences", __name__, template_folder="templates")
 CSRF_COOKIE = "optout_csrf"
+# Floods are refused, never a real opt-out: a bad link is limited per client address, a good one per
+# link (its first use already did what the person asked).
+BAD_LINKS = Throttle(limit=30, window=60)
+PER_LINK = Throttle(limit=20, window=60)
+
+
+def too_many():
+    return Response("Too many requests; wait a minute and try again.\n", 429, mimetype="text/plain",
+                    headers={"Retry-After": "60"})
 
 
 @pages.after_request
@@ -43,7 +53,9 @@ def preferences(token: str):
     try:
         channel, address, _ = resolve(token)
     except links.BadLink:
-        return bad_link(language)
+        return bad_link(language) if BAD_LINKS.allow(request.remote_addr or "") else too_many()
+    if not PER_LINK.allow(token):
+        return too_many()
     blocked = suppressed(services().store.state(channel, address), table.categories)
     csrf = secrets.token_urlsafe(24)
     response = Response(page(language, address, form=True, csrf=csrf, everything_out=blocked[EVERYTHING],
@@ -61,9 +73,13 @@ def choose(token: str):
     try:
         channel, address, category = resolve(token)
     except links.BadLink as e:
+        if not BAD_LINKS.allow(request.remote_addr or ""):
+            return too_many()
         if one_click:
             return Response(f"{e}\n", 400, mimetype="text/plain")
         return bad_link(language)
+    if not PER_LINK.allow(token):
+        return too_many()
     store = services().store
     if one_click:
         decision = Decision(OPT_OUT, "one_click", (category,) if category else (), language, (language,),

@@ -222,3 +222,21 @@ def test_coming_back_to_keep_a_category_after_stopping_everything(client, db):
     check = client.post("/api/v1/suppressions/check", headers=AUTH,
                         json={"channel": "email", "addresses": ["pat@example.org"], "category": "newsletter"})
     assert check.json["allowed"] == ["pat@example.org"]
+
+
+def test_floods_are_refused_but_never_a_real_opt_out(client, db, monkeypatch):
+    from handlers import preferences
+    from handlers.limits import Throttle
+    monkeypatch.setattr(preferences, "BAD_LINKS", Throttle(limit=3, window=60))
+    monkeypatch.setattr(preferences, "PER_LINK", Throttle(limit=3, window=60))
+    for _ in range(3):
+        assert client.post("/u/forged-token", data={"List-Unsubscribe": "One-Click"}).status_code == 400
+    assert client.post("/u/forged-token", data={"List-Unsubscribe": "One-Click"}).status_code == 429
+    # The same client with a real link still gets through: bad links are counted apart.
+    path = path_of(mint(client))
+    assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert state(db) == {"*": "out"}
+    for _ in range(2):
+        client.post(path, data={"List-Unsubscribe": "One-Click"})
+    assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 429
+    assert client.get(path).status_code == 429

@@ -1,0 +1,124 @@
+"""Read-only SQL for the dashboard: counts per day, recent messages, the review queue, an audit trail.
+
+Every function reads through the store's connection for this thread and writes nothing; writes go
+through handlers/store.py (Store.review).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date, timedelta
+
+from .store import Store
+
+# The chart's series. "ignored" is every message that changed nothing: no match, and email opt-ins
+# refused for want of SPF or DKIM.
+SERIES = ("opt_out", "opt_in", "help", "ignored")
+ACTIONS = ("opt_out", "opt_in", "help", "none", "refused")
+
+
+def _rows(store: Store, sql: str, params: tuple = ()) -> list[dict]:
+    cursor = store.connection().cursor()
+    cursor.row_factory = sqlite3.Row  # on this cursor only: the connection is shared with the store
+    return [dict(r) for r in cursor.execute(sql, params)]
+
+
+def days_until(today: date, count: int = 30) -> list[str]:
+    """The `count` ISO days ending with `today`, oldest first."""
+    return [(today - timedelta(days=n)).isoformat() for n in range(count - 1, -1, -1)]
+
+
+def daily_counts(store: Store, days: list[str]) -> dict[tuple[str, str, str], int]:
+    """{(day, channel, series): messages received that UTC day} for the given days."""
+    rows = store.connection().execute(
+        "SELECT substr(received_at, 1, 10) AS day, channel, "
+        "CASE WHEN action IN ('opt_out', 'opt_in', 'help') THEN action ELSE 'ignored' END AS series, count(*) "
+        "FROM messages WHERE received_at >= ? AND received_at < ? GROUP BY day, channel, series",
+        (days[0], (date.fromisoformat(days[-1]) + timedelta(days=1)).isoformat()))
+    return {(day, channel, series): n for day, channel, series, n in rows}
+
+
+def recent_messages(store: Store, channel: str | None, action: str | None, limit: int,
+                    offset: int) -> tuple[list[dict], int]:
+    """Inbound messages newest first, with their decision and any review, and how many match."""
+    where, params = [], []
+    for column, value in (("channel", channel), ("action", action)):
+        if value:
+            where.append(f"m.{column} = ?")
+            params.append(value)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    total = store.connection().execute(f"SELECT count(*) FROM messages m {clause}", params).fetchone()[0]
+    rows = _rows(store,
+                 "SELECT m.id, m.channel, m.provider, m.address, m.body, m.received_at, m.action, m.categories, "
+                 "m.language, m.rule, m.matched, m.flagged, m.reply, r.verdict "
+                 f"FROM messages m LEFT JOIN reviews r ON r.message_id = m.id {clause} "
+                 "ORDER BY m.id DESC LIMIT ? OFFSET ?", (*params, limit, offset))
+    return [_decoded(r) for r in rows], total
+
+
+_QUEUE = ("SELECT m.id, m.channel, m.address, m.body, m.received_at, m.action, m.categories, m.language, "
+          "m.rule, m.matched FROM messages m LEFT JOIN reviews r ON r.message_id = m.id "
+          "WHERE m.flagged = 1 AND r.message_id IS NULL")
+
+
+def review_queue(store: Store, limit: int = 100) -> tuple[list[dict], int]:
+    """Flagged decisions nobody has reviewed yet, oldest first, and how many there are."""
+    total = store.connection().execute(f"SELECT count(*) FROM ({_QUEUE})").fetchone()[0]
+    return [_decoded(r) for r in _rows(store, f"{_QUEUE} ORDER BY m.id LIMIT ?", (limit,))], total
+
+
+def awaiting_review(store: Store, message_id: int) -> dict | None:
+    """The message if it is on the review queue, else None (unknown, not flagged, or reviewed)."""
+    rows = _rows(store, f"{_QUEUE} AND m.id = ?", (message_id,))
+    return _decoded(rows[0]) if rows else None
+
+
+def audit_trail(store: Store, record: dict, channel: str, address: str) -> list[dict]:
+    """One timeline of an address, oldest first, from Store.contact's record and the reviews.
+
+    Each entry: when, message (text or None), decision, by (events.source, the provider, or
+    review:<actor>), result (the state after, or None when nothing changed).
+    """
+    messages = {m["id"]: m for m in record["messages"]}
+    with_event = {e["message_id"] for e in record["events"] if not e["source"].startswith("review:")}
+    entries = []
+    for m in record["messages"]:
+        if m["id"] not in with_event:
+            entries.append({"when": m["received_at"], "message": m["body"], "decision": _decision(m),
+                            "by": f"{channel}:{m['provider']}", "result": None, "message_id": m["id"]})
+    for e in record["events"]:
+        m = messages.get(e["message_id"]) or {}
+        if e["source"].startswith("review:"):
+            decision = f"{e['action']} {_scope(e['categories'])} (correction of message {e['message_id']})"
+        else:
+            decision = _decision({**m, "action": e["action"], "categories": e["categories"],
+                                  "rule": e["rule"], "matched": e["matched"]})
+        entries.append({"when": e["created_at"], "message": e["message"], "decision": decision,
+                        "by": e["source"], "result": e["state_after"] if e["changed"] else None,
+                        "message_id": e["message_id"]})
+    for r in _rows(store, "SELECT r.message_id, r.actor, r.reviewed_at, m.body FROM reviews r "
+                          "JOIN messages m ON m.id = r.message_id WHERE r.verdict = 'confirmed' "
+                          "AND m.channel = ? AND m.address = ?", (channel, address)):
+        entries.append({"when": r["reviewed_at"], "message": r["body"],
+                        "decision": f"confirmed the decision on message {r['message_id']}",
+                        "by": f"review:{r['actor']}", "result": None, "message_id": r["message_id"]})
+    return sorted(entries, key=lambda e: (e["when"], e["message_id"] or 0))
+
+
+def _decision(m: dict) -> str:
+    text = f"{m['action']} {_scope(m['categories'])}" if m["action"] in ("opt_out", "opt_in") else m["action"]
+    how = m.get("rule") or ""
+    if m.get("matched"):
+        how += f" “{m['matched']}”"
+    return f"{text} ({how})" if how else text
+
+
+def _scope(categories: list[str]) -> str:
+    return ", ".join(categories) if categories else "everything"
+
+
+def _decoded(row: dict) -> dict:
+    row["categories"] = json.loads(row["categories"])
+    row["decision"] = _decision(row)
+    return row

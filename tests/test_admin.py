@@ -1,0 +1,323 @@
+"""The /admin dashboard through Flask: login and CSRF, the chart's numbers, filters, the review queue
+and the address look-up, with data made by real signed Twilio webhooks (and one raw MIME email)."""
+
+import base64
+import re
+from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
+
+import pytest
+from conftest import ADMIN_TOKEN, twilio_params, twilio_post
+
+from app import create_app
+
+PAT, SAM, KIM, LEE = "+14155550100", "+14155550101", "+14155550102", "+14155550103"
+EMAIL_AUTH = {"Authorization": "Basic " + base64.b64encode(b"inbound:inbound-secret").decode()}
+
+
+@pytest.fixture
+def settings(settings):
+    return {**settings, "INBOUND_EMAIL_USER": "inbound", "INBOUND_EMAIL_PASSWORD": "inbound-secret"}
+
+
+class Tables(HTMLParser):
+    """Every <table id=...> of a page, as lists of rows of cell texts (header row first)."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.tables, self._table, self._row, self._cell = {}, None, None, None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self._table = self.tables.setdefault(dict(attrs).get("id"), [])
+        elif tag == "tr" and self._table is not None:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self._table.append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def table(html: str, name: str) -> list[dict]:
+    header, *rows = Tables(html).tables[name]
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def login(client, token=ADMIN_TOKEN, next_path="/admin"):
+    form = client.get("/admin/login")
+    return client.post("/admin/login", data={"token": token, "csrf": csrf_of(form.text), "next": next_path})
+
+
+@pytest.fixture
+def admin(client):
+    assert login(client).status_code == 303
+    return client
+
+
+def sms(client, body, sender=PAT):
+    assert twilio_post(client, twilio_params(body, sender)).status_code == 200
+
+
+def email(client, body, sender="pat@example.org"):
+    raw = (f"Return-Path: <{sender}>\nFrom: {sender}\nTo: news@acme.example\nSubject: Re: Spring sale\n"
+           f"Message-ID: <{hash(body)}@example.org>\nContent-Type: text/plain; charset=utf-8\n\n{body}\n")
+    assert client.post("/webhooks/email/mime", data=raw.encode(), content_type="message/rfc822",
+                       headers=EMAIL_AUTH).status_code == 200
+
+
+def message_id(db, body):
+    return db.execute("SELECT id FROM messages WHERE body = ? ORDER BY id DESC", (body,)).fetchone()[0]
+
+
+# Logging in ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method, path", [
+    ("get", "/admin"), ("get", "/admin?channel=sms&page=2"), ("get", "/admin/review"),
+    ("get", "/admin/contacts?channel=sms&address=%2B14155550100"), ("post", "/admin/review/1"),
+    ("post", "/admin/logout"),
+])
+def test_every_page_needs_a_login(client, method, path):
+    response = getattr(client, method)(path)
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/admin/login?next=/admin")
+
+
+@pytest.mark.parametrize("token", ["wrong", "", ADMIN_TOKEN + " ", ADMIN_TOKEN.upper()])
+def test_a_wrong_token_is_refused(client, token):
+    response = login(client, token)
+    assert response.status_code == 403 and "not the admin token" in response.text
+    assert client.get("/admin").status_code == 303
+
+
+def test_the_right_token_logs_in_and_goes_where_it_was_asked(client):
+    response = login(client, next_path="/admin/review")
+    assert (response.status_code, response.headers["Location"]) == (303, "/admin/review")
+    assert client.get("/admin/review").status_code == 200
+
+
+@pytest.mark.parametrize("next_path", ["https://evil.example/admin", "//evil.example", "/api/v1/x", "/admin\\@x"])
+def test_after_login_it_never_redirects_elsewhere(client, next_path):
+    assert login(client, next_path=next_path).headers["Location"] == "/admin"
+
+
+def test_the_session_cookie_is_httponly_strict_and_secure_over_https(client):
+    cookie = login(client).headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/admin" in cookie
+    assert "Secure" not in cookie  # plain http (a developer's machine): a Secure cookie would never come back
+    form = client.get("/admin/login", base_url="https://localhost")
+    secure = client.post("/admin/login", base_url="https://localhost",
+                         data={"token": ADMIN_TOKEN, "csrf": csrf_of(form.text)}).headers["Set-Cookie"]
+    assert "; Secure" in secure
+
+
+def test_without_admin_token_the_dashboard_refuses_everyone_and_says_why(settings):
+    app = create_app({**settings, "ADMIN_TOKEN": None})
+    client = app.test_client()
+    for response in (client.get("/admin/login"), client.get("/admin"),
+                     client.post("/admin/login", data={"token": ""})):
+        assert response.status_code == 403 and "ADMIN_TOKEN is not set" in response.text
+    app.extensions["optout"].store.close()
+
+
+def test_logging_out_ends_the_session(admin):
+    response = admin.post("/admin/logout", data={"csrf": csrf_of(admin.get("/admin").text)})
+    assert response.status_code == 303
+    assert admin.get("/admin").status_code == 303
+
+
+def test_a_changed_admin_token_ends_every_session(admin, app):
+    app.extensions["optout"].settings["ADMIN_TOKEN"] = "a-new-token"
+    assert admin.get("/admin").status_code == 303
+
+
+# CSRF and headers ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("csrf", [None, "", "forged"])
+def test_every_post_needs_the_sessions_csrf_token(admin, db, csrf):
+    sms(admin, "Can you stop?")
+    data = {"verdict": "not_opt_out", **({"csrf": csrf} if csrf is not None else {})}
+    response = admin.post(f"/admin/review/{message_id(db, 'Can you stop?')}", data=data)
+    assert response.status_code == 400 and "expired" in response.text
+    assert db.execute("SELECT count(*) FROM reviews").fetchone()[0] == 0
+    assert admin.post("/admin/logout", data=data).status_code == 400
+    assert admin.get("/admin").status_code == 200  # still logged in
+
+
+def test_login_needs_the_csrf_token_of_the_login_form(client):
+    assert client.post("/admin/login", data={"token": ADMIN_TOKEN}).status_code == 400
+    assert client.get("/admin").status_code == 303
+
+
+@pytest.mark.parametrize("path", ["/admin/login", "/admin", "/admin/review", "/admin/contacts?channel=sms&address=1"])
+def test_pages_send_security_headers(admin, path):
+    response = admin.get(path)
+    csp = response.headers["Content-Security-Policy"]
+    nonce = re.search(r"'nonce-([^']+)'", csp).group(1)
+    assert f'<style nonce="{nonce}">' in response.text and "<script" not in response.text
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+# The activity page --------------------------------------------------------------------------------
+
+def test_the_chart_counts_each_day_channel_and_decision(admin, db):
+    for body, sender in [("STOP", PAT), ("START", PAT), ("HELP", SAM), ("hello", KIM), ("Can you stop?", LEE),
+                         ("STOP", SAM), ("Thanks!", SAM)]:
+        sms(admin, body, sender)
+    email(admin, "Unsubscribe me please")
+    today = datetime.now(timezone.utc)
+    db.execute("UPDATE messages SET received_at = ? WHERE body = 'Thanks!'", ((today - timedelta(days=3)).isoformat(),))
+    db.execute("UPDATE messages SET received_at = ? WHERE body = 'hello'", ((today - timedelta(days=40)).isoformat(),))
+    db.commit()
+
+    page = admin.get("/admin").text
+    glance = {row["Messages"]: row for row in table(page, "glance")}
+    assert {s: (r["SMS today"], r["SMS, 30 days"], r["EMAIL today"]) for s, r in glance.items()} == {
+        "Opt-outs": ("3", "3", "1"), "Opt-ins": ("1", "1", "0"), "Help requests": ("1", "1", "0"),
+        "Ignored": ("0", "1", "0")}
+    days = {row["Day"]: row for row in table(page, "per-day")}
+    assert len(days) == 30
+    assert days[(today - timedelta(days=3)).date().isoformat()]["SMS ignored"] == "1"
+    assert days[today.date().isoformat()]["SMS opt-outs"] == "3"
+    assert "SMS, last 30 days: 3 opt-outs, 1 opt-ins, 1 help requests, 1 ignored." in page
+    assert f"<title>{today.date().isoformat()}, email: 1 opt-outs</title>" in page  # a bar of the SVG
+
+
+@pytest.mark.parametrize("query, bodies", [
+    ("", ["Unsubscribe me please", "HELP", "hello", "START", "STOP"]),
+    ("?channel=sms", ["HELP", "hello", "START", "STOP"]),
+    ("?channel=email", ["Unsubscribe me please"]),
+    ("?action=opt_out", ["Unsubscribe me please", "STOP"]),
+    ("?channel=sms&action=none", ["hello"]),
+    ("?channel=email&action=help", []),
+])
+def test_recent_messages_newest_first_filtered_by_channel_and_action(admin, query, bodies):
+    for body in ("STOP", "START", "hello", "HELP"):
+        sms(admin, body)
+    email(admin, "Unsubscribe me please")
+    rows = table(admin.get(f"/admin{query}").text, "messages")
+    assert [r.get("Text") for r in rows if r != {"Received": "No messages."}] == bodies
+
+
+@pytest.mark.parametrize("query", ["?channel=fax", "?action=delete"])
+def test_an_unknown_filter_is_an_error(admin, query):
+    assert admin.get(f"/admin{query}").status_code == 400
+
+
+def test_recent_messages_come_fifty_a_page(admin):
+    for n in range(53):
+        sms(admin, f"message {n}", sender=f"+1415555{n:04d}")
+    first, second = admin.get("/admin").text, admin.get("/admin?page=2").text
+    assert len(table(first, "messages")) == 50 and table(first, "messages")[0]["Text"] == "message 52"
+    assert [r["Text"] for r in table(second, "messages")] == ["message 2", "message 1", "message 0"]
+    assert 'rel="next" href="/admin?page=2"' in first and 'rel="prev" href="/admin?page=1"' in second
+
+
+def test_the_keyword_files_status_is_shown(admin, app):
+    table_ = app.extensions["optout"].keywords
+    page = admin.get("/admin").text
+    assert table_.path in page and table_.checksum in page
+    app.extensions["optout"].keyword_status = lambda: {
+        "path": table_.path, "loaded_at": table_.loaded_at, "checksum": table_.checksum,
+        "error": "keywords.yaml line 12: 'stop' is both stop and start"}
+    assert "line 12: &#39;stop&#39; is both stop and start" in admin.get("/admin").text
+
+
+# The review queue ---------------------------------------------------------------------------------
+
+def review(admin, db, body, verdict):
+    csrf = csrf_of(admin.get("/admin/review").text)
+    return admin.post(f"/admin/review/{message_id(db, body)}", data={"verdict": verdict, "csrf": csrf})
+
+
+def queue(admin):
+    return re.findall(r"<blockquote>(.*?)</blockquote>", admin.get("/admin/review").text)
+
+
+def suppressed(app, address):
+    return bool(app.extensions["optout"].store.suppressed_among("sms", [address], None))
+
+
+@pytest.mark.parametrize("body, verdict, opted_out_after, event", [
+    ("Can you stop?", "not_opt_out", False, "opt_in"),
+    ("Can you stop?", "confirmed", True, None),
+    ("when does it end", "opt_out", True, "opt_out"),
+    ("when does it end", "confirmed", False, None),
+])
+def test_a_verdict_changes_state_records_an_event_and_leaves_the_queue(admin, app, db, body, verdict,
+                                                                        opted_out_after, event):
+    sms(admin, body)
+    sms(admin, "I will quit", sender=SAM)  # another flagged message stays on the queue
+    assert queue(admin) == [body, "I will quit"]
+    response = review(admin, db, body, verdict)
+    assert (response.status_code, response.headers["Location"]) == (303, "/admin/review")
+    page = admin.get("/admin/review").text
+    assert "Nothing was sent to them" in page if event else "Confirmed" in page
+    assert queue(admin) == ["I will quit"]
+    assert suppressed(app, PAT) is opted_out_after
+    events = db.execute("SELECT action, source FROM events WHERE source LIKE 'review:%'").fetchall()
+    assert [tuple(e) for e in events] == ([(event, "review:admin")] if event else [])
+    assert [tuple(r) for r in db.execute("SELECT verdict, actor FROM reviews")] == [(verdict, "admin")]
+    assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+
+
+def test_a_verdict_that_does_not_fit_is_refused_and_the_item_stays(admin, db):
+    sms(admin, "Can you stop?")
+    assert review(admin, db, "Can you stop?", "opt_out").status_code == 303
+    assert "already recorded as an opt-out" in admin.get("/admin/review").text
+    assert queue(admin) == ["Can you stop?"]
+
+
+def test_a_second_verdict_on_the_same_message_changes_nothing(admin, db):
+    sms(admin, "Can you stop?")
+    review(admin, db, "Can you stop?", "not_opt_out")
+    review(admin, db, "Can you stop?", "not_opt_out")
+    assert "not waiting for review" in admin.get("/admin/review").text
+    assert db.execute("SELECT count(*) FROM events WHERE source = 'review:admin'").fetchone()[0] == 1
+
+
+# Looking up an address ----------------------------------------------------------------------------
+
+def test_looking_up_an_address_shows_its_state_and_audit_trail(admin, db):
+    for body in ("Can you stop?", "START SURVEYS"):
+        sms(admin, body)
+    review(admin, db, "Can you stop?", "confirmed")
+    page = admin.get("/admin/contacts", query_string={"channel": "sms", "address": "(415) 555-0100"}).text
+    assert "+14155550100 (sms)" in page
+    assert {r["Category"]: r["State"] for r in table(page, "state-table")} == {
+        "everything": "suppressed", "promotions": "suppressed", "surveys": "receiving", "newsletter": "suppressed"}
+    trail = [(r["Message"], r["Decision"].split(" (")[0], r["By"]) for r in table(page, "trail-table")]
+    assert trail == [("Can you stop?", "opt_out everything", "sms:twilio"),
+                     ("START SURVEYS", "opt_in surveys", "sms:twilio"),
+                     ("Can you stop?", "confirmed the decision on message 1", "review:admin")]
+
+
+@pytest.mark.parametrize("query, status, text", [
+    ({"channel": "sms", "address": "+14155550199"}, 200, "Nothing recorded for this address."),
+    ({"channel": "sms", "address": "nope"}, 400, "not a phone number"),
+    ({"channel": "email", "address": "nope"}, 400, "not an email address"),
+    ({"channel": "fax", "address": "1"}, 400, "unknown channel"),
+    ({}, 200, "Phone number or email address"),
+])
+def test_looking_up_unknown_or_invalid_addresses(admin, query, status, text):
+    response = admin.get("/admin/contacts", query_string=query)
+    assert response.status_code == status and text in response.text
