@@ -12,7 +12,7 @@ import hmac
 import secrets
 import uuid
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 
 from . import intake, links
 from .classifier import OPT_IN, OPT_OUT, Decision
@@ -24,9 +24,15 @@ from .services import services
 pages = Blueprint("preferences", __name__, template_folder="templates")
 CSRF_COOKIE = "optout_csrf"
 # Floods are refused, never a real opt-out: a bad link is limited per client address, a good one per
-# link (its first use already did what the person asked).
-BAD_LINKS = Throttle(limit=30, window=60)
-PER_LINK = Throttle(limit=20, window=60)
+# link (its first use already did what the person asked). Kept per app, counted per process.
+THROTTLES = {"bad_links": (30, 60), "per_link": (20, 60)}
+
+
+def throttle(name: str) -> Throttle:
+    kept = current_app.extensions.setdefault("optout.throttles", {})
+    if name not in kept:
+        kept[name] = Throttle(*THROTTLES[name])
+    return kept[name]
 
 
 def too_many():
@@ -53,8 +59,8 @@ def preferences(token: str):
     try:
         channel, address, _ = resolve(token)
     except links.BadLink:
-        return bad_link(language) if BAD_LINKS.allow(request.remote_addr or "") else too_many()
-    if not PER_LINK.allow(token):
+        return bad_link(language) if throttle("bad_links").allow(request.remote_addr or "") else too_many()
+    if not throttle("per_link").allow(token):
         return too_many()
     blocked = suppressed(services().store.state(channel, address), table.categories)
     csrf = secrets.token_urlsafe(24)
@@ -73,12 +79,12 @@ def choose(token: str):
     try:
         channel, address, category = resolve(token)
     except links.BadLink as e:
-        if not BAD_LINKS.allow(request.remote_addr or ""):
+        if not throttle("bad_links").allow(request.remote_addr or ""):
             return too_many()
         if one_click:
             return Response(f"{e}\n", 400, mimetype="text/plain")
         return bad_link(language)
-    if not PER_LINK.allow(token):
+    if not throttle("per_link").allow(token):
         return too_many()
     store = services().store
     if one_click:

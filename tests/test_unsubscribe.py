@@ -224,11 +224,10 @@ def test_coming_back_to_keep_a_category_after_stopping_everything(client, db):
     assert check.json["allowed"] == ["pat@example.org"]
 
 
-def test_floods_are_refused_but_never_a_real_opt_out(client, db, monkeypatch):
-    from handlers import preferences
+def test_floods_are_refused_but_never_a_real_opt_out(app, client, db):
     from handlers.limits import Throttle
-    monkeypatch.setattr(preferences, "BAD_LINKS", Throttle(limit=3, window=60))
-    monkeypatch.setattr(preferences, "PER_LINK", Throttle(limit=3, window=60))
+    app.extensions["optout.throttles"] = {"bad_links": Throttle(limit=3, window=60),
+                                          "per_link": Throttle(limit=3, window=60)}
     for _ in range(3):
         assert client.post("/u/forged-token", data={"List-Unsubscribe": "One-Click"}).status_code == 400
     assert client.post("/u/forged-token", data={"List-Unsubscribe": "One-Click"}).status_code == 429
