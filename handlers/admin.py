@@ -20,6 +20,7 @@ from flask import (
     current_app,
     flash,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -32,6 +33,7 @@ from . import reports
 from .addresses import CHANNELS, InvalidAddress, normalise
 from .consent import EVERYTHING, suppressed
 from .keywords import KeywordFileError
+from .limits import app_throttle
 from .services import services
 from .store import StoreError
 
@@ -145,8 +147,17 @@ def login_form():
 @admin.post("/login")
 def login():
     token = admin_token()
+    failures = app_throttle("admin_login_failures", limit=5, window=900)
+    client = request.remote_addr or ""
+    if failures.full(client):
+        # Five wrong tokens in 15 minutes: refuse every try from there for a while, right or wrong.
+        response = make_response(page("login.html", 429, error="Too many wrong tokens; try again in 15 minutes.",
+                                      next=safe_next(request.form.get("next"))))
+        response.headers["Retry-After"] = "900"
+        return response
     if not hmac.compare_digest(request.form.get("token", "").encode(), token.encode()):
-        current_app.logger.warning("admin: wrong token from %s", request.remote_addr)
+        failures.allow(client)
+        current_app.logger.warning("admin: wrong token from %s", client)
         return page("login.html", 403, error="That is not the admin token.", next=safe_next(request.form.get("next")))
     session.clear()
     session.update(admin=derive(token, "login"), since=time.time(), csrf=secrets.token_urlsafe(32))

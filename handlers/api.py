@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from . import links
 from .addresses import CANONICAL, CHANNELS, InvalidAddress, normalise
 from .consent import EVERYTHING, suppressed
+from .limits import app_throttle
 from .services import services
 from .store import StoreError
 
@@ -28,8 +29,15 @@ def require_admin_token():
     expected = services().settings["ADMIN_TOKEN"]
     if not expected:
         return error(401, "the API is closed: ADMIN_TOKEN is not set on the server")
+    failures = app_throttle("api_token_failures", limit=30, window=60)
+    client = request.remote_addr or ""
+    if failures.full(client):
+        response = error(429, "too many requests with a wrong token; wait a minute")
+        response.headers["Retry-After"] = "60"
+        return response
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        failures.allow(client)
         response = error(401, "missing or wrong bearer token (Authorization: Bearer <ADMIN_TOKEN>)")
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
         return response

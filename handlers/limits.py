@@ -85,3 +85,19 @@ class Throttle:
                 return False
             events.append(now)
             return True
+
+    def full(self, key: str) -> bool:
+        """Whether `key` is at its limit now (without counting an event)."""
+        now = time.monotonic()
+        with self._lock:
+            events = self._events.get(key)
+            return bool(events) and sum(1 for t in events if now - t < self.window) >= self.limit
+
+
+def app_throttle(name: str, limit: int, window: float) -> Throttle:
+    """The app's own throttle of that name (each app, and each worker process, counts on its own)."""
+    from flask import current_app
+    kept = current_app.extensions.setdefault("optout.throttles", {})
+    if name not in kept:
+        kept[name] = Throttle(limit, window)
+    return kept[name]

@@ -322,3 +322,16 @@ def test_looking_up_an_address_shows_its_state_and_audit_trail(admin, db):
 def test_looking_up_unknown_or_invalid_addresses(admin, query, status, text):
     response = admin.get("/admin/contacts", query_string=query)
     assert response.status_code == status and text in response.text
+
+
+def test_failed_logins_are_rate_limited(client):
+    statuses = [login(client, token="guess").status_code for _ in range(6)]
+    assert statuses == [403] * 5 + [429]
+    assert login(client).status_code == 429  # even the right token, until the window passes
+
+
+def test_failed_api_tokens_are_rate_limited(client):
+    body = {"channel": "sms", "addresses": []}
+    statuses = [client.post("/api/v1/suppressions/check", json=body, headers={"Authorization": "Bearer no"}).status_code
+                for _ in range(31)]
+    assert statuses == [401] * 30 + [429]
