@@ -74,3 +74,40 @@ def test_a_full_disk_refuses_to_acknowledge_and_recovers(client, disk):
         assert response.status_code == 200 and answered(response)
     stored = {r[0] for r in consent_rows(str(disk / "optout.sqlite3"))}
     assert {p["From"] for p in stops} | {"+14155550401"} == stored
+
+
+@pytest.fixture
+def immutable(tmp_path):
+    """chattr +i / -i on the database's files (ext4 and root); skips where that is not possible."""
+    probe = tmp_path / "probe"
+    probe.write_text("x")
+    if subprocess.run(["chattr", "+i", str(probe)], capture_output=True).returncode != 0:
+        pytest.skip("needs root and a file system with chattr +i (ext4) to make a file unwritable")
+    subprocess.run(["chattr", "-i", str(probe)], check=True)
+
+    def set_immutable(paths, on):
+        for path in paths:
+            if os.path.exists(path):
+                subprocess.run(["chattr", "+i" if on else "-i", str(path)], check=True)
+    return set_immutable
+
+
+def test_an_unwritable_database_refuses_to_acknowledge_and_recovers(settings, immutable):
+    app = create_app(settings)
+    client = app.test_client()
+    path = settings["DATABASE_PATH"]
+    files = [path, path + "-wal"]  # not -shm: it is memory-mapped, and a write to it would crash (SIGBUS)
+    assert answered(twilio_post(client, twilio_params("STOP", sender="+14155550701")))
+    params = twilio_params("STOP", sender="+14155550702")
+    immutable(files, True)
+    try:
+        response = twilio_post(client, params)
+        assert response.status_code == 500 and b"<Message>" not in response.data
+        health = client.get("/healthz")
+        assert health.status_code == 503 and "write failed" in health.json["error"]
+    finally:
+        immutable(files, False)
+    assert client.get("/healthz").status_code == 200  # recovered by itself
+    assert answered(twilio_post(client, params))  # Twilio's retry
+    assert len(consent_rows(path)) == 2
+    app.extensions["optout"].store.close()
