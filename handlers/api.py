@@ -7,7 +7,7 @@ import json
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from . import links
+from . import links, transfer
 from .addresses import CANONICAL, CHANNELS, InvalidAddress, normalise
 from .consent import EVERYTHING, suppressed
 from .limits import app_throttle
@@ -88,6 +88,24 @@ def check_suppressions():
     }
     # json.dumps straight away: a million addresses is 15 MB, and jsonify's pretty-printing costs.
     return Response(json.dumps(body, separators=(",", ":")), mimetype="application/json")
+
+
+@api.get("/suppressions")
+def export_suppressions():
+    """?channel=sms|email&category=...&format=csv|json -> every suppressed address, streamed as it is read."""
+    channel, category = request.args.get("channel") or None, request.args.get("category") or None
+    fmt = request.args.get("format") or "csv"
+    if channel is not None and channel not in CHANNELS:
+        return error(400, f"channel must be one of {', '.join(CHANNELS)}")
+    known = services().keywords.categories
+    if category is not None and category not in known:
+        return error(400, f"unknown category {category!r}; known: {', '.join(known)}")
+    if fmt not in transfer.EXPORT_FORMATS:
+        return error(400, f"format must be one of {', '.join(transfer.EXPORT_FORMATS)}")
+    rows = transfer.suppressions(services().store.path, channel, category)
+    return Response(transfer.export_chunks(rows, fmt),
+                    mimetype="text/csv" if fmt == "csv" else "application/json",
+                    headers={"Content-Disposition": f'attachment; filename="suppressions.{fmt}"'})
 
 
 @api.get("/contacts/<channel>/<path:address>")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 from dataclasses import asdict
@@ -11,7 +12,7 @@ from dataclasses import asdict
 import click
 from flask import Flask
 
-from . import mailer
+from . import mailer, transfer
 from .api import links_for
 from .classifier import classify
 from .keywords import KeywordFileError, load_keywords
@@ -26,6 +27,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(classify_command)
     app.cli.add_command(mail_worker)
     app.cli.add_command(unsubscribe_link)
+    app.cli.add_command(export_suppressions)
+    app.cli.add_command(import_suppressions)
+    app.cli.add_command(backfill_twilio)
 
 
 @click.command("migrate")
@@ -124,3 +128,73 @@ def unsubscribe_link(channel, address, category):
         click.echo(str(e), err=True)
         sys.exit(1)
     click.echo(json.dumps(link, indent=2))
+
+
+@click.command("export-suppressions")
+@click.option("--channel", type=click.Choice(["sms", "email"]), default=None, help="Only this channel (default: both).")
+@click.option("--category", default=None, help="Who must not get this category (default: who opted out of everything).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--output", type=click.File("w", encoding="utf-8", lazy=False), default="-",
+              help="Write here instead of standard output.")
+def export_suppressions(channel, category, fmt, output):
+    """Write every suppressed address: CSV channel,address,scope,since, or one JSON array of objects."""
+    known = services().keywords.categories
+    if category is not None and category not in known:
+        click.echo(f"unknown category {category!r}; known: {', '.join(known)}", err=True)
+        sys.exit(1)
+    counted = [0]
+
+    def count(rows):
+        for row in rows:
+            counted[0] += 1
+            yield row
+
+    rows = transfer.suppressions(services().store.path, channel, category)
+    for chunk in transfer.export_chunks(count(rows), fmt):
+        output.write(chunk)
+    output.flush()
+    click.echo(f"exported {counted[0]:,} suppressed addresses", err=True)
+
+
+@click.command("import-suppressions")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--channel", type=click.Choice(["sms", "email"]), default=None,
+              help="For a plain list (default: email if its first line has an @, else sms).")
+def import_suppressions(file, channel):
+    """Record each address in FILE as opted out of everything: a plain list (one address a line) or the
+    CSV export of SendGrid global unsubscribes, Mailgun unsubscribes or Postmark suppressions."""
+    settings, store = services().settings, services().store
+    report = _read_file(file, "importing", lambda raw, progress: transfer.import_suppressions(
+        store, raw, channel, settings["DEFAULT_REGION"], progress))
+    for number, text, reason in report.invalid:
+        click.echo(f"line {number}: {text!r}: {reason}")
+    click.echo(f"{file}: {report.format} list of {report.channel} addresses: {report.lines:,} addresses read, "
+               f"{report.imported:,} imported, {report.duplicates:,} duplicates, "
+               f"{report.already:,} already opted out, {len(report.invalid):,} invalid")
+
+
+@click.command("backfill-twilio")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def backfill_twilio(file):
+    """Record the opt-outs and opt-ins in a Twilio message-log CSV that were never recorded here, in
+    SentDate order, as the webhook would have (nothing is sent)."""
+    settings, store, table = services().settings, services().store, services().keywords
+    report = _read_file(file, "reading", lambda raw, progress: transfer.backfill_twilio(
+        store, raw, table, settings["DEFAULT_REGION"], progress))
+    for number, problem in report.problems:
+        click.echo(f"line {number}: {problem}")
+    click.echo(f"{file}: {report.read:,} rows read, {report.inbound:,} inbound, {report.already:,} already recorded; "
+               f"recorded {report.recorded:,}: {report.opt_outs:,} opt-outs, {report.opt_ins:,} opt-ins, "
+               f"{report.help:,} help, {report.none:,} none, {report.superseded:,} older than a decision "
+               f"recorded here (not acted on)")
+
+
+def _read_file(file: str, label: str, job):
+    """job(raw file, progress) under a progress bar (on stderr); exit 1 saying why if the file is unusable."""
+    with open(file, "rb") as raw, click.progressbar(length=os.path.getsize(file), label=label,
+                                                    file=sys.stderr) as bar:
+        try:
+            return job(raw, bar.update)
+        except transfer.TransferError as e:
+            click.echo(f"\n{file}: {e}", err=True)
+            sys.exit(1)

@@ -9,10 +9,10 @@ import urllib.request
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import AUTH_TOKEN, ROOT, serve, twilio_params, twilio_post
 from twilio.request_validator import RequestValidator
 
 from app import create_app
-from conftest import AUTH_TOKEN, ROOT, serve, twilio_params, twilio_post
 
 
 def add_stop_word(path, word):
