@@ -50,7 +50,7 @@ from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from webhook_load import free_port, on_loopback, twilio_params, web_command  # noqa: E402
+from webhook_load import _stop, free_port, on_loopback, twilio_params, web_command  # noqa: E402
 
 HOST = "127.0.0.1"
 AUTH_TOKEN = "bench-twilio-auth-token"
@@ -127,21 +127,8 @@ _tempdir: str | None = None
 
 def stop_server(grace: float = 10.0) -> None:
     """Stop gunicorn (its own process group: arbiter and workers) gracefully, then by force."""
-    proc = _server
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
+    if _server is not None:
+        _stop(_server, grace)
 
 
 def cleanup() -> None:

@@ -33,7 +33,7 @@ from . import reports
 from .addresses import CHANNELS, InvalidAddress, normalise
 from .consent import EVERYTHING, suppressed
 from .keywords import KeywordFileError
-from .limits import app_throttle
+from .limits import app_throttle, page_headers
 from .services import services
 from .store import StoreError
 
@@ -103,15 +103,7 @@ def guard():
 
 @admin.after_request
 def security_headers(response: Response) -> Response:
-    nonce = getattr(g, "nonce", "none")
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; style-src 'nonce-{nonce}'; form-action 'self'; frame-ancestors 'none'; "
-        "base-uri 'none'")
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return page_headers(response, getattr(g, "nonce", "none"))
 
 
 @admin.errorhandler(StoreError)

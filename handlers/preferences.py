@@ -12,13 +12,13 @@ import hmac
 import secrets
 import uuid
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, render_template, request
 
 from . import intake, links
 from .classifier import OPT_IN, OPT_OUT, Decision
 from .consent import EVERYTHING, suppressed
 from .inbound import Inbound
-from .limits import Throttle
+from .limits import Throttle, app_throttle, page_headers
 from .services import services
 
 pages = Blueprint("preferences", __name__, template_folder="templates")
@@ -29,10 +29,7 @@ THROTTLES = {"bad_links": (30, 60), "per_link": (20, 60)}
 
 
 def throttle(name: str) -> Throttle:
-    kept = current_app.extensions.setdefault("optout.throttles", {})
-    if name not in kept:
-        kept[name] = Throttle(*THROTTLES[name])
-    return kept[name]
+    return app_throttle(name, *THROTTLES[name])
 
 
 def too_many():
@@ -42,15 +39,7 @@ def too_many():
 
 @pages.after_request
 def security_headers(response: Response) -> Response:
-    nonce = getattr(request, "_style_nonce", "none")
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; style-src 'nonce-{nonce}'; form-action 'self'; frame-ancestors 'none'; "
-        "base-uri 'none'")
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"  # the token is a key: never send it elsewhere
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return page_headers(response, getattr(request, "_style_nonce", "none"))
 
 
 @pages.get("/u/<token>")

@@ -2,20 +2,14 @@
 open a minted link, change categories with the keyboard, save, and check the suppression API."""
 
 import json
-import shutil
 import urllib.request
 
 import pytest
+from browser import chromium, needs_chromium
 from conftest import ADMIN_TOKEN, serve
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="needs Debian's chromium and chromium-driver: `apt-get install -y chromium chromium-driver` "
-           "(make test installs them when run as root)")
-
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.chrome.service import Service  # noqa: E402
+pytestmark = needs_chromium
+pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
@@ -28,18 +22,8 @@ def service(tmp_path):
 
 @pytest.fixture
 def browser(tmp_path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-quic", f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=390,844",
-                 "--lang=fr-FR"):
-        options.add_argument(flag)
-    options.add_experimental_option("prefs", {"intl.accept_languages": "fr-FR,fr"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(20)
-    yield driver
-    driver.quit()
+    with chromium(tmp_path / "chromium", window="390,844", languages="fr-FR,fr") as driver:
+        yield driver
 
 
 def api(base, path, body=None):
