@@ -35,3 +35,11 @@ class ProviderError(Exception):
     def __init__(self, message: str, permanent: bool = True):
         super().__init__(message)
         self.permanent = permanent
+
+
+def first_value(fields: Mapping, name: str):
+    """A provider field's value; the first one if it was sent more than once."""
+    value = fields.get(name)
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    return value

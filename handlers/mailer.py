@@ -18,6 +18,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .database import Database
+from .store import now
 
 CLAIM = timedelta(minutes=2)
 BACKOFF_FIRST, BACKOFF_MAX = 30, 3600  # seconds: 30 s, 1 min, 2 min ... capped at 1 h
@@ -99,7 +100,7 @@ def send_due(db: Database, smtp_url: str | None, mail_from: str | None, limit: i
                 counts["failed" if permanent else "retry"] += 1
             else:
                 _mark(db, row["id"], "UPDATE outbox SET sent_at = ?, claimed_until = NULL, last_error = NULL "
-                                     "WHERE id = ?", (_now(),))
+                                     "WHERE id = ?", (now(),))
                 counts["sent"] += 1
     finally:
         try:
@@ -139,15 +140,14 @@ def _connect(settings: SmtpSettings) -> smtplib.SMTP:
 
 
 def _claim(db: Database, limit: int) -> list[dict]:
-    now = _now()
+    stamp = now()
     until = (datetime.now(timezone.utc) + CLAIM).isoformat(timespec="microseconds")
 
     def work(conn):
-        conn.row_factory = None
         rows = conn.execute(
             "SELECT id, address, subject, body, in_reply_to, attempts FROM outbox "
             "WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? "
-            "AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id LIMIT ?", (now, now, limit)).fetchall()
+            "AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id LIMIT ?", (stamp, stamp, limit)).fetchall()
         conn.executemany("UPDATE outbox SET claimed_until = ? WHERE id = ?", [(until, r[0]) for r in rows])
         keys = ("id", "address", "subject", "body", "in_reply_to", "attempts")
         return [dict(zip(keys, r, strict=True)) for r in rows]
@@ -164,12 +164,9 @@ def _retry(db: Database, row: dict, error: str) -> None:
 
 def _fail(db: Database, row: dict, error: str) -> None:
     _mark(db, row["id"], "UPDATE outbox SET attempts = attempts + 1, failed_at = ?, claimed_until = NULL, "
-                         "last_error = ? WHERE id = ?", (_now(), error))
+                         "last_error = ? WHERE id = ?", (now(), error))
 
 
 def _mark(db: Database, row_id: int, sql: str, values: tuple) -> None:
     db.write(lambda conn: conn.execute(sql, (*values, row_id)))
 
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")

@@ -20,7 +20,7 @@ import json
 import re
 from collections.abc import Mapping
 
-from .inbound import ProviderError
+from .inbound import ProviderError, first_value
 from .mail import Mail
 from .mime import address, authentication, decode_words, envelope_address, every, first, mime_type, parse_mime
 
@@ -50,34 +50,34 @@ def verify(signing_key: str | None, timestamp: str, token: str, signature: str, 
 
 def parse(fields: Mapping[str, str]) -> Mail:
     """Turn Mailgun's form fields into a Mail. Raises ProviderError(permanent=True) if unusable."""
-    raw = _one(fields, "body-mime")
+    raw = first_value(fields, "body-mime")
     if raw is not None:
         mail = parse_mime(raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw, provider="mailgun")
         headers, text, html, content_type = mail.headers, mail.text, mail.html, mail.content_type
     else:
-        headers = _message_headers(_one(fields, "message-headers"))
-        text, html = _one(fields, "body-plain") or None, _one(fields, "body-html") or None
+        headers = _message_headers(first_value(fields, "message-headers"))
+        text, html = first_value(fields, "body-plain") or None, first_value(fields, "body-html") or None
         content_type = mime_type(first(headers, "Content-Type"))
-    sender = address(_one(fields, "from")) or address(first(headers, "From"))
+    sender = address(first_value(fields, "from")) or address(first(headers, "From"))
     if not sender:
         raise ProviderError("no from in the Mailgun post")
-    envelope_sender = _one(fields, "sender")
+    envelope_sender = first_value(fields, "sender")
     spf, dkim_domains = _authentication(headers)
     return Mail(
         provider="mailgun",
         headers=headers,
         sender=sender,
         envelope_from=None if envelope_sender is None else envelope_address(envelope_sender),
-        recipient=address(_one(fields, "recipient")) or address(first(headers, "To")) or None,
-        subject=_one(fields, "subject") or first(headers, "Subject") or "",
+        recipient=address(first_value(fields, "recipient")) or address(first(headers, "To")) or None,
+        subject=first_value(fields, "subject") or first(headers, "Subject") or "",
         text=text,
         html=html,
         content_type=content_type,
-        stripped_text=_one(fields, "stripped-text") or None,
+        stripped_text=first_value(fields, "stripped-text") or None,
         spf=spf,
         dkim_pass_domains=dkim_domains,
-        evidence={name: _one(fields, name) for name in ("timestamp", "token", "attachment-count")
-                  if _one(fields, name) is not None}
+        evidence={name: first_value(fields, name) for name in ("timestamp", "token", "attachment-count")
+                  if first_value(fields, name) is not None}
         | {name: value for name in ("X-Mailgun-Sflag", "X-Mailgun-Sscore", "X-Mailgun-Spf",
                                     "X-Mailgun-Dkim-Check-Result") if (value := first(headers, name))},
     )
@@ -115,10 +115,3 @@ def _authentication(headers) -> tuple[str | None, tuple[str, ...]]:
             dkim_domains = (signatures[0],)
     return spf, dkim_domains
 
-
-def _one(fields: Mapping, name: str):
-    """A field's value; the first one if it was sent more than once."""
-    value = fields.get(name)
-    if isinstance(value, (list, tuple)):
-        value = value[0] if value else None
-    return value

@@ -138,8 +138,7 @@ def page(language: str, address: str, **context) -> str:
     table = services().keywords
     texts = table.languages[language].page
     request._style_nonce = secrets.token_urlsafe(12)
-    values = {"brand": table.brand, "address": mask(address), "help": table.help_contact,
-              "still_sent": table.languages[language].still_sent, "categories": ""}
+    values = placeholders(language, address)
     title = texts["saved_title" if not context.get("form") else "title"].format(**values)
     return render_template("preferences.html", lang=language, nonce=request._style_nonce, title=title,
                            texts={k: v.format(**values) for k, v in texts.items()}, **context)
@@ -148,8 +147,7 @@ def page(language: str, address: str, **context) -> str:
 def result(language: str, address: str, after: dict) -> str:
     table = services().keywords
     lang = table.languages[language]
-    values = {"brand": table.brand, "address": mask(address), "help": table.help_contact,
-              "still_sent": lang.still_sent}
+    values = placeholders(language, address)
     stopped = [lang.category_names[c] for c in table.categories if after[c]]
     going = [lang.category_names[c] for c in table.categories if not after[c]]
     joined = lambda names: ", ".join(names)  # noqa: E731
@@ -158,9 +156,9 @@ def result(language: str, address: str, after: dict) -> str:
     elif not stopped:
         lines = [lang.page["nothing_stopped"].format(**values)]
     else:
-        lines = [lang.page["stopped"].format(**values, categories=joined(stopped))]
+        lines = [lang.page["stopped"].format(**{**values, "categories": joined(stopped)})]
     if going and stopped:
-        lines.append(lang.page["continuing"].format(**values, categories=joined(going)))
+        lines.append(lang.page["continuing"].format(**{**values, "categories": joined(going)}))
     lines.append(lang.page["undo"].format(**values))
     return page(language, address, form=False, lines=lines)
 
@@ -168,13 +166,19 @@ def result(language: str, address: str, after: dict) -> str:
 def bad_link(language: str):
     table = services().keywords
     texts = table.languages[language].page
-    values = {"brand": table.brand, "help": table.help_contact, "address": "", "categories": "",
-              "still_sent": table.languages[language].still_sent}
+    values = placeholders(language, "")
     request._style_nonce = secrets.token_urlsafe(12)
     html = render_template("preferences.html", lang=language, nonce=request._style_nonce,
                            title=texts["bad_link_title"], form=False, texts={},
                            lines=[texts["bad_link"].format(**values)])
     return Response(html, 400)
+
+
+def placeholders(language: str, address: str) -> dict[str, str]:
+    """The values of the page texts' placeholders (keywords.PAGE_PLACEHOLDERS)."""
+    table = services().keywords
+    return {"brand": table.brand, "address": mask(address) if address else "", "help": table.help_contact,
+            "still_sent": table.languages[language].still_sent, "categories": ""}
 
 
 def mask(address: str) -> str:

@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 
-from .inbound import ProviderError
+from .inbound import ProviderError, first_value
 from .mail import Mail
 from .mime import (
     address,
@@ -47,9 +47,9 @@ def parse(fields: Mapping[str, str | bytes], form_encoding: str = "utf-8") -> Ma
     charsets = _json(fields, "charsets", dict) or {}
     envelope = _json(fields, "envelope", dict) or {}
     text = _Decoder(fields, charsets, form_encoding)
-    if _one(fields, "email") is not None:
+    if first_value(fields, "email") is not None:
         mail = parse_mime(text.raw("email"), provider="sendgrid")
-    elif _one(fields, "headers") is not None:
+    elif first_value(fields, "headers") is not None:
         mail = _parsed_mode(text)
     else:
         raise ProviderError("neither `headers` nor `email`: not a SendGrid Inbound Parse post")
@@ -57,9 +57,9 @@ def parse(fields: Mapping[str, str | bytes], form_encoding: str = "utf-8") -> Ma
         raise ProviderError("no From in the SendGrid post")
 
     spf, dkim_domains = mail.spf, mail.dkim_pass_domains
-    if _one(fields, "SPF") is not None:  # SendGrid's own verdicts beat headers inside the message
+    if first_value(fields, "SPF") is not None:  # SendGrid's own verdicts beat headers inside the message
         spf = spf_word(text("SPF"))
-    if _one(fields, "dkim") is not None:
+    if first_value(fields, "dkim") is not None:
         dkim_domains = tuple(dict.fromkeys(
             domain.lower() for domain, result in _DKIM_RESULT.findall(text("dkim") or "") if result.lower() == "pass"))
     envelope_to, envelope_from = envelope.get("to") or [], envelope.get("from")
@@ -71,7 +71,7 @@ def parse(fields: Mapping[str, str | bytes], form_encoding: str = "utf-8") -> Ma
         spf=spf,
         dkim_pass_domains=dkim_domains,
         evidence={**mail.evidence, **{name: text(name) for name in ("sender_ip", "spam_score", "SPF", "dkim")
-                                      if _one(fields, name) is not None},
+                                      if first_value(fields, name) is not None},
                   **({"envelope": envelope} if envelope else {}), **({"charsets": charsets} if charsets else {})},
     )
 
@@ -104,14 +104,14 @@ class _Decoder:
         self.latin_1 = form_encoding.lower() in _LATIN_1
 
     def __call__(self, name: str) -> str | None:
-        value = _one(self.fields, name)
+        value = first_value(self.fields, name)
         if value is None or (isinstance(value, str) and not self.latin_1):
             return value
         return decode_bytes(self._bytes(value), str(self.charsets.get(name) or "utf-8"))
 
     def raw(self, name: str) -> bytes:
         """A field's original bytes, as near as the route left them (the raw message)."""
-        value = _one(self.fields, name)
+        value = first_value(self.fields, name)
         return self._bytes(value) if self.latin_1 or not isinstance(value, str) else value.encode("utf-8")
 
     def _bytes(self, value: str | bytes) -> bytes:
@@ -121,7 +121,7 @@ class _Decoder:
 
 
 def _json(fields: Mapping, name: str, kind: type):
-    value = _one(fields, name)
+    value = first_value(fields, name)
     if value is None or value == "":
         return None
     try:
@@ -132,10 +132,3 @@ def _json(fields: Mapping, name: str, kind: type):
         raise ProviderError(f"`{name}` is not a JSON {kind.__name__}")
     return parsed
 
-
-def _one(fields: Mapping, name: str):
-    """A field's value; the first one if it was sent more than once."""
-    value = fields.get(name)
-    if isinstance(value, (list, tuple)):
-        value = value[0] if value else None
-    return value

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from twilio.request_validator import RequestValidator
 
 from .addresses import InvalidAddress, normalise_phone
-from .inbound import Inbound, ProviderError
+from .inbound import Inbound, ProviderError, first_value
 
 # Twilio's Advanced Opt-Out names the action it already took and answered.
 _PROVIDER_ACTIONS = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
@@ -52,8 +52,8 @@ def verify(auth_token: str | None, urls: Iterable[str], params: Mapping, signatu
 
 def parse(params: Mapping[str, str], default_region: str) -> Inbound:
     """Turn Twilio's form parameters into an Inbound. Raises ProviderError if one is unusable."""
-    sid = _one(params, "MessageSid") or _one(params, "SmsMessageSid") or _one(params, "SmsSid")
-    sender = _one(params, "From")
+    sid = first_value(params, "MessageSid") or first_value(params, "SmsMessageSid") or first_value(params, "SmsSid")
+    sender = first_value(params, "From")
     if not sid:
         raise ProviderError("no MessageSid in the request")
     if not sender:
@@ -63,23 +63,16 @@ def parse(params: Mapping[str, str], default_region: str) -> Inbound:
     except InvalidAddress:
         # Short codes and alphanumeric senders are not E.164; keep them as sent rather than lose them.
         address = sender.strip()
-    opt_out_type = (_one(params, "OptOutType") or "").upper()
+    opt_out_type = (first_value(params, "OptOutType") or "").upper()
     return Inbound(
         channel="sms",
         provider="twilio",
         provider_id=sid,
         address=address,
-        recipient=_one(params, "To"),
-        text=_one(params, "Body") or "",
+        recipient=first_value(params, "To"),
+        text=first_value(params, "Body") or "",
         params=dict(params),
-        country=(_one(params, "FromCountry") or "").upper() or None,
+        country=(first_value(params, "FromCountry") or "").upper() or None,
         provider_action=_PROVIDER_ACTIONS.get(opt_out_type),
     )
 
-
-def _one(params: Mapping, name: str) -> str | None:
-    """A parameter's value; the first one if it was sent more than once."""
-    value = params.get(name)
-    if isinstance(value, (list, tuple)):
-        value = value[0] if value else None
-    return value
