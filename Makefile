@@ -1,5 +1,7 @@
-# make run   create the environment if needed, migrate, start the service on $PORT (default 8000)
-# make test  create the environment if needed, run the whole suite
+# make run   create the environment if needed, migrate, start the Procfile's web and worker on $PORT (default 8000)
+# make test  create the environment if needed (chromium and PostgreSQL's server included), run the whole suite
+# make lint  ruff over the code, the tests and the benchmarks
+# make lock  re-pin requirements.lock and requirements-test.lock from pyproject.toml (pip-compile)
 # make bench the load benchmark (not part of the tests; prints its figures)
 
 VENV := .venv
@@ -8,23 +10,37 @@ PYTHON ?= python3
 PORT ?= 8000
 export PORT
 
-.PHONY: run test browser bench check-keywords
+.PHONY: run test lint lock browser postgres bench check-keywords
 
-$(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+# What a deployment installs is pinned in requirements.lock; the tests add requirements-test.lock.
+# The code runs from this folder (flask --app app, gunicorn app:create_app()), so it is not installed.
+$(BIN)/.runtime: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -r requirements.lock
 	touch $@
 
-# The web and worker commands are the Procfile's, so what runs here is what runs in production.
-# The mail worker stops when the web server does.
-run: $(BIN)/.installed
-	$(BIN)/flask --app app migrate
-	PATH="$(CURDIR)/$(BIN):$$PATH" sh -c 'sh -c "exec $$(sed -n "s/^worker: *//p" Procfile)" & worker=$$!; \
-		trap "kill $$worker 2>/dev/null" EXIT; sh -c "exec $$(sed -n "s/^web: *//p" Procfile)"'
+$(BIN)/.installed: $(BIN)/.runtime requirements-test.lock
+	$(BIN)/pip install --quiet -r requirements-test.lock
+	touch $@
 
-test: $(BIN)/.installed browser
+# The web and worker commands are the Procfile's, run by honcho (which also reads .env, PORT included),
+# so what runs here is what runs in production. Stopping one stops both.
+run: $(BIN)/.runtime
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho run flask --app app migrate
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) web worker
+
+test: $(BIN)/.installed browser postgres
 	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+lock: $(BIN)/.installed
+	$(BIN)/pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --extra test \
+		-o requirements-test.lock pyproject.toml
 
 # The browser tests drive Debian's chromium; installed here when this runs as root with apt-get
 # (as in CI), otherwise those tests skip and say how to install it.
@@ -35,7 +51,17 @@ browser:
 	  else echo "browser tests will be skipped: apt-get install -y chromium chromium-driver"; fi; \
 	fi
 
-check-keywords: $(BIN)/.installed
+# The PostgreSQL tests start a throwaway cluster from the server's binaries (tests/pg_server.py), or
+# use TEST_DATABASE_URL. Debian's postgresql package is installed here when neither is there and
+# this runs as root (as in CI); the package's own cluster is not used.
+postgres:
+	@if [ -z "$$TEST_DATABASE_URL" ] && ! command -v pg_ctl >/dev/null && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	  else echo "PostgreSQL tests will be skipped: apt-get install -y postgresql, or set TEST_DATABASE_URL"; fi; \
+	fi
+
+check-keywords: $(BIN)/.runtime
 	$(BIN)/flask --app app check-keywords
 
 bench: $(BIN)/.installed

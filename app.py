@@ -8,14 +8,15 @@ import click
 from dotenv import find_dotenv, load_dotenv
 from flask import Flask
 
-from handlers import cli, limits
-from handlers.admin import admin
-from handlers.api import api, health
-from handlers.email_webhooks import email_webhooks
-from handlers.preferences import pages
+from handlers import cli
 from handlers.services import Services
 from handlers.settings import read_settings
-from handlers.webhooks import webhooks
+from handlers.web import guards
+from handlers.web.admin import admin
+from handlers.web.api import api, health
+from handlers.web.email_webhooks import email_webhooks
+from handlers.web.preferences import pages
+from handlers.web.sms_webhook import webhooks
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -40,7 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(health)
     app.register_blueprint(admin)
     cli.register(app)
-    limits.register(app)
+    guards.register(app)
 
     if click.get_current_context(silent=True) is None:
         if app.logger.level == logging.NOTSET:

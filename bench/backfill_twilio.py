@@ -6,7 +6,7 @@ the rest inbound from 200,000 senders over one year, bodies mixing STOP in sever
 "STOP SURVEYS", START, YES, HELP and ordinary text in seven languages (many distinct bodies).
 Then, on a fresh database:
   * the baseline: csv.reader over the same file, doing nothing with the rows;
-  * the backfill, through handlers.transfer.backfill_twilio (the function the command runs),
+  * the backfill, through handlers.storage.backfill.backfill_twilio (the function the command runs),
     timed from opening the file to the committed transaction.
 Prints rows/s, elapsed, the ratio to the baseline, PASS/FAIL against 30 s, and checks the report
 and the database against an independent recount made while generating (a plain state machine
@@ -33,10 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from handlers.classifier import classify
-from handlers.keywords import load_keywords
-from handlers.store import Store
-from handlers.transfer import backfill_twilio
+from handlers.core.classifier import classify
+from handlers.core.keywords import load_keywords
+from handlers.storage.backfill import backfill_twilio
+from handlers.storage.store import Store
 
 TARGET_SECONDS = 30.0
 HEADER = "From,To,Body,Status,SentDate,ApiVersion,NumSegments,ErrorCode,AccountSid,Sid,Direction,Price,PriceUnit"
@@ -51,7 +51,8 @@ INBOUND = {
     "start": (0.03, ["START", "Start", "UNSTOP"]),
     "yes": (0.03, ["YES", "Yes", "yes"]),
     "help": (0.02, ["HELP", "Help", "AYUDA", "AIDE"]),
-    "text": (0.83, ["Is the store on {n} Main St open today?", "Thanks! See you at {h} pm", "Can I change my order #{n}?",
+    "text": (0.83, ["Is the store on {n} Main St open today?", "Thanks! See you at {h} pm",
+                    "Can I change my order #{n}?",
                     "Obrigado pela mensagem {h}", "Grazie mille", "Merci beaucoup, à {h}h", "Danke schön",
                     "¿Cuánto cuesta el envío a {n}?", "ok", "👍", "Dank je wel", 'Liked "Acme: 20% off today"',
                     "Where is my parcel {n}?", "Do you deliver to zip {n}?"]),
@@ -114,7 +115,8 @@ def generate(path: Path, rows: int, senders: int, seed: int) -> dict:
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(HEADER.split(","))
-        writer.writerows([frm, to, body, status, when, "2010-04-01", "1", "", ACCOUNT, sid, direction, "-0.00790", "USD"]
+        writer.writerows([frm, to, body, status, when, "2010-04-01", "1", "", ACCOUNT, sid, direction, "-0.00790",
+                          "USD"]
                          for frm, to, body, status, when, sid, direction in reversed(records))
     counts["read"] = rows
     counts["everything_out"] = sum(1 for s in state.values() if "*" in s)
@@ -205,7 +207,8 @@ def main() -> int:
     ]
     verdict = elapsed < TARGET_SECONDS
     print(f"baseline csv.reader: {base:.2f} s ({args.rows / base:,.0f} rows/s)")
-    print(f"backfill:            {elapsed:.2f} s ({args.rows / elapsed:,.0f} rows/s), {elapsed / base:.1f}x the baseline; "
+    print(f"backfill:            {elapsed:.2f} s ({args.rows / elapsed:,.0f} rows/s), "
+          f"{elapsed / base:.1f}x the baseline; "
           f"recorded {report.recorded:,}: {report.opt_outs:,} opt-outs, {report.opt_ins:,} opt-ins, "
           f"{report.help:,} help, {report.none:,} none")
     print(f"                     {cpu:.2f} s of CPU in this process; load average {load_before:.1f} before, "

@@ -30,7 +30,7 @@ TOKEN = "bench-admin-token"
 
 
 def web_command(port: int) -> str:
-    line = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith("web:"))
+    line = next(x for x in (ROOT / "Procfile").read_text().splitlines() if x.startswith("web:"))
     return re.sub(r"--bind \S+", f"--bind 127.0.0.1:{port}", line[len("web:"):].strip())
 
 
@@ -83,8 +83,8 @@ def main() -> int:
         body = json.dumps({"channel": "sms", "addresses": addresses}).encode()
         headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)  # warm the worker once
-        c.request("POST", "/api/v1/suppressions/check", body=json.dumps({"channel": "sms", "addresses": addresses[:1000]}),
-                  headers=headers)
+        c.request("POST", "/api/v1/suppressions/check",
+                  body=json.dumps({"channel": "sms", "addresses": addresses[:1000]}), headers=headers)
         c.getresponse().read()
 
         started = time.perf_counter()
@@ -99,9 +99,9 @@ def main() -> int:
         expected = sorted(set(addresses) & opted)
         baseline = time.perf_counter() - started
 
-        workers = subprocess.run(["pgrep", "-P", str(int(subprocess.run(
-            ["pgrep", "-f", f"gunicorn --bind 127.0.0.1:{port}", "-o"], capture_output=True, text=True).stdout.split()[0]))],
-            capture_output=True, text=True).stdout.split()
+        master = subprocess.run(["pgrep", "-f", f"gunicorn --bind 127.0.0.1:{port}", "-o"],
+                                capture_output=True, text=True).stdout.split()[0]
+        workers = subprocess.run(["pgrep", "-P", str(int(master))], capture_output=True, text=True).stdout.split()
         print(f"{args.addresses:,} addresses against {args.opt_outs:,} opt-outs, over HTTP "
               f"({len(body) / 1e6:.1f} MB request, {len(raw) / 1e6:.1f} MB answer)")
         print(f"service   {elapsed:6.2f} s   (status {response.status})")

@@ -12,13 +12,15 @@ from dataclasses import asdict
 import click
 from flask import Flask
 
-from . import mailer, transfer
-from .api import links_for
-from .classifier import classify
-from .keywords import KeywordFileError, load_keywords
-from .keywords import warnings as keyword_warnings
-from .services import services
-from .text import sms_encoding, sms_segments
+from .core.classifier import classify, explain
+from .core.keywords import KeywordFileError, load_keywords
+from .core.keywords import warnings as keyword_warnings
+from .core.text import sms_encoding, sms_segments
+from .email import outbox
+from .storage import backfill, export, imports
+from .storage.bulk import TransferError
+from .web.api import links_for
+from .web.context import services
 
 
 def register(app: Flask) -> None:
@@ -73,21 +75,8 @@ def classify_command(text, channel):
         click.echo(str(e), err=True)
         sys.exit(1)
     decision = classify(text, table)
-    explained = {"channel": channel, "why": WHY.get(decision.rule, decision.rule).format(
-        matched=decision.matched, language=decision.language), **asdict(decision)}
+    explained = {"channel": channel, "why": explain(decision), **asdict(decision)}
     click.echo(json.dumps(explained, ensure_ascii=False, indent=2))
-
-
-WHY = {
-    "reaction": "a phone's reaction quoting our message: never an opt-out",
-    "keyword": "the whole message is the keyword {matched!r} ({language})",
-    "keyword_with_categories": "the keyword {matched!r} ({language}) followed only by category names",
-    "leading_keyword": "starts with the stop word {matched!r} ({language}) and goes on",
-    "phrase": "contains the phrase {matched!r} ({language})",
-    "stop_word_in_message": "the stop word {matched!r} ({language}) inside a longer message: opted out, flagged",
-    "weak_word_in_message": "the weak word {matched!r} ({language}) inside a sentence: no action, flagged",
-    "no_match": "no keyword, phrase or reaction: no action, no reply",
-}
 
 
 @click.command("mail-worker")
@@ -97,8 +86,8 @@ def mail_worker(once):
     settings, store = services().settings, services().store
     if once:
         try:
-            counts = mailer.send_due(store, settings["SMTP_URL"], settings["MAIL_FROM"])
-        except mailer.MailConfigError as e:
+            counts = outbox.send_due(store, settings["SMTP_URL"], settings["MAIL_FROM"])
+        except outbox.MailConfigError as e:
             click.echo(f"mail-worker: {e}", err=True)
             sys.exit(1)
         click.echo(f"sent {counts['sent']}, will retry {counts['retry']}, gave up on {counts['failed']}")
@@ -108,7 +97,7 @@ def mail_worker(once):
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     logger.info("mail worker: started (database %s)", store.path)
-    mailer.run_worker(store, settings["SMTP_URL"], settings["MAIL_FROM"], logger, stop=lambda: bool(stopping))
+    outbox.run_worker(store, settings["SMTP_URL"], settings["MAIL_FROM"], logger, stop=lambda: bool(stopping))
 
 
 @click.command("unsubscribe-link")
@@ -149,8 +138,8 @@ def export_suppressions(channel, category, fmt, output):
             counted[0] += 1
             yield row
 
-    rows = transfer.suppressions(services().store.path, channel, category)
-    for chunk in transfer.export_chunks(count(rows), fmt):
+    rows = export.suppressions(services().store.path, channel, category)
+    for chunk in export.export_chunks(count(rows), fmt):
         output.write(chunk)
     output.flush()
     click.echo(f"exported {counted[0]:,} suppressed addresses", err=True)
@@ -164,7 +153,7 @@ def import_suppressions(file, channel):
     """Record each address in FILE as opted out of everything: a plain list (one address a line) or the
     CSV export of SendGrid global unsubscribes, Mailgun unsubscribes or Postmark suppressions."""
     settings, store = services().settings, services().store
-    report = _read_file(file, "importing", lambda raw, progress: transfer.import_suppressions(
+    report = _read_file(file, "importing", lambda raw, progress: imports.import_suppressions(
         store, raw, channel, settings["DEFAULT_REGION"], progress))
     for number, text, reason in report.invalid:
         click.echo(f"line {number}: {text!r}: {reason}")
@@ -179,7 +168,7 @@ def backfill_twilio(file):
     """Record the opt-outs and opt-ins in a Twilio message-log CSV that were never recorded here, in
     SentDate order, as the webhook would have (nothing is sent)."""
     settings, store, table = services().settings, services().store, services().keywords
-    report = _read_file(file, "reading", lambda raw, progress: transfer.backfill_twilio(
+    report = _read_file(file, "reading", lambda raw, progress: backfill.backfill_twilio(
         store, raw, table, settings["DEFAULT_REGION"], progress))
     for number, problem in report.problems:
         click.echo(f"line {number}: {problem}")
@@ -195,6 +184,6 @@ def _read_file(file: str, label: str, job):
                                                     file=sys.stderr) as bar:
         try:
             return job(raw, bar.update)
-        except transfer.TransferError as e:
+        except TransferError as e:
             click.echo(f"\n{file}: {e}", err=True)
             sys.exit(1)

@@ -8,10 +8,8 @@ import threading
 import time
 from functools import cached_property
 
-from flask import current_app
-
-from .keywords import KeywordFileError, KeywordTable, load_keywords
-from .store import Store
+from .core.keywords import KeywordFileError, KeywordTable, load_keywords
+from .storage.store import Store
 
 log = logging.getLogger("optout.keywords")
 
@@ -80,6 +78,3 @@ class Services:
         store.migrate()
         return store
 
-
-def services() -> Services:
-    return current_app.extensions["optout"]

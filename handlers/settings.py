@@ -16,8 +16,10 @@ class Setting:
 SETTINGS = (
     Setting("DATABASE_PATH", "data/optout.sqlite3", "SQLite file holding messages, decisions and consent state."),
     Setting("KEYWORDS_PATH", "keywords.yaml", "Keyword table: keywords, phrases, categories, replies, languages."),
-    Setting("TWILIO_AUTH_TOKEN", None, "Twilio auth token; signs every webhook. Unset: every SMS webhook is refused (403)."),
-    Setting("PUBLIC_BASE_URL", None, "Public origin Twilio calls (https://sms.example.com), for signature checks behind a proxy."),
+    Setting("TWILIO_AUTH_TOKEN", None,
+            "Twilio auth token; signs every webhook. Unset: every SMS webhook is refused (403)."),
+    Setting("PUBLIC_BASE_URL", None,
+            "Public origin Twilio calls (https://sms.example.com), for signature checks behind a proxy."),
     Setting("ADMIN_TOKEN", None, "Bearer token for /api/v1. Unset: the API is closed (401)."),
     Setting("DEFAULT_REGION", "US", "Region for phone numbers written without a country code (ISO 3166 code)."),
     Setting("INBOUND_EMAIL_USER", None, "Basic-auth user the SendGrid, Postmark and raw MIME webhooks must send."),

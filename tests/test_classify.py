@@ -7,8 +7,8 @@ Flagged-for-review cases are in their own table below.
 import pytest
 from conftest import ROOT
 
-from handlers.classifier import classify
-from handlers.keywords import load_keywords
+from handlers.core.classifier import classify
+from handlers.core.keywords import load_keywords
 
 TABLE = load_keywords(str(ROOT / "keywords.yaml"))
 ACTIONS = {"out": "opt_out", "in": "opt_in", "help": "help", "none": "none"}

@@ -23,7 +23,7 @@ def test_readme_configuration_table_lists_exactly_the_settings():
 
 
 @pytest.mark.parametrize("path", sorted(p.relative_to(ROOT).as_posix() for p in
-                                        [ROOT / "app.py", *(ROOT / "handlers").glob("*.py")]
+                                        [ROOT / "app.py", *(ROOT / "handlers").rglob("*.py")]
                                         if p.name != "settings.py"))
 def test_only_the_settings_module_reads_the_environment(path):
     source = (ROOT / path).read_text()

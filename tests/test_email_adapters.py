@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from handlers import mailgun, postmark, sendgrid
-from handlers.inbound import ProviderError
-from handlers.mime import authentication, parse_authentication_results, parse_mime
+from handlers.core.inbound import ProviderError
+from handlers.email.headers import authentication, parse_authentication_results
+from handlers.providers import mailgun, postmark, sendgrid
+from handlers.providers.mime import parse_mime
 
 DATA = Path(__file__).parent / "data" / "email"
 MAILGUN_KEY = "test-mailgun-signing-key"

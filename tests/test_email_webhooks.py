@@ -188,7 +188,8 @@ def mime(body, subject="Re: Spring sale", sender="Pat Doe <pat@example.org>", au
     """A plain reply as an MTA hands it over; `auth`: the receiving server's Authentication-Results."""
     results = f"Authentication-Results: mx.acme.example; {auth}\n" if auth else ""
     return (f"Return-Path: <pat@example.org>\n{results}From: {sender}\nTo: news@acme.example\n"
-            f"Subject: {subject}\nDate: Tue, 4 Mar 2025 10:00:00 +0000\nMessage-ID: <{hash((body, subject))}@example.org>\n"
+            f"Subject: {subject}\nDate: Tue, 4 Mar 2025 10:00:00 +0000\n"
+            f"Message-ID: <{hash((body, subject))}@example.org>\n"
             f"{extra}MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n{body}\n").encode()
 
 

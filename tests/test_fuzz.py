@@ -19,7 +19,8 @@ from twilio.request_validator import RequestValidator
 from app import create_app
 
 NASTY = st.sampled_from([
-    "STOP", "", "\x00", "stop\x00all", "x" * 10_000, "🛑 STOP 👍", "\u202eSTOP\u202c", "توقف", "'; DROP TABLE messages; --",
+    "STOP", "", "\x00", "stop\x00all", "x" * 10_000, "🛑 STOP 👍", "\u202eSTOP\u202c", "توقف",
+    "'; DROP TABLE messages; --",
     "<script>alert(1)</script>", "a@b.c\r\nBcc: victim@example.org", "%00%ff", "\ud7ff", "Re: unsubscribe",
 ])
 TEXT = st.one_of(NASTY, st.text(max_size=300))

@@ -8,8 +8,8 @@ import pytest
 from conftest import ROOT
 
 from app import create_app
-from handlers.keywords import KeywordFileError, load_keywords, parse_keywords
-from handlers.text import sms_encoding, sms_segments
+from handlers.core.keywords import KeywordFileError, load_keywords, parse_keywords
+from handlers.core.text import sms_encoding, sms_segments
 
 VALID = textwrap.dedent("""\
     brand: Acme
@@ -55,7 +55,8 @@ def test_the_minimal_file_is_valid():
     table = parse_keywords(VALID.encode())
     assert table.render("sms", "stopped_categories", "en", ("surveys",)) == (
         "Acme: no more surveys texts. Reply START SURVEYS to undo.")
-    assert table.render_email("stopped_all", "en") == ("Unsubscribed", "No more email from Acme. You still get receipts.")
+    assert table.render_email("stopped_all", "en") == (
+        "Unsubscribed", "No more email from Acme. You still get receipts.")
 
 
 @pytest.mark.parametrize("raw, line, message", [
@@ -149,12 +150,12 @@ def test_every_shipped_reply_fits_one_sms_without_lookalike_characters():
     (broken("en: [surveys, survey]", "en: [surveys, info]"), "carrier keyword INFO is a category name (surveys)"),
 ])
 def test_warnings_about_carrier_words(raw, warning):
-    from handlers.keywords import warnings
+    from handlers.core.keywords import warnings
     assert any(warning in w for w in warnings(parse_keywords(raw)))
 
 
 def test_the_shipped_file_reads_every_carrier_word_as_carriers_do():
-    from handlers.keywords import warnings
+    from handlers.core.keywords import warnings
     table = load_keywords(str(ROOT / "keywords.yaml"))
     assert [w for w in warnings(table) if w.startswith("carrier")] == []
     [shared] = [w for w in warnings(table) if w.startswith("keywords shared")]

@@ -10,9 +10,9 @@ from string import Template
 
 import pytest
 
-from handlers.classifier import classify
-from handlers.keywords import load_keywords
-from handlers.reply_text import extract_reply, html_to_text, reply_from
+from handlers.core.classifier import classify
+from handlers.core.keywords import load_keywords
+from handlers.email.reply_text import extract_reply, html_to_text, reply_from
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYOUTS_DIR = Path(__file__).resolve().parent / "data" / "replies"
@@ -409,7 +409,7 @@ def test_talon_outlook_quoted_unsubscribe_opts_nobody_out(table):
 def test_crisp_fixtures(path, table):
     body = path.read_text(encoding="utf-8")
     history = body[body.index("nec nibh.") + len("nec nibh."):]
-    # As FIELD-NOTES measured them: a footer added to the history, quoted like its last line.
+    # As mail clients quote our marketing email: its footer added to the history, quoted like its last line.
     last = [line for line in body.splitlines() if line.strip()][-1]
     footered = body.rstrip() + "\n" + ("> " if last.startswith(">") else "") + "To unsubscribe, reply STOP.\n"
 

@@ -3,7 +3,8 @@
 import multiprocessing
 import sqlite3
 
-from handlers.store import Store, migrations
+from handlers.storage.schema import migrations
+from handlers.storage.store import Store
 
 
 def migrate(path):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from handlers.text import sms_encoding, sms_segments, words
+from handlers.core.text import sms_encoding, sms_segments, words
 
 
 @pytest.mark.parametrize("text, expected", [

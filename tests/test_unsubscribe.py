@@ -11,7 +11,7 @@ import pytest
 from conftest import ADMIN_TOKEN, ROOT
 
 from app import create_app
-from handlers import links
+from handlers.core import links
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SECRET = "test-unsubscribe-secret"
@@ -225,7 +225,7 @@ def test_coming_back_to_keep_a_category_after_stopping_everything(client, db):
 
 
 def test_floods_are_refused_but_never_a_real_opt_out(app, client, db):
-    from handlers.limits import Throttle
+    from handlers.web.throttles import Throttle
     app.extensions["optout.throttles"] = {"bad_links": Throttle(limit=3, window=60),
                                           "per_link": Throttle(limit=3, window=60)}
     for _ in range(3):

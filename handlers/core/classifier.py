@@ -1,0 +1,157 @@
+"""Decide what a reply asks for, from its text and the keyword table alone (no state, no I/O)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .keywords import Entry, KeywordTable
+from .text import words
+
+OPT_OUT, OPT_IN, HELP, NONE = "opt_out", "opt_in", "help", "none"
+REFUSED = "refused"  # an opt-in the channel cannot trust (email from an unverified sender)
+
+# Rules in the order they are tried; a decision names the one that fired. Each with what it means,
+# as `flask classify` explains it ({matched} and {language} are the decision's).
+RULES = {
+    "reaction": "a phone's reaction quoting our message: never an opt-out",
+    "keyword": "the whole message is the keyword {matched!r} ({language})",
+    "keyword_with_categories": "the keyword {matched!r} ({language}) followed only by category names",
+    "leading_keyword": "starts with the stop word {matched!r} ({language}) and goes on",
+    "phrase": "contains the phrase {matched!r} ({language})",
+    "stop_word_in_message": "the stop word {matched!r} ({language}) inside a longer message: opted out, flagged",
+    "weak_word_in_message": "the weak word {matched!r} ({language}) inside a sentence: no action, flagged",
+    "no_match": "no keyword, phrase or reaction: no action, no reply",
+}
+_QUOTE = re.compile(r"[\"“”„‟«»「」]|(?<!\w)['‘’‚‹›]|['‘’‚‹›](?!\w)")
+_ACTIONS = {"stop": OPT_OUT, "stop_weak": OPT_OUT, "start": OPT_IN, "start_if_stopped": OPT_IN, "help": HELP}
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # opt_out | opt_in | help | none | refused
+    rule: str
+    categories: tuple[str, ...] = ()  # empty: everything
+    language: str | None = None  # the most likely of `languages`; the reply is written in it
+    languages: tuple[str, ...] = ()  # every language the matched words belong to, most likely first
+    matched: str | None = None  # the keyword or phrase as written in keywords.yaml
+    flagged: bool = False  # a person should look at it
+    only_if_opted_out: bool = False  # "YES": an opt-in only from someone who is opted out
+    normalised: str = ""
+
+
+def explain(decision: Decision) -> str:
+    """Why the decision was made, in words (rules from outside the classifier: their name)."""
+    return RULES.get(decision.rule, decision.rule).format(matched=decision.matched, language=decision.language)
+
+
+def classify(text: str, table: KeywordTable) -> Decision:
+    """What `text` asks for, by the first rule in RULES that fits."""
+    tokens = words(text or "")
+    normalised = " ".join(tokens)
+    if not tokens:
+        return Decision(NONE, "no_match", normalised=normalised)
+    if _is_reaction(text, tokens, table):
+        return Decision(NONE, "reaction", normalised=normalised)
+
+    whole = table.entries.get(tokens)
+    if whole is not None and whole.kind in _ACTIONS:
+        return _decide(whole, "keyword", (), table, normalised)
+
+    for n in _prefix_lengths(tokens, table):
+        entry = table.entries.get(tokens[:n])
+        if entry is None or entry.kind not in ("stop", "stop_weak", "start", "start_if_stopped"):
+            continue
+        named = _categories(tokens[n:], table)
+        if named:
+            categories, languages = named
+            return _decide(entry, "keyword_with_categories", categories, table, normalised,
+                           category_languages=languages)
+
+    # From here on a stop word inside a not_stop_phrase ("bus stop") does not count.
+    padded = f" {normalised} "
+    for phrase in table.not_stop_phrases:
+        while phrase in padded:
+            padded = padded.replace(phrase, " ~ ")
+    tokens = tuple(padded.split())
+
+    for n in _prefix_lengths(tokens, table):
+        entry = table.entries.get(tokens[:n])
+        if entry is not None and entry.kind == "stop":
+            return _decide(entry, "leading_keyword", (), table, normalised)
+
+    for phrase, language, written in table.phrases:
+        if phrase in padded:
+            return Decision(OPT_OUT, "phrase", (), language, (language,), written, normalised=normalised)
+
+    weak = None
+    for start in range(len(tokens)):
+        for n in range(min(table.longest_keyword, len(tokens) - start), 0, -1):
+            entry = table.entries.get(tokens[start:start + n])
+            if entry is None:
+                continue
+            if entry.kind == "stop":
+                return _decide(entry, "stop_word_in_message", (), table, normalised, flagged=True)
+            if entry.kind == "stop_weak" and weak is None:
+                weak = entry
+    if weak is not None:
+        return Decision(NONE, "weak_word_in_message", (), weak.languages[0], weak.languages, weak.written,
+                        flagged=True, normalised=normalised)
+    return Decision(NONE, "no_match", normalised=normalised)
+
+
+def _decide(entry: Entry, rule: str, categories: tuple[str, ...], table: KeywordTable, normalised: str,
+            flagged: bool = False, category_languages: tuple[str, ...] = ()) -> Decision:
+    # A keyword in several languages (STOP) takes the languages its category words share, if any.
+    languages = tuple(c for c in entry.languages if c in category_languages) or entry.languages
+    return Decision(
+        action=_ACTIONS[entry.kind],
+        rule=rule,
+        categories=categories,
+        language=languages[0],
+        languages=languages,
+        matched=entry.written,
+        flagged=flagged,
+        only_if_opted_out=entry.kind == "start_if_stopped",
+        normalised=normalised,
+    )
+
+
+def _categories(rest: tuple[str, ...], table: KeywordTable) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(categories, languages of their words) if `rest` is only category names and joiners."""
+    found: list[str] = []
+    languages: list[str] | None = None
+    i = 0
+    while i < len(rest):
+        if rest[i] in table.joiners:
+            i += 1
+            continue
+        for n in range(min(table.longest_keyword, len(rest) - i), 0, -1):
+            entry = table.entries.get(rest[i:i + n])
+            if entry is not None and entry.kind == "category":
+                if entry.category not in found:
+                    found.append(entry.category)
+                shared = [c for c in languages or () if c in entry.languages]
+                languages = shared or (languages if languages else list(entry.languages))
+                i += n
+                break
+        else:
+            return None
+    return (tuple(found), tuple(languages or ())) if found else None
+
+
+def _prefix_lengths(tokens: tuple[str, ...], table: KeywordTable) -> range:
+    """Longest first, and always leaving at least one word after the prefix."""
+    return range(min(table.longest_keyword, len(tokens) - 1), 0, -1)
+
+
+def _is_reaction(text: str, tokens: tuple[str, ...], table: KeywordTable) -> bool:
+    """A phone's rendering of a tapback or emoji reaction: exactly a reaction's words, then a quote
+    (Liked “…”, Reacted 👍 to "…"). An apostrophe inside a word (l'insistenza) is not a quote."""
+    # The reaction's own words may be quoted too (Ha messo "Mi piace" a “…”): try each quote.
+    for i, quote in enumerate(_QUOTE.finditer(text)):
+        if i == 4:
+            return False
+        if words(text[:quote.start()]) in table.reactions:
+            return True
+    return False

@@ -1,0 +1,45 @@
+"""The one shape every provider adapter turns its payload into."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Inbound:
+    channel: str  # "sms" or "email"
+    provider: str  # "twilio", ...
+    provider_id: str  # the provider's message id: the de-duplication key
+    address: str  # the sender, normalised (E.164 for phones, lower-case for email)
+    recipient: str | None  # our number or address it was sent to
+    text: str  # the reply as the person wrote it
+    params: Mapping[str, object] = field(default_factory=dict)  # everything the provider sent
+    country: str | None = None  # ISO 3166 region of the sender, when known: a hint to their language
+    provider_action: str | None = None  # the provider already acted and replied: opt_out, opt_in, help
+    # Email only:
+    message_id: str | None = None  # the reply's Message-ID, for In-Reply-To of our confirmation
+    subject: str | None = None  # with reply prefixes (Re:, AW: ...) as received
+    ignored: str | None = None  # why this is no person's reply (auto-reply, bounce ...): recorded, not acted on
+    sender_verified: bool = False  # SPF or DKIM passed for the sender's own domain
+    nonce: str | None = None  # a one-time value of the provider's signature (Mailgun token): replay guard
+
+
+class Replay(Exception):
+    """A one-time value seen before with another message: a captured request sent again."""
+
+
+class ProviderError(Exception):
+    """A request an adapter cannot use. permanent: a retry of the same request cannot succeed."""
+
+    def __init__(self, message: str, permanent: bool = True):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def first_value(fields: Mapping, name: str):
+    """A provider field's value; the first one if it was sent more than once."""
+    value = fields.get(name)
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    return value

@@ -1,0 +1,124 @@
+"""One inbound message, end to end after its adapter: classify, decide against the stored state,
+record, and word the reply. The route only has to send back what this returns.
+
+The store is handed in (anything with `record_inbound`, see Recorder): the core decides, the store
+writes, and neither imports the other's layer upward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from . import consent
+from .classifier import NONE, OPT_IN, OPT_OUT, REFUSED, Decision, classify
+from .consent import Transition
+from .inbound import Inbound
+from .keywords import REPLY_KINDS, KeywordTable
+from .text import bare_subject
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a Decide callback returns: the decision, the change of state, and what it owes the person."""
+
+    decision: Decision
+    transition: Transition
+    reply: str | None  # the SMS reply to answer with
+    mail: tuple[str, str] | None = None  # (subject, body) of a confirmation email to queue
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the store did with one inbound message."""
+
+    duplicate: bool  # the provider sent this message before; nothing was changed
+    message_id: int | None
+    transition: Transition | None
+    reply: str | None
+
+
+class Decide(Protocol):
+    """Pure: the outcome of the message given the person's committed state and known language.
+
+    The store calls it inside the write transaction, again if the state moved since the last call.
+    """
+
+    def __call__(self, state: dict[str, str], known_language: str | None) -> Outcome: ...
+
+
+class Recorder(Protocol):
+    """The store's side of intake (handlers.storage.store.Store)."""
+
+    def record_inbound(self, inbound: Inbound, decide: Decide) -> Recorded: ...
+
+
+EMAIL_CONFIRMATIONS = REPLY_KINDS["email"]
+WEB = "web"  # the provider of choices made on the preference page and by one-click unsubscribe
+
+
+def handle(inbound: Inbound, table: KeywordTable, store: Recorder, decision: Decision | None = None) -> Recorded:
+    """Record `inbound` and its consequences in one committed transaction; return what to answer.
+
+    `decision` is given when the person chose on a page rather than in words. An SMS reply is
+    answered in the response (Recorded.reply); an email confirmation is queued in the same
+    transaction and sent by the mail worker after commit.
+    """
+    decision = decision or read(inbound, table)
+
+    def decide(state: dict[str, str], known_language: str | None) -> Outcome:
+        chosen = replace(decision, language=reply_language(decision, table, known_language, inbound.country))
+        transition = consent.apply(state, chosen, table.categories,
+                                   provider_replied=inbound.provider_action is not None)
+        kind = transition.reply_kind
+        if kind is None or (inbound.channel == "sms" and inbound.provider == WEB):
+            return Outcome(chosen, transition, None)  # a page shows its own result; no SMS answers it
+        categories = chosen.categories if kind != "help" else table.categories
+        if inbound.channel == "email":
+            mail = table.render_email(kind, chosen.language, categories) if kind in EMAIL_CONFIRMATIONS else None
+            return Outcome(chosen, transition, None, mail)
+        return Outcome(chosen, transition, table.render(inbound.channel, kind, chosen.language, categories))
+
+    return store.record_inbound(inbound, decide)
+
+
+def read(inbound: Inbound, table: KeywordTable) -> Decision:
+    """What the message asks for, before looking at the person's state."""
+    if inbound.ignored:
+        return Decision(NONE, "ignored", matched=inbound.ignored)
+    decision = reconcile(classify(inbound.text, table), inbound.provider_action)
+    if inbound.channel != "email":
+        return decision
+    if decision.action == NONE:
+        # Mail clients answer a mailto: List-Unsubscribe with a subject that is only the keyword.
+        subject = classify(bare_subject(inbound.subject), table)
+        if subject.action == OPT_OUT and subject.rule in ("keyword", "keyword_with_categories"):
+            decision = replace(subject, rule="subject_keyword", flagged=decision.flagged)
+    if decision.action == OPT_IN and not inbound.sender_verified:
+        # Anyone can forge a From address; an opt-in must come from the address's own domain.
+        decision = replace(decision, action=REFUSED, rule="opt_in_from_unverified_sender")
+    return decision
+
+
+def reply_language(decision: Decision, table: KeywordTable, known_language: str | None,
+                   country: str | None) -> str:
+    """The person's language: the matched words' own if they have one; for words shared by several
+    languages (STOP, INFO), the one their earlier messages showed, else their country's."""
+    candidates = decision.languages
+    if not candidates:
+        return known_language or table.language_of_country(country) or table.default_language
+    for hint in (known_language, table.language_of_country(country)):
+        if hint in candidates:
+            return hint
+    return candidates[0]
+
+
+def reconcile(decision: Decision, provider_action: str | None) -> Decision:
+    """When the provider already acted (Twilio Advanced Opt-Out blocks the whole number on its own
+    keywords), record what it did, even where our table reads the message differently."""
+    if provider_action is None:
+        return decision
+    if decision.action == provider_action and not decision.categories:
+        return decision
+    return replace(decision, action=provider_action, rule="provider", categories=(),
+                   only_if_opted_out=False)

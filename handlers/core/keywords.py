@@ -1,0 +1,451 @@
+"""Load keywords.yaml into a frozen KeywordTable, or raise KeywordFileError naming every problem."""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import MappingProxyType
+
+import yaml
+
+from .text import GSM7_LOOKALIKES, sms_encoding, sms_segments, words
+
+# The word lists a language may have, and the action each one means.
+WORD_LISTS = {
+    "stop": "opt_out",
+    "stop_weak": "opt_out",
+    "start": "opt_in",
+    "start_if_stopped": "opt_in",
+    "help": "help",
+}
+OPTIONAL_LISTS = ("start_if_stopped", "stop_phrases", "not_stop_phrases", "reactions", "joiners", "countries")
+REPLY_KINDS = {
+    "sms": ("stopped_all", "stopped_categories", "started_all", "started_categories", "help"),
+    # An email confirms a change of state only; each is a subject and a body.
+    "email": ("stopped_all", "stopped_categories", "started_all", "started_categories"),
+}
+EMAIL_PARTS = ("subject", "body")
+# The texts of the preference page (/u/<token>), and the placeholders each may use.
+PAGE_TEXTS = ("title", "intro", "keep", "everything", "save", "saved_title", "stopped_all", "stopped",
+              "continuing", "nothing_stopped", "undo", "bad_link_title", "bad_link", "one_click_done",
+              "receiving", "not_receiving")
+PAGE_PLACEHOLDERS = frozenset({"brand", "address", "categories", "still_sent", "help"})
+PLACEHOLDERS = frozenset({"brand", "help", "categories", "category_words", "start", "stop", "help_word",
+                          "still_sent"})
+
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when installed: 10x faster
+
+
+class KeywordFileError(Exception):
+    """keywords.yaml cannot be used; `problems` lists each one as 'where: what'."""
+
+    def __init__(self, path: str, problems: list[str]):
+        self.path = path
+        self.problems = problems
+        super().__init__(f"{path}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What a keyword (as a tuple of words) means: its list, the languages it is in, how it was written."""
+
+    kind: str  # a WORD_LISTS key, or "category"
+    languages: tuple[str, ...]
+    written: str
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str
+    name: str
+    start_word: str  # the word a reply tells people to send to undo an opt-out
+    stop_word: str
+    help_word: str
+    and_word: str
+    replies: Mapping[str, Mapping[str, str]]  # channel -> reply kind (email: "kind.subject") -> template
+    category_names: Mapping[str, str]  # category -> the name replies use in this language
+    still_sent: str = ""
+    page: Mapping[str, str] = field(default_factory=dict)  # PAGE_TEXTS -> text
+    countries: tuple[str, ...] = ()  # where a keyword shared by languages (STOP) most likely means this one
+
+
+@dataclass(frozen=True)
+class KeywordTable:
+    path: str
+    checksum: str
+    loaded_at: str
+    brand: str
+    help_contact: str
+    default_language: str
+    languages: Mapping[str, Language]
+    categories: tuple[str, ...]
+    entries: Mapping[tuple[str, ...], Entry]
+    phrases: tuple[tuple[str, str, str], ...]  # (normalised " words ", language, as written)
+    not_stop_phrases: tuple[str, ...]  # normalised " words " in which a stop word does not count
+    reactions: tuple[tuple[str, ...], ...]
+    joiners: frozenset[str]
+    longest_keyword: int = field(default=1)
+
+    def language_of_country(self, country: str | None) -> str | None:
+        return next((code for code, lang in self.languages.items() if country and country in lang.countries), None)
+
+    def render(self, channel: str, kind: str, language: str, categories: tuple[str, ...] = ()) -> str:
+        """The reply of `kind` in `language`, placeholders filled in."""
+        lang = self.languages[language]
+        return lang.replies[channel][kind].format(**self._values(lang, categories))
+
+    def render_email(self, kind: str, language: str, categories: tuple[str, ...] = ()) -> tuple[str, str]:
+        """(subject, body) of the confirmation email of `kind` in `language`."""
+        return tuple(self.render("email", f"{kind}.{part}", language, categories) for part in EMAIL_PARTS)
+
+    def _values(self, lang: Language, categories: tuple[str, ...]) -> dict[str, str]:
+        names = [lang.category_names[c] for c in categories]
+        spoken = ", ".join(names[:-1]) + f" {lang.and_word} " + names[-1] if len(names) > 1 else "".join(names)
+        return {
+            "brand": self.brand,
+            "help": self.help_contact,
+            "categories": spoken,
+            "category_words": " ".join(n.upper() for n in names),
+            "start": lang.start_word.upper(),
+            "stop": lang.stop_word.upper(),
+            "help_word": lang.help_word.upper(),
+            "still_sent": lang.still_sent,
+        }
+
+
+def load_keywords(path: str) -> KeywordTable:
+    """Read and validate the file at `path`."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise KeywordFileError(path, [f"cannot read the file: {e.strerror}"]) from None
+    return parse_keywords(raw, path)
+
+
+def parse_keywords(raw: bytes, path: str = "keywords.yaml") -> KeywordTable:
+    try:
+        text = raw.decode("utf-8")
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
+    except UnicodeDecodeError as e:
+        raise KeywordFileError(path, [f"not UTF-8 text (byte {e.start})"]) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "the file"
+        raise KeywordFileError(path, [f"{where}: not valid YAML: {getattr(e, 'problem', e)}"]) from None
+    return _Builder(path, raw, data, _line_numbers(node)).build()
+
+
+def _line_numbers(node, where=()) -> dict[tuple, int]:
+    """Map each path in the YAML document (('languages', 'fr', 'stop', 2)) to its 1-based line."""
+    lines = {}
+    if node is None:
+        return lines
+    lines[where] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            lines.update(_line_numbers(value, where + (key.value,)))
+            lines[where + (key.value,)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines.update(_line_numbers(item, where + (i,)))
+    return lines
+
+
+class _Builder:
+    def __init__(self, path, raw, data, lines):
+        self.path, self.raw, self.data, self.lines = path, raw, data, lines
+        self.problems: list[str] = []
+
+    def problem(self, where: tuple, what: str) -> None:
+        line = next((self.lines[where[:n]] for n in range(len(where), -1, -1) if where[:n] in self.lines), None)
+        dotted = ".".join(str(p) for p in where) or "(top)"
+        self.problems.append(f"line {line}, {dotted}: {what}" if line else f"{dotted}: {what}")
+
+    def text(self, where, value, required=True) -> str | None:
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.problem(where, "must be a non-empty text")
+            return None
+        return value
+
+    def word_list(self, where, value) -> list[str]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.problem(where, "must be a list of words, like [stop, end]")
+            return []
+        out = []
+        for i, item in enumerate(value):
+            if isinstance(item, (int, float)) and not isinstance(item, bool):
+                item = str(item)
+            if isinstance(item, bool):
+                # YAML 1.1 reads bare yes/no/on/off as true/false.
+                self.problem(where + (i,), f"{item!r} was read as true/false: put the word in quotes, like \"yes\"")
+                continue
+            if not isinstance(item, str) or not words(item):
+                self.problem(where + (i,), "must be a word or phrase with at least one letter or digit")
+                continue
+            out.append(item)
+        return out
+
+    def build(self) -> KeywordTable:
+        data = self.data
+        if not isinstance(data, dict):
+            raise KeywordFileError(self.path, ["the file must be a mapping with brand, languages and categories"])
+        brand = self.text(("brand",), data.get("brand"))
+        help_contact = self.text(("help_contact",), data.get("help_contact"))
+        languages_data = data.get("languages")
+        if not isinstance(languages_data, dict) or not languages_data:
+            self.problem(("languages",), "must map language codes (en, fr ...) to their words and replies")
+            languages_data = {}
+        codes = [str(c) for c in languages_data]
+        default_language = data.get("default_language", codes[0] if codes else None)
+        if default_language not in languages_data:
+            self.problem(("default_language",),
+                         f"{default_language!r} is not one of the languages ({', '.join(codes)})")
+
+        entries: dict[tuple[str, ...], Entry] = {}
+        where_of: dict[tuple[str, ...], tuple] = {}
+
+        def add(key_words, entry, where):
+            for key in {key_words, ("".join(key_words),)}:  # "opt out" is also "optout"
+                known = entries.get(key)
+                if known is None:
+                    entries[key] = entry
+                    where_of[key] = where
+                elif (known.kind, known.category) == (entry.kind, entry.category):
+                    if entry.languages[0] not in known.languages:
+                        entries[key] = Entry(known.kind, known.languages + entry.languages, known.written,
+                                             known.category)
+                else:
+                    other = ".".join(str(p) for p in where_of[key][:-1])
+                    self.problem(where, f"{entry.written!r} is also under {other} ({known.written!r}): "
+                                        "a keyword can mean only one thing")
+
+        categories_data = data.get("categories") or {}
+        if not isinstance(categories_data, dict):
+            self.problem(("categories",), "must map category names to their words in each language")
+            categories_data = {}
+        category_names: dict[str, dict[str, str]] = {code: {} for code in codes}
+        for category, names_by_language in categories_data.items():
+            where = ("categories", category)
+            if not isinstance(names_by_language, dict):
+                self.problem(where, "must map each language code to a list of names, like en: [surveys, survey]")
+                continue
+            for code in codes:
+                if code not in names_by_language:
+                    self.problem(where, f"has no names in {code!r} (every language needs them)")
+            for code, names in names_by_language.items():
+                if code not in languages_data:
+                    self.problem(where + (code,), f"{code!r} is not one of the languages ({', '.join(codes)})")
+                    continue
+                names = self.word_list(where + (code,), names)
+                if names:
+                    category_names[code][category] = names[0]
+                for i, name in enumerate(names):
+                    add(words(name), Entry("category", (code,), name, category), where + (code, i))
+
+        phrases, not_stop, reactions, joiners, languages, country_of = [], [], [], set(), {}, {}
+        for code, lang in languages_data.items():
+            where = ("languages", code)
+            if not isinstance(lang, dict):
+                self.problem(where, "must be a mapping with stop, start, help, stop_phrases and replies")
+                continue
+            lists = {}
+            for list_name in list(WORD_LISTS) + ["stop_phrases", "not_stop_phrases", "reactions", "joiners"]:
+                if list_name not in lang and list_name not in OPTIONAL_LISTS:
+                    self.problem(where, f"has no {list_name} list")
+                lists[list_name] = self.word_list(where + (list_name,), lang.get(list_name))
+            for list_name in WORD_LISTS:
+                for i, word in enumerate(lists[list_name]):
+                    add(words(word), Entry(list_name, (code,), word), where + (list_name, i))
+            for phrase in lists["stop_phrases"]:
+                phrases.append((" " + " ".join(words(phrase)) + " ", code, phrase))
+            not_stop.extend(" " + " ".join(words(phrase)) + " " for phrase in lists["not_stop_phrases"])
+            reactions.extend(words(r) for r in lists["reactions"])
+            joiners.update(w for j in lists["joiners"] for w in words(j))
+            countries = self.countries(where + ("countries",), lang.get("countries"), country_of)
+            replies = self.replies(where + ("replies",), lang.get("replies"))
+            still_sent = self.text(where + ("still_sent",), lang.get("still_sent")) or ""
+            page = self.page(where + ("page",), lang.get("page"))
+            if lists["stop"] and lists["start"] and lists["help"]:
+                languages[code] = Language(
+                    code=code,
+                    name=str(lang.get("name") or code),
+                    start_word=lists["start"][0],
+                    stop_word=lists["stop"][0],
+                    help_word=lists["help"][0],
+                    and_word=(lists["joiners"] or ["+"])[0],
+                    replies=replies,
+                    category_names=MappingProxyType(category_names.get(code, {})),
+                    countries=countries,
+                    still_sent=still_sent,
+                    page=page,
+                )
+        unknown = set(data) - {"brand", "help_contact", "default_language", "categories", "languages"}
+        for key in sorted(unknown):
+            self.problem((key,), "is not a setting this file knows (brand, help_contact, default_language, "
+                                 "categories, languages)")
+
+        table = KeywordTable(
+            path=self.path,
+            checksum=hashlib.sha256(self.raw).hexdigest(),
+            loaded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            brand=brand or "",
+            help_contact=help_contact or "",
+            default_language=default_language if default_language in languages else (codes or ["en"])[0],
+            languages=MappingProxyType(languages),
+            categories=tuple(categories_data),
+            entries=MappingProxyType(entries),
+            phrases=tuple(phrases),
+            not_stop_phrases=tuple(dict.fromkeys(not_stop)),
+            reactions=tuple(reactions),
+            joiners=frozenset(joiners),
+            longest_keyword=max((len(k) for k in entries), default=1),
+        )
+        if not self.problems:
+            self.check_replies_fit(table)
+        if self.problems:
+            raise KeywordFileError(self.path, self.problems)
+        return table
+
+    def countries(self, where, value, country_of: dict) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.problem(where, "must be a list of two-letter country codes, like [ES, MX]")
+            return ()
+        out = []
+        for i, country in enumerate(value):
+            if not (isinstance(country, str) and len(country) == 2 and country.isalpha() and country.isupper()):
+                self.problem(where + (i,), f"{country!r} is not a two-letter country code in capitals (ES, MX ...)")
+            elif country in country_of:
+                self.problem(where + (i,), f"{country} is also listed under {country_of[country]}: "
+                                           "a country can hint at one language only")
+            else:
+                country_of[country] = ".".join(str(p) for p in where[:2])
+                out.append(country)
+        return tuple(out)
+
+    def page(self, where, value) -> Mapping[str, str]:
+        if not isinstance(value, dict):
+            self.problem(where, "the language has no page texts (" + ", ".join(PAGE_TEXTS) + ")")
+            return MappingProxyType({})
+        for key in value:
+            if key not in PAGE_TEXTS:
+                self.problem(where + (key,), f"is not a text of the page ({', '.join(PAGE_TEXTS)})")
+        texts = {}
+        for key in PAGE_TEXTS:
+            text = self.text(where + (key,), value.get(key))
+            if text is None:
+                continue
+            try:
+                fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+            except ValueError as e:
+                self.problem(where + (key,), f"broken placeholder ({e})")
+                continue
+            for name in sorted(fields - PAGE_PLACEHOLDERS):
+                self.problem(where + (key,), f"unknown placeholder {{{name}}}; known: "
+                                             + ", ".join("{" + p + "}" for p in sorted(PAGE_PLACEHOLDERS)))
+            texts[key] = text
+        return MappingProxyType(texts)
+
+    def replies(self, where, value) -> Mapping[str, Mapping[str, str]]:
+        if not isinstance(value, dict):
+            self.problem(where, "the language has no replies (it needs replies.sms with "
+                                + ", ".join(REPLY_KINDS["sms"]) + ")")
+            return {}
+        out = {}
+        for channel, kinds in REPLY_KINDS.items():
+            templates = value.get(channel)
+            if not isinstance(templates, dict):
+                self.problem(where, f"has no {channel} replies ({', '.join(kinds)})")
+                continue
+            flat = {}
+            for kind in kinds:
+                if channel == "sms":
+                    flat[kind] = self.text(where + (channel, kind), templates.get(kind))
+                    continue
+                parts = templates.get(kind)
+                if not isinstance(parts, dict):
+                    self.problem(where + (channel, kind), "must have a subject and a body")
+                    continue
+                for part in EMAIL_PARTS:
+                    flat[f"{kind}.{part}"] = self.text(where + (channel, kind, part), parts.get(part))
+            for kind in templates:
+                if kind not in kinds:
+                    self.problem(where + (channel, kind), f"is not a reply this service sends ({', '.join(kinds)})")
+            for key, template in flat.items():
+                if template is not None:
+                    self.check_template(where + (channel, *key.split(".")), template, sms=channel == "sms")
+            out[channel] = MappingProxyType({k: t for k, t in flat.items() if t is not None})
+        return MappingProxyType(out)
+
+    def check_template(self, where, template: str, sms: bool) -> None:
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        except ValueError as e:
+            self.problem(where, f"broken placeholder ({e}); write {{{{ and }}}} for literal braces")
+            return
+        for name in fields:
+            if name not in PLACEHOLDERS:
+                self.problem(where, f"unknown placeholder {{{name}}}; known: "
+                                    + ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS)))
+        lookalikes = sorted({ch for ch in template if ch in GSM7_LOOKALIKES}) if sms else []
+        if lookalikes:
+            fixes = ", ".join(f"{ch!r} -> {GSM7_LOOKALIKES[ch]!r}" for ch in lookalikes)
+            self.problem(where, f"uses characters that force UCS-2 (70 characters a text) where GSM-7 has "
+                                f"the same: {fixes}")
+
+    def check_replies_fit(self, table: KeywordTable) -> None:
+        """Every reply, with the longest values its placeholders can take, fits one SMS segment."""
+        for code, lang in table.languages.items():
+            for kind in lang.replies.get("sms", {}):
+                text = table.render("sms", kind, code, table.categories)
+                if sms_segments(text) > 1:
+                    encoding, length = sms_encoding(text)
+                    limit = 160 if encoding == "GSM-7" else 70
+                    self.problem(("languages", code, "replies", "sms", kind),
+                                 f"does not fit one SMS: {length} characters in {encoding} (limit {limit}) "
+                                 f"when filled in as {text!r}")
+
+
+# Words carriers and Twilio act on by themselves (CTIA; Twilio's defaults; ALTO/AYUDA for US Spanish,
+# ARRET/AIDE for Canada): if the table reads them differently, the carrier and this service disagree.
+CARRIER_WORDS = {
+    "stop": "opt_out", "stopall": "opt_out", "unsubscribe": "opt_out", "cancel": "opt_out", "end": "opt_out",
+    "quit": "opt_out", "revoke": "opt_out", "optout": "opt_out", "alto": "opt_out", "arret": "opt_out",
+    "start": "opt_in", "yes": "opt_in", "unstop": "opt_in",
+    "help": "help", "info": "help", "ayuda": "help", "aide": "help",
+}
+
+
+def warnings(table: KeywordTable) -> list[str]:
+    """Things that load fine but deserve a look: carrier words read differently, shared words."""
+    found = []
+    for word, action in CARRIER_WORDS.items():
+        entry = table.entries.get((word,))
+        if entry is None:
+            found.append(f"carrier keyword {word.upper()} is not in the table: carriers act on it "
+                         f"({action}) but this service would not record it")
+        elif entry.kind == "category":
+            found.append(f"carrier keyword {word.upper()} is a category name ({entry.category}): carriers "
+                         f"read it as {action}")
+        elif WORD_LISTS[entry.kind] != action:
+            found.append(f"carrier keyword {word.upper()} means {WORD_LISTS[entry.kind]} here "
+                         f"(languages.{entry.languages[0]}.{entry.kind}) but {action} to carriers")
+    shared = sorted((" ".join(key), entry.languages) for key, entry in table.entries.items()
+                    if entry.kind != "category" and len(entry.languages) > 1 and len(key) == 1)
+    if shared:
+        found.append("keywords shared by several languages; replies to them use the person's earlier language, "
+                     "else their country's, else the first listed: "
+                     + "; ".join(f"{word} ({' '.join(langs)})" for word, langs in shared))
+    return found

@@ -1,0 +1,191 @@
+"""Reading an email's headers, whichever provider delivered it: decoding (RFC 2047, raw UTF-8, declared
+charsets), addresses, and the receiving server's SPF and DKIM verdicts (RFC 7208, RFC 8601)."""
+
+from __future__ import annotations
+
+import codecs
+import email
+import email.utils
+import re
+from collections.abc import Iterable, Sequence
+from email import policy
+from email.header import decode_header, make_header
+
+Headers = Sequence[tuple[str, str]]
+
+# Declared charsets that senders routinely get wrong: decode with the superset they meant
+# (the WHATWG Encoding Standard does the same), so curly quotes and euro signs survive.
+_SUPERSETS = {
+    "iso-8859-1": "cp1252", "iso_8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252",
+    "gb2312": "gb18030", "gbk": "gb18030", "ks_c_5601-1987": "cp949",
+}
+# 8-bit text under these labels (or none) is UTF-8 when it decodes as such, else Windows-1252.
+_UNDECLARED = {"", "us-ascii", "ascii", "unknown-8bit", "x-unknown", "unknown"}
+LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+_FIRST_WORD = re.compile(r"\s*([A-Za-z]+)")
+
+
+def header_pairs(message: email.message.Message) -> tuple[tuple[str, str], ...]:
+    """Every header of a parsed message, in order, unfolded and decoded (RFC 2047 and raw UTF-8)."""
+    # raw_items(), not items(): one header the registry cannot parse must not cost us the others.
+    return tuple((name, _decode_header_value(name, value)) for name, value in message.raw_items())
+
+
+def parse_header_block(text: str) -> tuple[tuple[str, str], ...]:
+    """Headers from a raw header block (SendGrid's `headers` field), decoded like parse_mime's."""
+    block = LINE_BREAKS.sub("\r\n", text.strip("\r\n")) + "\r\n\r\n"
+    return header_pairs(email.message_from_string(block, policy=policy.default))
+
+
+def first(headers: Headers, name: str) -> str | None:
+    """The topmost header of that name (case-insensitive), or None."""
+    wanted = name.lower()
+    return next((value for key, value in headers if key.lower() == wanted), None)
+
+
+def every(headers: Headers, name: str) -> list[str]:
+    wanted = name.lower()
+    return [value for key, value in headers if key.lower() == wanted]
+
+
+def decode_words(value: str) -> str:
+    """Unfold a header value and decode any RFC 2047 encoded-words left in it."""
+    value = LINE_BREAKS.sub("", value)
+    if "=?" not in value:
+        return value
+    try:
+        return str(make_header(decode_header(value)))
+    except Exception:  # a broken encoded-word: keep the text as sent rather than lose the header
+        return value
+
+
+def address(value: str | None) -> str:
+    """The first address in an address header, as written ("" when there is none)."""
+    if not value:
+        return ""
+    try:
+        for mailbox in policy.default.header_factory("to", value).addresses:
+            if mailbox.addr_spec and mailbox.addr_spec != "<>":
+                return mailbox.addr_spec
+    except Exception:
+        pass
+    found = email.utils.parseaddr(value)[1]
+    return "" if found in ("<>", "") or found.endswith(":;") else found
+
+
+def envelope_address(value: str) -> str:
+    """A Return-Path or envelope sender: the address, or "" for the null sender <>."""
+    inner = value.strip().removeprefix("<").removesuffix(">").strip()
+    if not inner:
+        return ""
+    return email.utils.parseaddr(inner)[1] or inner
+
+
+def mime_type(content_type: str | None, default: str = "text/plain") -> str:
+    """The bare type of a Content-Type value: multipart/report from 'multipart/report; report-type=...'."""
+    value = (content_type or "").split(";", 1)[0].strip().lower()
+    return value if re.fullmatch(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+", value) else default
+
+
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    """Text in a declared charset; unknown charsets read as UTF-8, undecodable bytes as U+FFFD."""
+    name = (charset or "").strip().strip('"').lower()
+    if name in _UNDECLARED:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("cp1252", errors="replace")
+    name = _SUPERSETS.get(name, name)
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        name = "utf-8"
+    return data.decode(name, errors="replace")
+
+
+def spf_word(value: str | None) -> str | None:
+    """'pass' from 'Pass (sender SPF authorized) identity=mailfrom; ...' (Received-SPF, RFC 7208 9.1)."""
+    match = _FIRST_WORD.match(value or "")
+    return match.group(1).lower() if match else None
+
+
+def authentication(headers: Headers) -> tuple[str | None, tuple[str, ...]]:
+    """SPF verdict and DKIM-verified domains from the receiving server's own headers.
+
+    Only the topmost Received-SPF counts, and only the Authentication-Results headers written by the
+    server that wrote the topmost one (same authserv-id): anything lower may have been written by
+    anyone on the way, the sender included (RFC 8601 section 5).
+    """
+    results = every(headers, "Authentication-Results")
+    trusted = [value for value in results if _authserv_id(value) == _authserv_id(results[0])] if results else []
+    ar_spf, dkim_domains = parse_authentication_results(trusted)
+    return spf_word(first(headers, "Received-SPF")) or ar_spf, dkim_domains
+
+
+def parse_authentication_results(values: Iterable[str]) -> tuple[str | None, tuple[str, ...]]:
+    """(spf result, domains with dkim=pass) from Authentication-Results values (RFC 8601).
+
+    'mx.example; dkim=pass header.i=@gmail.com header.s=x; spf=pass (...) smtp.mailfrom=a@gmail.com'
+    gives ('pass', ('gmail.com',)). The first spf= wins; header.d is preferred to header.i.
+    """
+    spf: str | None = None
+    domains: list[str] = []
+    for value in values:
+        for resinfo in _strip_comments(value).split(";"):
+            tokens = resinfo.split()
+            if not tokens or "=" not in tokens[0]:
+                continue  # the authserv-id (Microsoft 365 leaves it out), or "none"
+            method, _, result = tokens[0].partition("=")
+            method, result = method.split("/")[0].lower(), result.lower()
+            properties = {key.lower(): val.strip('"') for key, _, val in (t.partition("=") for t in tokens[1:])}
+            if method == "spf" and spf is None:
+                spf = result
+            elif method == "dkim" and result == "pass":
+                domain = properties.get("header.d") or properties.get("header.i", "").rpartition("@")[2]
+                domain = domain.lower().rstrip(".")
+                if domain and domain not in domains:
+                    domains.append(domain)
+    return spf, tuple(domains)
+
+
+def _decode_header_value(name: str, value: str) -> str:
+    try:
+        text = str(policy.default.header_fetch_parse(name, value))
+    except Exception:  # a header the registry cannot parse (bad address list, broken encoded-word)
+        text = decode_words(value)
+    text = LINE_BREAKS.sub("", text)
+    # 8-bit header bytes (RFC 6532 UTF-8, or a careless sender) come through as surrogate escapes.
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _authserv_id(value: str) -> str:
+    head = _strip_comments(value).split(";", 1)[0].split()
+    return "" if not head or "=" in head[0] else head[0].lower()
+
+
+def _strip_comments(value: str) -> str:
+    """The value without (comments), which may nest, and without the ';' inside "quoted strings"
+    (reason="..."), so that splitting on ';' finds the results."""
+    out, depth, quoted, escaped = [], 0, False, False
+    for char in value:
+        if escaped:
+            escaped = False
+            if not depth:
+                out.append(char)
+        elif char == "\\" and (depth or quoted):
+            escaped = True
+        elif quoted:
+            quoted = char != '"'
+            out.append(" " if char == ";" else char)
+        elif char == '"' and not depth:
+            quoted = True
+            out.append(char)
+        elif char == "(":
+            depth += 1
+            if depth == 1:
+                out.append(" ")
+        elif char == ")" and depth:
+            depth -= 1
+        elif not depth:
+            out.append(char)
+    return "".join(out)

@@ -1,0 +1,30 @@
+"""An inbound email as every email provider adapter (SendGrid, Mailgun, Postmark, raw MIME) delivers
+it, before it is read: the adapters fill this in; handlers/email_reading.py turns it into an Inbound."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Mail:
+    provider: str  # sendgrid | mailgun | postmark | mime
+    headers: tuple[tuple[str, str], ...]  # every header of the message, in order, decoded to text
+    sender: str  # the From header's address, as written ("" when there is none)
+    envelope_from: str | None  # SMTP MAIL FROM / Return-Path; "" for the null sender <>; None if unknown
+    recipient: str | None  # the address it was sent to (ours)
+    subject: str
+    text: str | None  # the text/plain body
+    html: str | None  # the text/html body
+    content_type: str  # the message's top-level MIME type, e.g. "multipart/report"
+    provider_id: str | None = None  # the provider's own id for the message (Postmark MessageID)
+    stripped_text: str | None = None  # the provider's own guess at the new reply (not trusted alone)
+    spf: str | None = None  # SPF verdict for the sender: pass, fail, softfail, neutral, none ...
+    dkim_pass_domains: tuple[str, ...] = ()  # domains whose DKIM signature verified
+    evidence: Mapping[str, object] = field(default_factory=dict)  # provider fields kept with the record
+
+    def header(self, name: str) -> str | None:
+        """The first header of that name (case-insensitive), or None."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key.lower() == wanted), None)

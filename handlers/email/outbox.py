@@ -1,0 +1,134 @@
+"""Send the queued confirmation emails over SMTP, after commit, retrying with backoff.
+
+The outbox row is written in the same transaction as the opt-out (handlers/storage/store.py); its
+queries are handlers/storage/outbox.py's; this module only delivers. A row is claimed before sending
+so that two workers never send it at once; a worker that dies between the SMTP server's acceptance
+and marking the row sent would send it again once the claim expires (at-least-once: the window is one SMTP round trip).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from ..storage import outbox
+from ..storage.database import Database
+
+
+class MailConfigError(ValueError):
+    """SMTP_URL or MAIL_FROM cannot be used; the message says how to write them."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    user: str | None
+    password: str | None
+    tls: str  # "ssl" (smtps://), "starttls" (?starttls=1) or "none"
+
+    @classmethod
+    def from_url(cls, url: str | None) -> SmtpSettings:
+        """smtp://user:pass@host:port, smtps://..., ?starttls=1."""
+        if not url:
+            raise MailConfigError("SMTP_URL is not set")
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise MailConfigError("SMTP_URL must look like smtp://user:pass@host:587?starttls=1 or smtps://host:465")
+        query = parse_qs(parts.query)
+        starttls = query.get("starttls", ["0"])[0].lower() in ("1", "true", "yes")
+        tls = "ssl" if parts.scheme == "smtps" else "starttls" if starttls else "none"
+        default_port = 465 if tls == "ssl" else 587 if starttls else 25
+        return cls(parts.hostname, parts.port or default_port, unquote(parts.username) if parts.username else None,
+                   unquote(parts.password) if parts.password else None, tls)
+
+
+def compose(row: dict, mail_from: str) -> EmailMessage:
+    """The confirmation as an RFC 5322 message: an automatic reply in the person's thread (RFC 3834)."""
+    message = EmailMessage()
+    message["From"] = mail_from
+    message["To"] = row["address"]
+    message["Subject"] = row["subject"]
+    message["Date"] = formatdate(localtime=False)
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
+    message["Message-ID"] = make_msgid(idstring=f"optout-{row['id']}", domain=domain)
+    message["Auto-Submitted"] = "auto-replied"
+    # Asks Exchange and Outlook not to answer it with an out-of-office of their own.
+    message["X-Auto-Response-Suppress"] = "All"
+    if row["in_reply_to"]:
+        message["In-Reply-To"] = row["in_reply_to"]
+        message["References"] = row["in_reply_to"]
+    message.set_content(row["body"])
+    return message
+
+
+def send_due(db: Database, smtp_url: str | None, mail_from: str | None, limit: int = 100) -> dict:
+    """Send what is due now. Returns counts {"sent", "retry", "failed"}."""
+    if not mail_from or "@" not in parseaddr(mail_from)[1]:
+        raise MailConfigError("MAIL_FROM must be an address, like Acme <no-reply@acme.example>")
+    settings = SmtpSettings.from_url(smtp_url)
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    rows = outbox.claim_due(db, limit)
+    if not rows:
+        return counts
+    try:
+        server = _connect(settings)
+    except (OSError, smtplib.SMTPException) as e:
+        for row in rows:
+            outbox.retry_later(db, row, f"cannot reach {settings.host}:{settings.port}: {e}")
+        counts["retry"] = len(rows)
+        return counts
+    try:
+        for row in rows:
+            try:
+                server.send_message(compose(row, mail_from))
+            except smtplib.SMTPRecipientsRefused as e:
+                outbox.give_up(db, row, f"refused by the server: {e.recipients}")
+                counts["failed"] += 1
+            except (OSError, smtplib.SMTPException) as e:
+                permanent = isinstance(e, smtplib.SMTPResponseException) and 500 <= e.smtp_code < 600
+                (outbox.give_up if permanent else outbox.retry_later)(db, row, str(e))
+                counts["failed" if permanent else "retry"] += 1
+            else:
+                outbox.mark_sent(db, row)
+                counts["sent"] += 1
+    finally:
+        try:
+            server.quit()
+        except (OSError, smtplib.SMTPException):
+            pass
+    return counts
+
+
+def run_worker(db: Database, smtp_url: str | None, mail_from: str | None, log, poll: float = 1.0,
+               stop=lambda: False) -> None:
+    """Send due confirmations until `stop()`; configuration errors are logged, never fatal."""
+    complained = None
+    while not stop():
+        try:
+            counts = send_due(db, smtp_url, mail_from)
+            complained = None
+            if any(counts.values()):
+                log.info("mail worker: sent %(sent)d, will retry %(retry)d, gave up on %(failed)d", counts)
+        except MailConfigError as e:
+            if str(e) != complained:  # say it once, not every second
+                log.error("mail worker: %s; confirmations wait in the outbox until it is fixed", e)
+                complained = str(e)
+        time.sleep(poll)
+
+
+def _connect(settings: SmtpSettings) -> smtplib.SMTP:
+    if settings.tls == "ssl":
+        server = smtplib.SMTP_SSL(settings.host, settings.port, timeout=30, context=ssl.create_default_context())
+    else:
+        server = smtplib.SMTP(settings.host, settings.port, timeout=30)
+        if settings.tls == "starttls":
+            server.starttls(context=ssl.create_default_context())
+    if settings.user:
+        server.login(settings.user, settings.password or "")
+    return server

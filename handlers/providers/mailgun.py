@@ -1,0 +1,118 @@
+"""Mailgun route forward() to a URL (form-encoded, or multipart/form-data with attachments): verify the
+signature, parse into a Mail.
+
+Sample payload, fully parsed format (tests/data/email/mailgun_route.json):
+    recipient=news@mg.acme.example   sender=lucia.garcia@correo.example   (the SMTP envelope)
+    from=Lucía García <lucia.garcia@correo.example>   subject=RE: ...
+    body-plain=...   body-html=...   stripped-text=...   stripped-signature=...   stripped-html=...
+    message-headers=[["Received", "..."], ["X-Mailgun-Spf", "Pass"], ..., ["Message-Id", "<...>"]]
+    timestamp=1740996300   token=<50 random characters>   signature=<hex HMAC-SHA256>
+    [attachment-count, attachment-1 ..., content-id-map]   plus every MIME header as its own field
+A route URL ending in "mime" gets `body-mime` (the raw message) instead of the parsed fields.
+https://documentation.mailgun.com/docs/mailgun/user-manual/receive-forward-store/receive-http
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping
+
+from ..core.inbound import ProviderError, first_value
+from ..email.headers import address, authentication, decode_words, envelope_address, every, first, mime_type
+from ..email.message import Mail
+from .mime import parse_mime
+
+_DKIM_D = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)")
+
+
+def verify(signing_key: str | None, timestamp: str, token: str, signature: str, now: float,
+           max_age: float = 900) -> str | None:
+    """None when `signature` is Mailgun's hex HMAC-SHA256 of timestamp+token under the HTTP webhook
+    signing key and the timestamp is within max_age seconds of now; else a short reason.
+
+    Replays inside that window pass: remember the tokens seen for max_age to refuse them.
+    https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/securing-webhooks
+    """
+    if not signing_key:
+        return "no signing key configured"
+    if not (timestamp and token and signature):
+        return "bad signature"
+    expected = hmac.new(signing_key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode("utf-8", "replace")):
+        return "bad signature"
+    # Digits only: float() would let "nan" through every comparison.
+    if not re.fullmatch(r"\d{1,12}", timestamp) or abs(now - int(timestamp)) > max_age:
+        return "stale timestamp"
+    return None
+
+
+def parse(fields: Mapping[str, str]) -> Mail:
+    """Turn Mailgun's form fields into a Mail. Raises ProviderError(permanent=True) if unusable."""
+    raw = first_value(fields, "body-mime")
+    if raw is not None:
+        mail = parse_mime(raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw, provider="mailgun")
+        headers, text, html, content_type = mail.headers, mail.text, mail.html, mail.content_type
+    else:
+        headers = _message_headers(first_value(fields, "message-headers"))
+        text, html = first_value(fields, "body-plain") or None, first_value(fields, "body-html") or None
+        content_type = mime_type(first(headers, "Content-Type"))
+    sender = address(first_value(fields, "from")) or address(first(headers, "From"))
+    if not sender:
+        raise ProviderError("no from in the Mailgun post")
+    envelope_sender = first_value(fields, "sender")
+    spf, dkim_domains = _authentication(headers)
+    return Mail(
+        provider="mailgun",
+        headers=headers,
+        sender=sender,
+        envelope_from=None if envelope_sender is None else envelope_address(envelope_sender),
+        recipient=address(first_value(fields, "recipient")) or address(first(headers, "To")) or None,
+        subject=first_value(fields, "subject") or first(headers, "Subject") or "",
+        text=text,
+        html=html,
+        content_type=content_type,
+        stripped_text=first_value(fields, "stripped-text") or None,
+        spf=spf,
+        dkim_pass_domains=dkim_domains,
+        evidence={name: first_value(fields, name) for name in ("timestamp", "token", "attachment-count")
+                  if first_value(fields, name) is not None}
+        | {name: value for name in ("X-Mailgun-Sflag", "X-Mailgun-Sscore", "X-Mailgun-Spf",
+                                    "X-Mailgun-Dkim-Check-Result") if (value := first(headers, name))},
+    )
+
+
+def _message_headers(value: str | None) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        raise ProviderError("no message-headers in the Mailgun post")
+    try:
+        pairs = json.loads(value)
+    except ValueError as error:
+        raise ProviderError(f"message-headers is not JSON: {error}") from error
+    if not isinstance(pairs, list) or not all(
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, str) for part in pair)
+            for pair in pairs):
+        raise ProviderError("message-headers is not a JSON list of [name, value] pairs")
+    return tuple((name, decode_words(text)) for name, text in pairs)
+
+
+def _authentication(headers) -> tuple[str | None, tuple[str, ...]]:
+    """Mailgun's own verdicts (X-Mailgun-Spf, X-Mailgun-Dkim-Check-Result) first, else the receiving
+    server's Authentication-Results. Mailgun's DKIM verdict names no domain: we name the signer only
+    when there is exactly one DKIM-Signature, so a pass is never credited to the wrong domain."""
+    spf, dkim_domains = authentication(headers)
+    mailgun_spf = first(headers, "X-Mailgun-Spf")
+    verdict = first(headers, "X-Mailgun-Dkim-Check-Result")
+    if mailgun_spf:
+        spf = mailgun_spf.strip().lower()
+    if verdict is not None:
+        signatures = [match.group(1).lower() for value in every(headers, "DKIM-Signature")
+                      if (match := _DKIM_D.search(value))]
+        if verdict.strip().lower() != "pass":
+            dkim_domains = ()
+        elif not dkim_domains and len(signatures) == 1:
+            dkim_domains = (signatures[0],)
+    return spf, dkim_domains
+

@@ -1,0 +1,109 @@
+"""Postmark inbound webhook (one JSON object per message) into a Mail.
+
+Sample payload, as Postmark documents it (tests/data/email/postmark_inbound.json):
+    {"FromName": "Giulia Rossi", "MessageStream": "inbound", "From": "giulia.rossi@posta.example",
+     "FromFull": {"Email": "giulia.rossi@posta.example", "Name": "Giulia Rossi", "MailboxHash": ""},
+     "To": "...", "ToFull": [{"Email": "reply+c7d2e9@inbound.acme.example", "Name": "", "MailboxHash": "c7d2e9"}],
+     "Cc": "", "CcFull": [], "Bcc": "", "BccFull": [], "OriginalRecipient": "reply+c7d2e9@inbound.acme.example",
+     "Subject": "R: ...", "MessageID": "5f3b8a1e-...", "ReplyTo": "", "MailboxHash": "c7d2e9",
+     "Date": "Mon, 3 Mar 2025 11:20:31 +0100", "TextBody": "...", "HtmlBody": "...",
+     "StrippedTextReply": "...", "Tag": "", "Headers": [{"Name": "Return-Path", "Value": "<...>"}, ...],
+     "Attachments": []}
+https://postmarkapp.com/developer/webhooks/inbound-webhook
+
+Postmark's payloads today leave From, To, Cc, Subject, Date and Content-Type out of Headers (its 2011
+example still had them). We put the first five back from the top-level fields, so header() answers
+alike for every provider; the MIME type is not sent at all, so content_type is inferred from the parts
+and marked so in evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from ..core.inbound import ProviderError
+from ..email.headers import address, authentication, decode_words, envelope_address, every, first, mime_type
+from ..email.message import Mail
+
+_LIFTED = (("From", "From"), ("To", "To"), ("Cc", "Cc"), ("Subject", "Subject"), ("Date", "Date"))
+_ENVELOPE_FROM = re.compile(r'envelope-from\s*=\s*"?<?([^";>\s]*)')
+
+
+def parse(payload: Mapping) -> Mail:
+    """Turn Postmark's JSON into a Mail. Raises ProviderError(permanent=True) if unusable."""
+    if not isinstance(payload, Mapping):
+        raise ProviderError("the Postmark payload is not a JSON object")
+    from_full = payload.get("FromFull") if isinstance(payload.get("FromFull"), Mapping) else {}
+    sender = _text(from_full.get("Email")) or address(_text(payload.get("From")))
+    if not sender:
+        raise ProviderError("no From in the Postmark payload")
+    headers = _headers(payload.get("Headers"))
+    headers += tuple((name, _text(payload.get(key))) for name, key in _LIFTED
+                     if _text(payload.get(key)) and first(headers, name) is None)
+    spf, dkim_domains = authentication(headers)
+    if not dkim_domains and _spamassassin_tests(headers) & {"DKIM_VALID_AU"}:
+        # Postmark reports no DKIM verdict of its own; SpamAssassin's DKIM_VALID_AU is "a valid
+        # signature from the author's domain", i.e. from the From address's domain.
+        dkim_domains = (sender.rpartition("@")[2].lower(),)
+    content_type = first(headers, "Content-Type")
+    to_full = payload.get("ToFull") if isinstance(payload.get("ToFull"), list) else []
+    return Mail(
+        provider="postmark",
+        headers=headers,
+        sender=sender,
+        envelope_from=_envelope_from(headers),
+        recipient=(_text(payload.get("OriginalRecipient"))
+                   or next((_text(to.get("Email")) for to in to_full if isinstance(to, Mapping)), "")
+                   or address(_text(payload.get("To"))) or None),
+        subject=_text(payload.get("Subject")),
+        text=_text(payload.get("TextBody")) or None,
+        html=_text(payload.get("HtmlBody")) or None,
+        content_type=mime_type(content_type) if content_type else _inferred_type(payload),
+        provider_id=_text(payload.get("MessageID")) or None,
+        stripped_text=_text(payload.get("StrippedTextReply")) or None,
+        spf=spf,
+        dkim_pass_domains=dkim_domains,
+        evidence={key: payload[key] for key in ("MessageStream", "MailboxHash", "OriginalRecipient", "Tag")
+                  if _text(payload.get(key))}
+        | {name: value for name in ("X-Spam-Status", "X-Spam-Score") if (value := first(headers, name))}
+        | {"attachments": len(payload.get("Attachments") or [])}
+        | ({} if content_type else {"content_type_inferred": True}),
+    )
+
+
+def _headers(value) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(
+            isinstance(h, Mapping) and isinstance(h.get("Name"), str) and isinstance(h.get("Value"), str)
+            for h in value):
+        raise ProviderError("Headers is not a list of {Name, Value} objects")
+    return tuple((h["Name"], decode_words(h["Value"])) for h in value)
+
+
+def _envelope_from(headers) -> str | None:
+    """Return-Path when Postmark lists it, else the envelope-from its SPF check names; None if neither."""
+    return_path = first(headers, "Return-Path")
+    if return_path is not None:
+        return envelope_address(return_path)
+    match = _ENVELOPE_FROM.search(first(headers, "Received-SPF") or "")
+    return None if match is None else match.group(1)
+
+
+def _spamassassin_tests(headers) -> set[str]:
+    tests = every(headers, "X-Spam-Tests")
+    # More than one means the sender wrote one too: trust neither.
+    return {t.strip() for t in tests[0].split(",")} if len(tests) == 1 else set()
+
+
+def _inferred_type(payload: Mapping) -> str:
+    if payload.get("Attachments"):
+        return "multipart/mixed"
+    if payload.get("HtmlBody") and payload.get("TextBody"):
+        return "multipart/alternative"
+    return "text/html" if payload.get("HtmlBody") else "text/plain"
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""

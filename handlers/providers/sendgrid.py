@@ -1,0 +1,134 @@
+"""SendGrid Inbound Parse webhook (multipart/form-data), parsed or raw mode, into a Mail.
+
+Sample payload, parsed mode (the default), as SendGrid posts it (tests/data/email/sendgrid_parsed.json):
+    headers=<the raw header block>   from=Marie Dupont <marie.dupont@gmail.com>   to=news@acme.example
+    subject=Re: ...   text=...   html=...   sender_ip=209.85.218.44   SPF=pass   dkim={@gmail.com : pass}
+    envelope={"to":["news@parse.acme.example"],"from":"marie.dupont@gmail.com"}
+    charsets={"to":"UTF-8","html":"UTF-8","subject":"UTF-8","from":"UTF-8","text":"UTF-8"}
+    attachments=0   [attachment-info, attachment1 ...]   [spam_score, spam_report]
+Raw mode ("POST the raw, full MIME message") sends `email`, the whole message, in place of headers,
+text, html and attachments (tests/data/email/sendgrid_raw.json).
+https://www.twilio.com/docs/sendgrid/for-developers/parsing-email/setting-up-the-inbound-parse-webhook
+
+Character sets: SendGrid posts `text` and `html` in the message's own charset and names it only in
+`charsets`, not in the form part. Flask decodes every part as UTF-8, which is right for UTF-8 mail
+(nearly all of it) and irreparably wrong for the rest. So values may come three ways: bytes (decoded
+here with the declared charset), str decoded as latin-1 by the route (say form_encoding="latin-1":
+lossless, re-encoded and decoded with the declared charset), or str as Flask gives it (taken as is).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+
+from ..core.inbound import ProviderError, first_value
+from ..email.headers import (
+    address,
+    authentication,
+    decode_bytes,
+    envelope_address,
+    first,
+    mime_type,
+    parse_header_block,
+    spf_word,
+)
+from ..email.message import Mail
+from .mime import parse_mime
+
+_DKIM_RESULT = re.compile(r"@?([A-Za-z0-9][A-Za-z0-9.-]*)\s*:\s*([A-Za-z]+)")
+_LATIN_1 = {"latin-1", "latin1", "iso-8859-1", "iso8859-1"}
+
+
+def parse(fields: Mapping[str, str | bytes], form_encoding: str = "utf-8") -> Mail:
+    """Turn SendGrid's form fields into a Mail. Raises ProviderError(permanent=True) if unusable."""
+    charsets = _json(fields, "charsets", dict) or {}
+    envelope = _json(fields, "envelope", dict) or {}
+    text = _Decoder(fields, charsets, form_encoding)
+    if first_value(fields, "email") is not None:
+        mail = parse_mime(text.raw("email"), provider="sendgrid")
+    elif first_value(fields, "headers") is not None:
+        mail = _parsed_mode(text)
+    else:
+        raise ProviderError("neither `headers` nor `email`: not a SendGrid Inbound Parse post")
+    if not mail.sender:
+        raise ProviderError("no From in the SendGrid post")
+
+    spf, dkim_domains = mail.spf, mail.dkim_pass_domains
+    if first_value(fields, "SPF") is not None:  # SendGrid's own verdicts beat headers inside the message
+        spf = spf_word(text("SPF"))
+    if first_value(fields, "dkim") is not None:
+        dkim_domains = tuple(dict.fromkeys(
+            domain.lower() for domain, result in _DKIM_RESULT.findall(text("dkim") or "") if result.lower() == "pass"))
+    envelope_to, envelope_from = envelope.get("to") or [], envelope.get("from")
+    return replace(
+        mail,
+        provider="sendgrid",
+        envelope_from=envelope_address(envelope_from) if isinstance(envelope_from, str) else mail.envelope_from,
+        recipient=str(envelope_to[0]) if isinstance(envelope_to, list) and envelope_to else mail.recipient,
+        spf=spf,
+        dkim_pass_domains=dkim_domains,
+        evidence={**mail.evidence, **{name: text(name) for name in ("sender_ip", "spam_score", "SPF", "dkim")
+                                      if first_value(fields, name) is not None},
+                  **({"envelope": envelope} if envelope else {}), **({"charsets": charsets} if charsets else {})},
+    )
+
+
+def _parsed_mode(text: _Decoder) -> Mail:
+    # Subject and From come from the header block: it keeps RFC 2047 words, so they decode right
+    # whatever the charset; the separate fields are the fallback.
+    headers = parse_header_block(text("headers") or "")
+    spf, dkim_domains = authentication(headers)
+    return Mail(
+        provider="sendgrid",
+        headers=headers,
+        sender=address(first(headers, "From")) or address(text("from")),
+        envelope_from=None,
+        recipient=address(first(headers, "To")) or address(text("to")) or None,
+        subject=first(headers, "Subject") or text("subject") or "",
+        text=text("text"),
+        html=text("html"),
+        content_type=mime_type(first(headers, "Content-Type")),
+        spf=spf,
+        dkim_pass_domains=dkim_domains,
+    )
+
+
+class _Decoder:
+    """Form values as text, each in the charset SendGrid declared for it (see the module docstring)."""
+
+    def __init__(self, fields: Mapping, charsets: Mapping, form_encoding: str):
+        self.fields, self.charsets = fields, charsets
+        self.latin_1 = form_encoding.lower() in _LATIN_1
+
+    def __call__(self, name: str) -> str | None:
+        value = first_value(self.fields, name)
+        if value is None or (isinstance(value, str) and not self.latin_1):
+            return value
+        return decode_bytes(self._bytes(value), str(self.charsets.get(name) or "utf-8"))
+
+    def raw(self, name: str) -> bytes:
+        """A field's original bytes, as near as the route left them (the raw message)."""
+        value = first_value(self.fields, name)
+        return self._bytes(value) if self.latin_1 or not isinstance(value, str) else value.encode("utf-8")
+
+    def _bytes(self, value: str | bytes) -> bytes:
+        if isinstance(value, (bytes, bytearray)):
+            return bytes(value)
+        return value.encode("latin-1", errors="replace")
+
+
+def _json(fields: Mapping, name: str, kind: type):
+    value = first_value(fields, name)
+    if value is None or value == "":
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError as error:
+        raise ProviderError(f"`{name}` is not JSON: {error}") from error
+    if not isinstance(parsed, kind):
+        raise ProviderError(f"`{name}` is not a JSON {kind.__name__}")
+    return parsed
+

@@ -1,0 +1,78 @@
+"""Twilio Programmable Messaging inbound webhook: verify the signature, parse into an Inbound.
+
+Sample payload (application/x-www-form-urlencoded), as Twilio documents it:
+    MessageSid=SM...&SmsSid=SM...&AccountSid=AC...&MessagingServiceSid=MG...&From=+14155550100
+    &To=+14155550199&Body=STOP&NumMedia=0&NumSegments=1&SmsStatus=received&ApiVersion=2010-04-01
+    [&OptOutType=STOP]   (Advanced Opt-Out: Twilio has already replied)
+https://www.twilio.com/docs/messaging/guides/webhook-request
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+from twilio.request_validator import RequestValidator
+
+from ..core.addresses import InvalidAddress, normalise_phone
+from ..core.inbound import Inbound, ProviderError, first_value
+
+# Twilio's Advanced Opt-Out names the action it already took and answered.
+_PROVIDER_ACTIONS = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
+
+
+def signed_urls(request_url: str, public_base_url: str | None, forwarded_proto: str | None,
+                forwarded_host: str | None) -> list[str]:
+    """The URLs Twilio may have signed: the configured public origin, else what we saw and what a
+    proxy says the client called. Trying several is safe: each must still match the HMAC."""
+    parts = urlsplit(request_url)
+    if public_base_url:
+        base = urlsplit(public_base_url.rstrip("/"))
+        return [urlunsplit((base.scheme, base.netloc, base.path + parts.path, parts.query, ""))]
+    urls = [request_url]
+    if forwarded_proto or forwarded_host:
+        proto = (forwarded_proto or parts.scheme).split(",")[0].strip()
+        host = (forwarded_host or parts.netloc).split(",")[0].strip()
+        urls.append(urlunsplit((proto, host, parts.path, parts.query, "")))
+    return urls
+
+
+def verify(auth_token: str | None, urls: Iterable[str], params: Mapping, signature: str | None) -> bool:
+    """True when `signature` is Twilio's signature of one of `urls` with `params`."""
+    if not auth_token or not signature:
+        return False
+    validator = RequestValidator(auth_token)
+    # The URL exactly as seen is what Twilio signed in practice: one HMAC. validate() computes two
+    # (with and without the port), so it is the fallback for the rarer spellings.
+    if any(hmac.compare_digest(validator.compute_signature(url, params), signature) for url in urls):
+        return True
+    return any(validator.validate(url, params, signature) for url in urls)
+
+
+def parse(params: Mapping[str, str], default_region: str) -> Inbound:
+    """Turn Twilio's form parameters into an Inbound. Raises ProviderError if one is unusable."""
+    sid = first_value(params, "MessageSid") or first_value(params, "SmsMessageSid") or first_value(params, "SmsSid")
+    sender = first_value(params, "From")
+    if not sid:
+        raise ProviderError("no MessageSid in the request")
+    if not sender:
+        raise ProviderError("no From in the request")
+    try:
+        address = normalise_phone(sender, default_region)
+    except InvalidAddress:
+        # Short codes and alphanumeric senders are not E.164; keep them as sent rather than lose them.
+        address = sender.strip()
+    opt_out_type = (first_value(params, "OptOutType") or "").upper()
+    return Inbound(
+        channel="sms",
+        provider="twilio",
+        provider_id=sid,
+        address=address,
+        recipient=first_value(params, "To"),
+        text=first_value(params, "Body") or "",
+        params=dict(params),
+        country=(first_value(params, "FromCountry") or "").upper() or None,
+        provider_action=_PROVIDER_ACTIONS.get(opt_out_type),
+    )
+

@@ -1,0 +1,105 @@
+"""The suppression list as files: every address that must not be contacted, as CSV or JSON, streamed."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+
+from ..core import consent
+from ..core.consent import EVERYTHING, OUT
+from .database import StoreError
+
+EXPORT_FORMATS = ("csv", "json")
+EXPORT_COLUMNS = ("channel", "address", "scope", "since")
+ALL = "all"  # the export's name for EVERYTHING
+
+
+def suppressions(path: str, channel: str | None, category: str | None) -> Iterator[tuple[str, str, str, str]]:
+    """(channel, address, scope, since) of every address that must not be contacted, in address order.
+
+    The rule of /api/v1/suppressions/check (consent.suppressed): without a category, an opt-out of
+    everything; with one, an opt-out of that category, or of everything unless the person opted back
+    in to that category. scope is "all" or the category; since is when that state was recorded. Reads
+    on a connection of its own, opened now (so a database error is raised here, not while
+    streaming), and holds one row at a time.
+    """
+    try:
+        conn = sqlite3.connect(path, timeout=10, check_same_thread=False)
+        conn.execute("PRAGMA query_only = 1")
+        where, params = ("AND channel = ?", (channel,)) if channel else ("", ())
+        if category is None:
+            cursor = conn.execute(
+                f"SELECT channel, address, scope, updated_at FROM consent WHERE scope = ? AND status = ? {where} "
+                "ORDER BY channel, address", (EVERYTHING, OUT, *params))
+        else:
+            cursor = conn.execute(
+                f"SELECT channel, address, scope, status, updated_at FROM consent WHERE scope IN (?, ?) {where} "
+                "ORDER BY channel, address, scope", (EVERYTHING, category, *params))
+    except sqlite3.Error as e:
+        raise StoreError(f"database {path}: {e}") from e
+    return _everything_rows(conn, cursor) if category is None else _category_rows(conn, cursor, category)
+
+
+def _everything_rows(conn, cursor) -> Iterator[tuple[str, str, str, str]]:
+    try:
+        for channel, address, _, since in cursor:
+            yield channel, address, ALL, since
+    finally:
+        conn.close()
+
+
+def _category_rows(conn, cursor, category: str) -> Iterator[tuple[str, str, str, str]]:
+    """Group each address's rows (at most two: '*' and the category) and apply consent.suppressed."""
+    def verdict(key, state, stamps):
+        if consent.suppressed(state, (category,))[category]:
+            scope = category if state.get(category) == OUT else EVERYTHING
+            return key[0], key[1], ALL if scope == EVERYTHING else category, stamps[scope]
+        return None
+
+    key, state, stamps = None, {}, {}
+    try:
+        for channel, address, scope, status, updated_at in cursor:
+            if (channel, address) != key:
+                if key is not None and (row := verdict(key, state, stamps)):
+                    yield row
+                key, state, stamps = (channel, address), {}, {}
+            state[scope] = status
+            stamps[scope] = updated_at
+        if key is not None and (row := verdict(key, state, stamps)):
+            yield row
+    finally:
+        conn.close()
+
+
+def export_chunks(rows: Iterable[tuple[str, str, str, str]], fmt: str, per_chunk: int = 2000) -> Iterator[str]:
+    """The rows as CSV (header channel,address,scope,since) or as one JSON array of objects, in pieces."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}")
+    buffer = io.StringIO()
+    if fmt == "csv":
+        writer = csv.writer(buffer)
+        writer.writerow(EXPORT_COLUMNS)
+        for n, row in enumerate(rows, 1):
+            writer.writerow(row)
+            if n % per_chunk == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+        return
+    # json.dumps's output for {"channel": ..., "address": ..., "scope": ..., "since": ...}, built faster.
+    template = "{" + ", ".join(f'"{name}": %s' for name in EXPORT_COLUMNS) + "}"
+    encode, separator = json.encoder.encode_basestring, "[\n"
+    for n, row in enumerate(rows, 1):
+        buffer.write(separator)
+        buffer.write(template % tuple(map(encode, row)))
+        separator = ",\n"
+        if n % per_chunk == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    buffer.write("[]\n" if separator == "[\n" else "\n]\n")
+    yield buffer.getvalue()

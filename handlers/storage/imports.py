@@ -1,0 +1,163 @@
+"""Imports of other tools' suppression lists: plain lists, and SendGrid, Mailgun and Postmark exports.
+
+Written in one or a few large transactions through Store.write (executemany; the current state is
+read inside the same transaction), so a million rows cost seconds, not hours; webhooks that arrive
+meanwhile wait for the transaction in progress (a few seconds at most) and are then recorded as usual.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from ..core import consent
+from ..core.addresses import InvalidAddress, normalise
+from ..core.classifier import OPT_OUT, Decision
+from ..core.consent import EVERYTHING, OUT
+from .bulk import Progress, TransferError, large_cache, text_stream
+from .states import INSERT_EVENT, read_states, write_states
+from .store import Store, now
+
+_IMPORT_CHUNK = 100_000  # addresses per import transaction
+
+
+@dataclass
+class ImportReport:
+    format: str
+    channel: str
+    lines: int = 0  # lines holding an address (header and blank lines not counted)
+    imported: int = 0  # recorded as opt-outs of everything now
+    duplicates: int = 0  # the same address (once normalised) earlier in the file
+    already: int = 0  # already opted out of everything here
+    invalid: list[tuple[int, str, str]] = field(default_factory=list)  # (line number, text, reason)
+
+
+# Header names compared without case, spaces or underscores: "Email Address" == "EmailAddress".
+def _column_key(name: str) -> str:
+    return re.sub(r"[\s_\-]+", "", name.strip().lower())
+
+
+def detect_format(header: list[str]) -> tuple[str, int | None]:
+    """(format, index of the address column) from a file's first row; ("plain", None) when it is no header.
+
+    SendGrid global unsubscribes: email,created. Mailgun unsubscribes: address,tag(s),created_at.
+    Postmark suppressions: EmailAddress (or "Email Address"),SuppressionReason,Origin,CreatedAt.
+    """
+    keys = [_column_key(name) for name in header]
+    if "emailaddress" in keys:
+        return "postmark", keys.index("emailaddress")
+    if "address" in keys and ({"tag", "tags", "createdat"} & set(keys)):
+        return "mailgun", keys.index("address")
+    if "email" in keys and "created" in keys:
+        return "sendgrid", keys.index("email")
+    return "plain", None
+
+
+def read_import(raw: BinaryIO, channel: str | None, region: str,
+                progress: Progress | None = None) -> tuple[ImportReport, Iterator[str]]:
+    """Detect the format; return the report (filled in as the addresses are read) and the new addresses,
+    normalised and each once."""
+    text = text_stream(raw)
+    first = text.readline()
+    header = next(csv.reader([first]), [])
+    fmt, column = detect_format(header)
+    if fmt != "plain":
+        if channel == "sms":
+            raise TransferError(f"a {fmt} export holds email addresses, not phone numbers (--channel sms)")
+        channel = "email"
+    elif channel is None:
+        # A plain list is of one kind: the first address says which.
+        channel = "email" if "@" in first else "sms"
+    report = ImportReport(fmt, channel)
+
+    def lines() -> Iterator[tuple[int, str]]:
+        if fmt == "plain":
+            yield 1, first
+            yield from enumerate(text, 2)
+            return
+        reader = csv.reader(text)
+        for row in reader:
+            # line_num counts physical lines, so a quoted field over two lines keeps the numbers right.
+            yield reader.line_num + 1, (row[column] if column < len(row) else "")
+
+    def addresses() -> Iterator[str]:
+        seen: set[str] = set()
+        position = 0
+        for number, value in lines():
+            if progress and number % 5000 == 0:
+                position, before = raw.tell(), position
+                progress(position - before)
+            value = value.strip()
+            if not value:
+                continue
+            report.lines += 1
+            try:
+                address = normalise(channel, value, region)
+            except InvalidAddress as e:
+                report.invalid.append((number, value, str(e)))
+                continue
+            if address in seen:
+                report.duplicates += 1
+                continue
+            seen.add(address)
+            yield address
+        if progress:
+            progress(raw.tell() - position)
+
+    return report, addresses()
+
+
+def import_suppressions(store: Store, raw: BinaryIO, channel: str | None, region: str,
+                        progress: Progress | None = None) -> ImportReport:
+    """Record every new address in `raw` as an opt-out of everything (events.source 'import:<format>').
+
+    Addresses already opted out of everything are skipped, so importing a file twice records nothing
+    the second time. Written in transactions of 100,000 addresses, sorted: a random list
+    touches most pages of the consent index in every transaction, so fewer, larger ones write less.
+    """
+    report, addresses = read_import(raw, channel, region, progress)
+    source = f"import:{report.format}"
+    decision = Decision(OPT_OUT, source)
+
+    fresh = consent.apply({}, decision, ())  # the same for everyone with no state on record
+    fresh_after = json.dumps(fresh.after, sort_keys=True)
+
+    def record(chunk: list[str]) -> Callable[[sqlite3.Connection], None]:
+        chunk.sort()  # neighbouring keys: the lookups and the index inserts touch far fewer pages
+
+        def work(conn):
+            with large_cache(conn):
+                states = read_states(conn, report.channel, chunk)
+                stamp, events, final = now(), [], {}
+                for address in chunk:
+                    state = states.get(address)
+                    if state is None:
+                        transition, after = fresh, fresh_after
+                    elif state.get(EVERYTHING) == OUT:
+                        report.already += 1
+                        continue
+                    else:
+                        transition = consent.apply(state, decision, ())
+                        after = json.dumps(transition.after, sort_keys=True)
+                    events.append((report.channel, address, OPT_OUT, "[]", int(transition.changed), after, source,
+                                   None, stamp))
+                    final[address] = (transition.after, stamp)
+                conn.executemany(INSERT_EVENT, events)
+                write_states(conn, report.channel, final, states)
+                report.imported += len(events)
+        return work
+
+    chunk: list[str] = []
+    for address in addresses:
+        chunk.append(address)
+        if len(chunk) == _IMPORT_CHUNK:
+            store.write(record(chunk))
+            chunk = []
+    if chunk:
+        store.write(record(chunk))
+    return report

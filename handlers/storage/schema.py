@@ -1,0 +1,117 @@
+"""The schema, as migrations: each one runs once per database, in order, and is never edited after release."""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("optout")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            channel TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            provider_id TEXT NOT NULL,
+            address TEXT NOT NULL,
+            recipient TEXT,
+            body TEXT NOT NULL,
+            params TEXT NOT NULL,           -- every parameter the provider sent, as evidence (JSON)
+            received_at TEXT NOT NULL,
+            action TEXT NOT NULL,           -- what was done: opt_out, opt_in, help, none
+            categories TEXT NOT NULL,       -- JSON list; [] means everything
+            language TEXT,                  -- the language of the reply / of the words matched
+            language_sure INTEGER NOT NULL DEFAULT 0,  -- 1 when the words belong to that language only
+            rule TEXT NOT NULL,
+            matched TEXT,
+            flagged INTEGER NOT NULL DEFAULT 0,
+            reply TEXT,                     -- the reply we answered with, if any
+            UNIQUE (provider, provider_id)
+        )""")
+    db.execute("CREATE INDEX messages_by_address ON messages (channel, address)")
+    db.execute("""
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            action TEXT NOT NULL,           -- opt_out or opt_in
+            categories TEXT NOT NULL,       -- JSON list; [] means everything
+            changed INTEGER NOT NULL,       -- 0 when the person was already in that state
+            state_after TEXT NOT NULL,      -- JSON {scope: out|in}
+            source TEXT NOT NULL,           -- e.g. sms:twilio
+            message_id INTEGER REFERENCES messages (id),
+            created_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX events_by_address ON events (channel, address)")
+    db.execute("""
+        CREATE TABLE consent (
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            scope TEXT NOT NULL,            -- '*' for everything, or a category
+            status TEXT NOT NULL CHECK (status IN ('out', 'in')),
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (channel, address, scope)
+        ) WITHOUT ROWID""")
+
+
+@migrations()
+def m002_email(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages (id),
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            in_reply_to TEXT,               -- the Message-ID of the person's email
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            claimed_until TEXT,             -- a worker is sending it until then
+            sent_at TEXT,
+            failed_at TEXT,                 -- given up: the server refused it for good
+            last_error TEXT
+        )""")
+    db.execute("CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL")
+    db.execute("CREATE INDEX outbox_by_address ON outbox (channel, address, created_at)")
+    db.execute("""
+        CREATE TABLE nonces (
+            nonce TEXT PRIMARY KEY,         -- e.g. a Mailgun token
+            provider TEXT NOT NULL,
+            provider_id TEXT NOT NULL,      -- the message it came with
+            seen_at TEXT NOT NULL
+        ) WITHOUT ROWID""")
+
+
+@migrations()
+def m003_links(db: sqlite_utils.Database) -> None:
+    # One row per address (not per message sent): unsubscribe links carry this random id, not the
+    # address, so a link in a log or a forwarded mail does not reveal whose it is.
+    db.execute("""
+        CREATE TABLE links (
+            id TEXT PRIMARY KEY,
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (channel, address)
+        )""")
+
+
+@migrations()
+def m004_reviews(db: sqlite_utils.Database) -> None:
+    # An operator's verdict on a flagged decision. A correction is also a new event (history is
+    # never rewritten); the row here only takes the message off the review queue.
+    db.execute("""
+        CREATE TABLE reviews (
+            message_id INTEGER PRIMARY KEY REFERENCES messages (id),
+            verdict TEXT NOT NULL CHECK (verdict IN ('confirmed', 'not_opt_out', 'opt_out')),
+            actor TEXT NOT NULL,
+            event_id INTEGER REFERENCES events (id),
+            reviewed_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX messages_flagged ON messages (id) WHERE flagged = 1")
+    db.execute("CREATE INDEX messages_received ON messages (received_at)")

@@ -1,0 +1,61 @@
+"""A person's consent state: the one place that reads it and the one place that writes it.
+
+State is {scope: "out" | "in"} per (channel, address) (handlers/core/consent.py says what it means);
+every change of state is also an event row, written beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from ..core.consent import Transition
+from .bulk import in_batches, select_for
+
+INSERT_EVENT = ("INSERT INTO events (channel, address, action, categories, changed, state_after, source, "
+                "message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def read_state(conn, channel: str, address: str) -> dict[str, str]:
+    """The committed state of one address ({} when it has none)."""
+    return dict(conn.execute("SELECT scope, status FROM consent WHERE channel = ? AND address = ?",
+                             (channel, address)).fetchall())
+
+
+def read_states(conn, channel: str, addresses: Iterable[str],
+                table_rows: int | None = None) -> dict[str, dict[str, str]]:
+    """The consent state of each address that has one (looked up, or read whole when the table is small)."""
+    states: dict[str, dict[str, str]] = {}
+    sql = "SELECT address, scope, status FROM consent WHERE channel = ? {keys}"
+    if table_rows is None:
+        rows = in_batches(conn, sql.format(keys="AND address IN ({marks})"), (channel,), addresses)
+    else:
+        rows = select_for(conn, sql, (channel,), "address", addresses, table_rows)
+    for address, scope, status in rows:
+        states.setdefault(address, {})[scope] = status
+    return states
+
+
+def write_states(conn, channel: str, final: dict[str, tuple[dict[str, str], str]], existing: Iterable[str]) -> None:
+    """Replace the consent rows of each address with its final (state, stamp), in sorted order.
+    `existing`: the addresses that had rows before (the others have none to delete)."""
+    conn.executemany("DELETE FROM consent WHERE channel = ? AND address = ?",
+                     sorted((channel, a) for a in existing if a in final))
+    conn.executemany(
+        "INSERT INTO consent (channel, address, scope, status, updated_at) VALUES (?, ?, ?, ?, ?)",
+        sorted((channel, address, scope, status, stamp)
+               for address, (state, stamp) in final.items() for scope, status in state.items()))
+
+
+
+
+def record_transition(conn, channel: str, address: str, transition: Transition, categories: str, source: str,
+                      message_id: int | None, stamp: str) -> int:
+    """Write the event of one decision and, if the state moved, the new state. Returns the event's id."""
+    event_id = conn.execute(
+        INSERT_EVENT + " RETURNING id",
+        (channel, address, transition.action, categories, int(transition.changed),
+         json.dumps(transition.after, sort_keys=True), source, message_id, stamp)).fetchone()[0]
+    if transition.after != transition.before:
+        write_states(conn, channel, {address: (transition.after, stamp)}, (address,))
+    return event_id

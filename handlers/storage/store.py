@@ -1,0 +1,237 @@
+"""All SQL: the schema, the one write transaction per inbound message, and the reads the API needs.
+
+How a write reaches the disk (locks, durability, group commit) is handlers/database.py's job.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+
+import sqlite_utils
+
+from ..core.classifier import OPT_IN, OPT_OUT, Decision
+from ..core.consent import EVERYTHING
+from ..core.consent import apply as consent_apply
+from ..core.inbound import Inbound, Replay
+from ..core.intake import Decide, Recorded
+from .database import Database, StoreError  # noqa: F401  (StoreError: the routes catch it from here)
+from .schema import migrations
+from .states import read_state, record_transition
+
+# At most one confirmation email per address in this time, whatever happens: no mail loops.
+CONFIRMATION_INTERVAL = timedelta(days=1)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+class Store(Database):
+    """The schema and every query: the webhook's write, the API's reads."""
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations; safe when several processes start at once. Returns their names."""
+        conn = self.connection()
+        with self.writer_lock():
+            db = sqlite_utils.Database(conn)
+            pending = [m.name for m in migrations.pending(db)]
+            migrations.apply(db)
+        return pending
+
+    # The webhook's write ------------------------------------------------------------------------
+
+    def record_inbound(self, inbound: Inbound, decide: Decide) -> Recorded:
+        """Record the message, its decision, the event and the new state in one committed transaction.
+
+        `decide(current_state, known_language)` is pure; what it returns is written only if the
+        state it was given is still the committed state inside the transaction (else it is called
+        again), so two messages from one person are decided one after the other. known_language is
+        the language of their latest message whose words belonged to one language only. A message
+        already recorded (same provider and id) changes nothing: Recorded(duplicate=True).
+        """
+        def read(conn: sqlite3.Connection):
+            seen = conn.execute("SELECT id FROM messages WHERE provider = ? AND provider_id = ?",
+                                (inbound.provider, inbound.provider_id)).fetchone()
+            if seen:
+                return seen[0], None, None
+            state = read_state(conn, inbound.channel, inbound.address)
+            known = conn.execute(
+                "SELECT language FROM messages WHERE channel = ? AND address = ? AND language_sure = 1 "
+                "ORDER BY id DESC LIMIT 1", (inbound.channel, inbound.address)).fetchone()
+            return None, state, known[0] if known else None
+
+        # Decide before taking the write lock, from what is committed now; under the lock, read again
+        # and decide again only if another message from this person was committed in between. The
+        # write lock is held by one writer at a time across all workers, so it must be short.
+        seen, state, known = read(self.connection())
+        if seen:
+            return Recorded(True, seen, None, None)
+        prepared = (state, known, decide(state, known), json.dumps(inbound.params, ensure_ascii=False))
+
+        def work(conn: sqlite3.Connection) -> Recorded:
+            seen, state, known = read(conn)
+            if inbound.nonce:
+                self._use_nonce(conn, inbound)
+            if seen:
+                return Recorded(True, seen, None, None)
+            outcome = prepared[2] if (state, known) == prepared[:2] else decide(state, known)
+            decision, transition, reply = outcome.decision, outcome.transition, outcome.reply
+            stamp = now()
+            categories = json.dumps(list(decision.categories))
+            message_id = conn.execute(
+                "INSERT INTO messages (channel, provider, provider_id, address, recipient, body, params, "
+                "received_at, action, categories, language, language_sure, rule, matched, flagged, reply) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (inbound.channel, inbound.provider, inbound.provider_id, inbound.address, inbound.recipient,
+                 inbound.text, prepared[3], stamp, transition.action,
+                 categories, decision.language, int(len(decision.languages) == 1), decision.rule,
+                 decision.matched, int(decision.flagged), reply),
+            ).lastrowid
+            if transition.action in (OPT_OUT, OPT_IN):
+                record_transition(conn, inbound.channel, inbound.address, transition, categories,
+                                  f"{inbound.channel}:{inbound.provider}", message_id, stamp)
+            if outcome.mail and inbound.address:
+                self._queue_confirmation(conn, inbound, message_id, outcome.mail, stamp)
+            return Recorded(False, message_id, transition, reply)
+
+        return self.write(work)
+
+    @staticmethod
+    def _use_nonce(conn, inbound: Inbound) -> None:
+        row = conn.execute("SELECT provider_id FROM nonces WHERE nonce = ?", (inbound.nonce,)).fetchone()
+        if row is None:
+            conn.execute("INSERT INTO nonces (nonce, provider, provider_id, seen_at) VALUES (?, ?, ?, ?)",
+                         (inbound.nonce, inbound.provider, inbound.provider_id, now()))
+        elif row[0] != inbound.provider_id:
+            raise Replay(f"{inbound.provider} token already used by another message")
+
+    @staticmethod
+    def _queue_confirmation(conn, inbound: Inbound, message_id: int, mail: tuple[str, str], stamp: str) -> None:
+        since = (datetime.now(timezone.utc) - CONFIRMATION_INTERVAL).isoformat(timespec="microseconds")
+        recent = conn.execute("SELECT 1 FROM outbox WHERE channel = ? AND address = ? AND created_at > ?",
+                              (inbound.channel, inbound.address, since)).fetchone()
+        if recent:
+            return
+        conn.execute(
+            "INSERT INTO outbox (message_id, channel, address, subject, body, in_reply_to, created_at, "
+            "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (message_id, inbound.channel, inbound.address, mail[0], mail[1], inbound.message_id, stamp, stamp))
+
+    # Reads for the API --------------------------------------------------------------------------
+
+    def suppressed_among(self, channel: str, addresses: Iterable[str], category: str | None) -> set[str]:
+        """Which of `addresses` must not be contacted (on `channel`, for `category` if given).
+
+        Without a category: opted out of everything. With one: opted out of it, or of everything and
+        not opted back in to it (consent.suppressed, done here as set operations for speed).
+        """
+        wanted = addresses if isinstance(addresses, (set, frozenset)) else set(addresses)
+        conn = self.connection()
+
+        def having(scope: str, status: str) -> set[str]:
+            if len(wanted) <= 5000:
+                found: set[str] = set()
+                batch = list(wanted)
+                for i in range(0, len(batch), 500):
+                    chunk = batch[i:i + 500]
+                    found.update(a for (a,) in conn.execute(
+                        f"SELECT address FROM consent WHERE channel = ? AND scope = ? AND status = ? "
+                        f"AND address IN ({','.join('?' * len(chunk))})", (channel, scope, status, *chunk)))
+                return found
+            return wanted.intersection(a for (a,) in conn.execute(
+                "SELECT address FROM consent WHERE channel = ? AND scope = ? AND status = ?",
+                (channel, scope, status)))
+
+        everything = having(EVERYTHING, "out")
+        if category is None:
+            return everything
+        return having(category, "out") | (everything - having(category, "in"))
+
+    def contact(self, channel: str, address: str) -> dict:
+        """Current state and full history of one address."""
+        conn = self.connection()
+        conn.row_factory = sqlite3.Row
+        try:
+            state = read_state(conn, channel, address)
+            events = [dict(r) for r in conn.execute(
+                "SELECT e.id, e.action, e.categories, e.changed, e.state_after, e.source, e.created_at, "
+                "e.message_id, m.body AS message, m.rule, m.matched FROM events e "
+                "LEFT JOIN messages m ON m.id = e.message_id "
+                "WHERE e.channel = ? AND e.address = ? ORDER BY e.id", (channel, address))]
+            messages = [dict(r) for r in conn.execute(
+                "SELECT id, provider, provider_id, body, received_at, action, categories, language, rule, "
+                "matched, flagged, reply FROM messages WHERE channel = ? AND address = ? ORDER BY id",
+                (channel, address))]
+        finally:
+            conn.row_factory = None
+        for row in events:
+            row["categories"] = json.loads(row["categories"])
+            row["state_after"] = json.loads(row["state_after"])
+            row["changed"] = bool(row["changed"])
+        for row in messages:
+            row["categories"] = json.loads(row["categories"])
+            row["flagged"] = bool(row["flagged"])
+        return {"state": state, "events": events, "messages": messages}
+
+    def link_id(self, channel: str, address: str) -> str:
+        """The unsubscribe-link id of an address, made on first use."""
+        row = self.connection().execute("SELECT id FROM links WHERE channel = ? AND address = ?",
+                                        (channel, address)).fetchone()
+        if row:
+            return row[0]
+
+        def work(conn):
+            conn.execute("INSERT OR IGNORE INTO links (id, channel, address, created_at) VALUES (?, ?, ?, ?)",
+                         (secrets.token_urlsafe(12), channel, address, now()))
+            return conn.execute("SELECT id FROM links WHERE channel = ? AND address = ?",
+                                (channel, address)).fetchone()[0]
+
+        return self.write(work)
+
+    def link_address(self, link_id: str) -> tuple[str, str] | None:
+        """(channel, address) of an unsubscribe-link id."""
+        row = self.connection().execute("SELECT channel, address FROM links WHERE id = ?", (link_id,)).fetchone()
+        return tuple(row) if row else None
+
+    def state(self, channel: str, address: str) -> dict[str, str]:
+        return read_state(self.connection(), channel, address)
+
+    def review(self, message_id: int, verdict: str, actor: str, categories: tuple[str, ...]) -> dict:
+        """An operator's verdict on a flagged message: 'confirmed', 'not_opt_out' or 'opt_out'.
+
+        A correction records a new event from `actor` and changes the state; nothing is sent to the
+        person. Returns {"message_id", "verdict", "event_id", "changed"}; raises LookupError for an
+        unknown message and ValueError for a verdict that does not fit the message.
+        """
+        if verdict not in ("confirmed", "not_opt_out", "opt_out"):
+            raise ValueError(f"unknown verdict {verdict!r}")
+
+        def work(conn) -> dict:
+            row = conn.execute("SELECT channel, address, action, categories FROM messages WHERE id = ?",
+                               (message_id,)).fetchone()
+            if row is None:
+                raise LookupError(f"no message {message_id}")
+            channel, address, action, recorded_categories = row
+            if verdict == "not_opt_out" and action != OPT_OUT:
+                raise ValueError("that message was not recorded as an opt-out")
+            if verdict == "opt_out" and action == OPT_OUT:
+                raise ValueError("that message was already recorded as an opt-out")
+            event_id, changed = None, False
+            if verdict != "confirmed":
+                before = read_state(conn, channel, address)
+                cats = tuple(json.loads(recorded_categories)) if verdict == "not_opt_out" else ()
+                decision = Decision(OPT_IN if verdict == "not_opt_out" else OPT_OUT, f"review:{verdict}", cats)
+                transition = consent_apply(before, decision, categories)
+                stamp = now()
+                event_id = record_transition(conn, channel, address, transition, json.dumps(list(cats)),
+                                             f"review:{actor}", message_id, stamp)
+                changed = transition.changed
+            conn.execute("INSERT OR REPLACE INTO reviews (message_id, verdict, actor, event_id, reviewed_at) "
+                         "VALUES (?, ?, ?, ?, ?)", (message_id, verdict, actor, event_id, now()))
+            return {"message_id": message_id, "verdict": verdict, "event_id": event_id, "changed": changed}
+
+        return self.write(work)

@@ -1,0 +1,278 @@
+"""The operators' dashboard at /admin, behind ADMIN_TOKEN: activity, the review queue, address look-up.
+
+Logging in with the token sets Flask's signed session cookie (HttpOnly, SameSite=Strict, Secure
+over https, path /admin). Its key is derived from ADMIN_TOKEN, so there is no setting to add and
+changing the token logs everyone out. Every POST carries a CSRF token kept in the session. The SQL
+lives in handlers/reports.py; a review's write is Store.review.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from datetime import datetime, timezone
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
+
+from ..core.addresses import CHANNELS, InvalidAddress, normalise
+from ..core.consent import EVERYTHING, suppressed
+from ..core.keywords import KeywordFileError
+from ..storage import reports
+from ..storage.store import StoreError
+from .context import services
+from .responses import page_headers, rate_limited
+from .throttles import app_throttle
+
+admin = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+PER_PAGE = 50
+SESSION_HOURS = 12
+LABELS = {"opt_out": "Opt-outs", "opt_in": "Opt-ins", "help": "Help requests", "ignored": "Ignored"}
+VERDICTS = {"confirmed": "Confirm", "not_opt_out": "This was not an opt-out", "opt_out": "This was an opt-out"}
+
+
+class AdminSession(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, sent only to /admin and Secure whenever the request is https."""
+
+    def get_cookie_secure(self, app) -> bool:
+        base = services().settings.get("PUBLIC_BASE_URL") or ""
+        forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        return request.is_secure or base.startswith("https://") or forwarded == "https"
+
+    def get_cookie_httponly(self, app) -> bool:
+        return True
+
+    def get_cookie_samesite(self, app) -> str:
+        return "Strict"
+
+    def get_cookie_path(self, app) -> str:
+        return admin.url_prefix
+
+
+def derive(token: str, purpose: str) -> str:
+    return hmac.new(token.encode(), f"optout admin {purpose}".encode(), hashlib.sha256).hexdigest()
+
+
+@admin.record_once
+def use_token_as_session_key(state) -> None:
+    token = state.app.config.get("ADMIN_TOKEN")
+    if token and not state.app.secret_key:
+        state.app.secret_key = derive(token, "session key")
+    if type(state.app.session_interface) is SecureCookieSessionInterface:
+        state.app.session_interface = AdminSession()
+
+
+def admin_token() -> str | None:
+    return services().settings.get("ADMIN_TOKEN") or None
+
+
+def logged_in() -> bool:
+    given, since = session.get("admin", ""), session.get("since", 0)
+    return (hmac.compare_digest(given.encode(), derive(admin_token(), "login").encode())
+            and time.time() - since < SESSION_HOURS * 3600)
+
+
+@admin.before_request
+def guard():
+    g.nonce = secrets.token_urlsafe(12)
+    if not admin_token():
+        return page("message.html", 403, title="The dashboard is closed",
+                    text="ADMIN_TOKEN is not set on the server, so nobody can log in. Set it and restart.")
+    if request.endpoint not in ("admin.login_form", "admin.login") and not logged_in():
+        return redirect(url_for("admin.login_form", next=request.full_path.rstrip("?")), 303)
+    if request.method == "POST":
+        given, expected = request.form.get("csrf", ""), session.get("csrf", "")
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+            return page("message.html", 400, title="This form has expired",
+                        text="Go back, reload the page and try again.")
+    return None
+
+
+@admin.after_request
+def security_headers(response: Response) -> Response:
+    return page_headers(response, getattr(g, "nonce", "none"))
+
+
+@admin.errorhandler(StoreError)
+def store_unavailable(e):
+    current_app.logger.exception("admin: database error")
+    return page("message.html", 503, title="The database is unavailable", text="Try again in a moment.")
+
+
+@admin.context_processor
+def shared():
+    return {"nonce": g.nonce, "csrf": session.get("csrf", ""), "when": when, "labels": LABELS,
+            "signed_in": bool(admin_token()) and logged_in()}
+
+
+def page(template: str, status: int = 200, **context):
+    return render_template(f"admin/{template}", **context), status
+
+
+def when(stamp) -> str:
+    """2025-03-04 10:00:00 UTC from a stored ISO timestamp."""
+    stamp = str(stamp or "")
+    return f"{stamp[:10]} {stamp[11:19]} UTC" if len(stamp) >= 19 else stamp
+
+
+# Logging in and out ---------------------------------------------------------------------------------
+
+@admin.get("/login")
+def login_form():
+    session.setdefault("csrf", secrets.token_urlsafe(32))
+    return page("login.html", next=safe_next(request.args.get("next")))
+
+
+@admin.post("/login")
+def login():
+    token = admin_token()
+    failures = app_throttle("admin_login_failures", limit=5, window=900)
+    client = request.remote_addr or ""
+    if failures.full(client):
+        # Five wrong tokens in 15 minutes: refuse every try from there for a while, right or wrong.
+        return rate_limited(make_response(page("login.html", error="Too many wrong tokens; try again in 15 minutes.",
+                                               next=safe_next(request.form.get("next")))), 900)
+    if not hmac.compare_digest(request.form.get("token", "").encode(), token.encode()):
+        failures.allow(client)
+        current_app.logger.warning("admin: wrong token from %s", client)
+        return page("login.html", 403, error="That is not the admin token.", next=safe_next(request.form.get("next")))
+    session.clear()
+    session.update(admin=derive(token, "login"), since=time.time(), csrf=secrets.token_urlsafe(32))
+    return redirect(safe_next(request.form.get("next")), 303)
+
+
+@admin.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("admin.login_form"), 303)
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path of this dashboard: never an open redirect."""
+    if target and target.startswith("/admin") and "\\" not in target:
+        return target
+    return url_for("admin.dashboard")
+
+
+# Pages ----------------------------------------------------------------------------------------------
+
+@admin.get("")
+def dashboard():
+    channel, action = request.args.get("channel") or None, request.args.get("action") or None
+    if channel not in (None, *CHANNELS) or action not in (None, *reports.ACTIONS):
+        return page("message.html", 400, title="Unknown filter",
+                    text=f"channel is one of {', '.join(CHANNELS)}; action one of {', '.join(reports.ACTIONS)}.")
+    number = request.args.get("page", "1")
+    number = int(number) if number.isdigit() and int(number) > 0 else 1
+    store = services().store
+    days = reports.days_until(datetime.now(timezone.utc).date())
+    counts = reports.daily_counts(store, days)
+    messages, total = reports.recent_messages(store, channel, action, PER_PAGE, (number - 1) * PER_PAGE)
+    return page("dashboard.html", days=days, counts=counts, charts=charts(days, counts), channels=CHANNELS,
+                series=reports.SERIES, actions=reports.ACTIONS, messages=messages, total=total, page=number,
+                pages=max(1, -(-total // PER_PAGE)), channel=channel, action=action,
+                waiting=reports.review_queue(store, limit=0)[1], keywords=keyword_status())
+
+
+@admin.get("/review")
+def review_queue():
+    items, total = reports.review_queue(services().store)
+    return page("review.html", items=items, total=total, verdicts=VERDICTS)
+
+
+@admin.post("/review/<int:message_id>")
+def review(message_id: int):
+    store, verdict = services().store, request.form.get("verdict", "")
+    item = reports.awaiting_review(store, message_id)
+    if item is None:
+        flash(f"Message {message_id} is not waiting for review (someone may have reviewed it already).", "error")
+        return redirect(url_for("admin.review_queue"), 303)
+    try:
+        result = store.review(message_id, verdict, actor="admin", categories=services().keywords.categories)
+    except ValueError as e:
+        flash(f"Message {message_id}: {e}.", "error")
+    else:
+        flash(review_notice(item, result), "notice")
+    return redirect(url_for("admin.review_queue"), 303)
+
+
+def review_notice(item: dict, result: dict) -> str:
+    who = item["address"]
+    if result["verdict"] == "confirmed":
+        return f"Confirmed: {who}'s “{item['body'][:60]}” stays recorded as {item['decision']}."
+    what = "not an opt-out" if result["verdict"] == "not_opt_out" else "an opt-out"
+    state = ("they are opted back in" if result["verdict"] == "not_opt_out" else "they are opted out") \
+        if result["changed"] else "what may be sent to them did not change"
+    return f"Recorded: {who}'s “{item['body'][:60]}” was {what}; {state}. Nothing was sent to them."
+
+
+@admin.get("/contacts")
+def contacts():
+    channel, raw = request.args.get("channel") or "sms", (request.args.get("address") or "").strip()
+    context = {"channel": channel, "raw": raw, "channels": CHANNELS}
+    if not raw:
+        return page("contacts.html", **context)
+    try:
+        address = normalise(channel, raw, services().settings["DEFAULT_REGION"])
+    except InvalidAddress as e:
+        return page("contacts.html", 400, error=str(e), **context)
+    store, categories = services().store, services().keywords.categories
+    record = store.contact(channel, address)
+    blocked = suppressed(record["state"], categories)
+    return page("contacts.html", **context, address=address,
+                state=[("everything", blocked[EVERYTHING])] + [(c, blocked[c]) for c in categories],
+                trail=reports.audit_trail(store, record, channel, address))
+
+
+def keyword_status() -> dict:
+    """{path, loaded_at, checksum, error} of the keyword file the service is using."""
+    try:
+        _ = services().keywords  # also picks up a saved edit, so the status shown is current
+    except KeywordFileError as e:  # broken since start-up: no table was ever loaded
+        return {**services().keyword_status(), "error": str(e)}
+    return services().keyword_status()
+
+
+# The chart ------------------------------------------------------------------------------------------
+
+WIDTH, HEIGHT, LEFT, BOTTOM, TOP, SLOT = 640, 200, 40, 22, 12, 20
+
+
+def charts(days: list[str], counts: dict) -> list[dict]:
+    """Stacked bars per day for each channel, one shared scale, as SVG geometry for the template."""
+    totals = [sum(counts.get((d, c, s), 0) for s in reports.SERIES) for d in days for c in CHANNELS]
+    top = max(totals + [1])
+    plot = HEIGHT - BOTTOM - TOP
+    result = []
+    for channel in CHANNELS:
+        bars, sums = [], {s: sum(counts.get((d, channel, s), 0) for d in days) for s in reports.SERIES}
+        for i, day in enumerate(days):
+            y = HEIGHT - BOTTOM
+            for s in reports.SERIES:
+                n = counts.get((day, channel, s), 0)
+                if n:
+                    h = n * plot / top
+                    y -= h
+                    bars.append({"x": LEFT + i * SLOT + 3, "y": round(y, 2), "w": SLOT - 6, "h": round(h, 2),
+                                 "series": s, "title": f"{day}, {channel}: {n} {LABELS[s].lower()}"})
+        result.append({
+            "channel": channel, "bars": bars, "top": top, "width": WIDTH, "height": HEIGHT, "left": LEFT,
+            "base": HEIGHT - BOTTOM, "ceiling": TOP,
+            "ticks": [{"x": LEFT + i * SLOT + SLOT / 2, "label": days[i][5:]} for i in range(0, len(days), 7)],
+            "summary": f"{channel.upper()}, last {len(days)} days: "
+                       + ", ".join(f"{sums[s]} {LABELS[s].lower()}" for s in reports.SERIES) + "."})
+    return result

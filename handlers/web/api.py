@@ -1,0 +1,166 @@
+"""The API for the business's sending tools: /api/v1 behind a bearer token, and /healthz."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from ..core import links
+from ..core.addresses import CANONICAL, CHANNELS, InvalidAddress, normalise
+from ..core.consent import EVERYTHING, suppressed
+from ..storage import export
+from ..storage.store import StoreError
+from .context import services
+from .responses import json_error, rate_limited
+from .throttles import app_throttle
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+health = Blueprint("health", __name__)
+
+
+
+@api.before_request
+def require_admin_token():
+    expected = services().settings["ADMIN_TOKEN"]
+    if not expected:
+        return json_error(401, "the API is closed: ADMIN_TOKEN is not set on the server")
+    failures = app_throttle("api_token_failures", limit=30, window=60)
+    client = request.remote_addr or ""
+    if failures.full(client):
+        return rate_limited(json_error(429, "too many requests with a wrong token; wait a minute"), 60)
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        failures.allow(client)
+        response = json_error(401, "missing or wrong bearer token (Authorization: Bearer <ADMIN_TOKEN>)")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+    return None
+
+
+@api.errorhandler(StoreError)
+def store_unavailable(e):
+    current_app.logger.exception("api: database error")
+    return json_error(503, "the database is unavailable; try again")
+
+
+@api.post("/suppressions/check")
+def check_suppressions():
+    """{"channel", "addresses": [...], "category"?} -> {"suppressed", "allowed", "invalid"}."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return json_error(400, 'expected a JSON object like {"channel": "sms", "addresses": ["+14155550100"]}')
+    channel, addresses, category = body.get("channel"), body.get("addresses"), body.get("category")
+    if channel not in CHANNELS:
+        return json_error(400, f"channel must be one of {', '.join(CHANNELS)}")
+    if not isinstance(addresses, list):
+        return json_error(400, "addresses must be a list of strings")
+    known = services().keywords.categories
+    if category is not None and category not in known:
+        return json_error(400, f"unknown category {category!r}; known: {', '.join(known)}")
+
+    region = services().settings["DEFAULT_REGION"]
+    canonical = CANONICAL[channel]  # most lists are already canonical: skip parsing those
+    normalised, invalid, seen = [], [], set()
+    for raw in addresses:
+        if type(raw) is str and canonical(raw):
+            address = raw
+        else:
+            try:
+                address = normalise(channel, raw, region)
+            except InvalidAddress as e:
+                invalid.append({"address": raw, "error": str(e)})
+                continue
+        if address not in seen:
+            seen.add(address)
+            normalised.append(address)
+    blocked = services().store.suppressed_among(channel, seen, category)
+    body = {
+        "suppressed": [a for a in normalised if a in blocked],
+        "allowed": [a for a in normalised if a not in blocked],
+        "invalid": invalid,
+    }
+    # json.dumps straight away: a million addresses is 15 MB, and jsonify's pretty-printing costs.
+    return Response(json.dumps(body, separators=(",", ":")), mimetype="application/json")
+
+
+@api.get("/suppressions")
+def export_suppressions():
+    """?channel=sms|email&category=...&format=csv|json -> every suppressed address, streamed as it is read."""
+    channel, category = request.args.get("channel") or None, request.args.get("category") or None
+    fmt = request.args.get("format") or "csv"
+    if channel is not None and channel not in CHANNELS:
+        return json_error(400, f"channel must be one of {', '.join(CHANNELS)}")
+    known = services().keywords.categories
+    if category is not None and category not in known:
+        return json_error(400, f"unknown category {category!r}; known: {', '.join(known)}")
+    if fmt not in export.EXPORT_FORMATS:
+        return json_error(400, f"format must be one of {', '.join(export.EXPORT_FORMATS)}")
+    rows = export.suppressions(services().store.path, channel, category)
+    return Response(export.export_chunks(rows, fmt),
+                    mimetype="text/csv" if fmt == "csv" else "application/json",
+                    headers={"Content-Disposition": f'attachment; filename="suppressions.{fmt}"'})
+
+
+@api.get("/contacts/<channel>/<path:address>")
+def contact(channel: str, address: str):
+    """Current state per category and the full history of one address."""
+    if channel not in CHANNELS:
+        return json_error(404, f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}")
+    try:
+        address = normalise(channel, address, services().settings["DEFAULT_REGION"])
+    except InvalidAddress as e:
+        return json_error(400, str(e), address=address)
+    record = services().store.contact(channel, address)
+    categories = services().keywords.categories
+    blocked = suppressed(record["state"], categories)
+    return jsonify({
+        "channel": channel,
+        "address": address,
+        "suppressed": {("all" if scope == EVERYTHING else scope): value for scope, value in blocked.items()},
+        "state": record["state"],
+        "events": record["events"],
+        "messages": record["messages"],
+    })
+
+
+@api.get("/unsubscribe-link")
+def unsubscribe_link():
+    """?channel=email&address=...&category=... -> the page URL and the List-Unsubscribe headers."""
+    try:
+        link = links_for(request.args.get("channel"), request.args.get("address"), request.args.get("category"),
+                         services().settings["PUBLIC_BASE_URL"] or request.host_url)
+    except ValueError as e:
+        return json_error(400, str(e))
+    except LookupError as e:
+        return json_error(503, str(e))
+    return jsonify(link)
+
+
+def links_for(channel: str | None, address: str | None, category: str | None, base_url: str) -> dict:
+    """The unsubscribe URL of an address and the exact headers to put in an email (RFC 8058)."""
+    secret = services().settings["UNSUBSCRIBE_SECRET"]
+    if not secret:
+        raise LookupError("UNSUBSCRIBE_SECRET is not set on the server")
+    if channel not in CHANNELS:
+        raise ValueError(f"channel must be one of {', '.join(CHANNELS)}")
+    try:
+        address = normalise(channel, address or "", services().settings["DEFAULT_REGION"])
+    except InvalidAddress as e:
+        raise ValueError(f"address: {e}") from None
+    known = services().keywords.categories
+    if category and category not in known:
+        raise ValueError(f"unknown category {category!r}; known: {', '.join(known)}")
+    token = links.mint(secret, services().store.link_id(channel, address), category or None)
+    url = f"{base_url.rstrip('/')}/u/{token}"
+    return {"url": url, "list_unsubscribe": f"<{url}>", "list_unsubscribe_post": "List-Unsubscribe=One-Click"}
+
+
+@health.get("/healthz")
+def healthz():
+    """200 while the database can be read and written; 503 and why not otherwise."""
+    problem = services().store.health()
+    if problem is None:
+        return jsonify({"status": "ok"})
+    return jsonify({"status": "unhealthy", "error": problem}), 503

@@ -1,0 +1,132 @@
+"""Inbound email webhooks: SendGrid, Mailgun, Postmark and raw MIME. Each route authenticates,
+parses into a Mail with its provider's adapter, and hands off to intake.
+
+Status codes follow each provider's retry contract (the providers' docs, quoted in README):
+- 200 for anything recorded, recognised as a duplicate, or deliberately ignored (auto-replies).
+- 401 when credentials or the signature are wrong: Mailgun retries it for 8 hours and Postmark 10
+  times, so a misconfigured secret fixed in time loses nothing. Never 403 to Postmark for that: 403
+  makes it stop for good. SendGrid retries only 5xx answers (for 3 days) and drops the rest, so it
+  gets 503 for wrong credentials.
+- 503 when the database cannot commit: retried, and nothing was acknowledged.
+- A request that can never succeed: 406 to Mailgun (its "do not retry"), 400 elsewhere.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import replace
+
+from flask import Blueprint, current_app, jsonify, request
+
+from ..core import intake
+from ..core.inbound import ProviderError, Replay
+from ..email import reading as email_reading
+from ..email.message import Mail
+from ..providers import mailgun, mime, postmark, sendgrid
+from ..storage.store import StoreError
+from .context import services
+from .responses import json_error
+
+email_webhooks = Blueprint("email_webhooks", __name__, url_prefix="/webhooks/email")
+
+# Mailgun retries for 8 hours, possibly with the first attempt's signature; a token seen before with
+# another message is refused whatever its age (handlers/store.py keeps them).
+MAILGUN_MAX_AGE = 12 * 3600
+
+
+def accepted(**body):
+    """200 with a JSON body: recorded, a duplicate, or deliberately ignored."""
+    return jsonify(body)
+
+
+def basic_auth_refusal(status: int = 401):
+    """None when the request carries INBOUND_EMAIL_USER / INBOUND_EMAIL_PASSWORD, else a refusal."""
+    settings = services().settings
+    user, password = settings["INBOUND_EMAIL_USER"], settings["INBOUND_EMAIL_PASSWORD"]
+    if not user or not password:
+        current_app.logger.error("email webhook refused: INBOUND_EMAIL_USER / INBOUND_EMAIL_PASSWORD are not set")
+        return json_error(status, "inbound email credentials are not configured on the server")
+    given = request.authorization
+    ok = given is not None and given.type == "basic"
+    ok = hmac.compare_digest((given.username if ok else "") or "", user) & hmac.compare_digest(
+        (given.password if ok else "") or "", password)
+    if not ok:
+        response = json_error(status, "missing or wrong HTTP Basic credentials")
+        response.headers["WWW-Authenticate"] = 'Basic realm="inbound email"'
+        return response
+    return None
+
+
+def record(mail: Mail, nonce: str | None = None):
+    inbound = email_reading.to_inbound(mail)
+    if nonce:
+        inbound = replace(inbound, nonce=nonce)
+    try:
+        recorded = intake.handle(inbound, services().keywords, services().store)
+    except Replay as e:
+        current_app.logger.warning("email webhook refused: %s", e)
+        return json_error(403, str(e))
+    except StoreError:
+        current_app.logger.exception("email webhook: could not record message from %s", inbound.provider)
+        return json_error(503, "could not record the message; nothing was acknowledged; retry")
+    if recorded.duplicate:
+        return accepted(status="duplicate")
+    return accepted(status="ignored" if inbound.ignored else "recorded",
+                  action=recorded.transition.action if recorded.transition else None)
+
+
+@email_webhooks.post("/sendgrid")
+def sendgrid_inbound():
+    refusal = basic_auth_refusal(status=503)  # SendGrid drops anything but 5xx
+    if refusal:
+        return refusal
+    try:
+        mail = sendgrid.parse(request.form.to_dict())
+    except ProviderError as e:
+        return json_error(400, str(e))
+    return record(mail)
+
+
+@email_webhooks.post("/mailgun")
+def mailgun_inbound():
+    fields = request.form.to_dict()
+    problem = mailgun.verify(services().settings["MAILGUN_SIGNING_KEY"], fields.get("timestamp", ""),
+                             fields.get("token", ""), fields.get("signature", ""), now=time.time(),
+                             max_age=MAILGUN_MAX_AGE)
+    if problem:
+        current_app.logger.warning("mailgun webhook refused: %s", problem)
+        return json_error(401, problem)
+    try:
+        mail = mailgun.parse(fields)
+    except ProviderError as e:
+        return json_error(406, str(e))  # Mailgun's "rejected, do not retry"
+    return record(mail, nonce=fields["token"])
+
+
+@email_webhooks.post("/postmark")
+def postmark_inbound():
+    refusal = basic_auth_refusal()
+    if refusal:
+        return refusal
+    payload = request.get_json(silent=True)
+    try:
+        mail = postmark.parse(payload)
+    except ProviderError as e:
+        return json_error(400, str(e))
+    return record(mail)
+
+
+@email_webhooks.post("/mime")
+def mime_inbound():
+    refusal = basic_auth_refusal()
+    if refusal:
+        return refusal
+    raw = request.get_data()
+    if not raw.strip():
+        return json_error(400, "expected a raw RFC 5322 message as the request body")
+    try:
+        mail = mime.parse_mime(raw)
+    except ProviderError as e:
+        return json_error(400, str(e))
+    return record(mail)

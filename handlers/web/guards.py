@@ -1,0 +1,58 @@
+"""What each kind of request may be: its size and its content type. A request outside them gets a
+clear 413 or 415 before anything is read or recorded; errors under /api/v1 are JSON."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from .responses import json_error
+
+KIB, MIB = 1024, 1024 * 1024
+
+# (path prefix, largest body, content types accepted for POST). The first matching prefix wins.
+LIMITS = (
+    # Twilio: at most 1,600 characters of text plus parameters and up to 10 media URLs.
+    ("/webhooks/twilio/", 64 * KIB, ("application/x-www-form-urlencoded",)),
+    # SendGrid and Mailgun post the whole message with attachments (SendGrid: up to 30 MB).
+    ("/webhooks/email/sendgrid", 40 * MIB, ("multipart/form-data", "application/x-www-form-urlencoded")),
+    ("/webhooks/email/mailgun", 40 * MIB, ("multipart/form-data", "application/x-www-form-urlencoded")),
+    ("/webhooks/email/postmark", 40 * MIB, ("application/json",)),
+    ("/webhooks/email/mime", 40 * MIB, None),  # raw RFC 5322, whatever the pipe calls it
+    # A million addresses of check: about 20 MB of JSON.
+    ("/api/v1/", 64 * MIB, ("application/json",)),
+    ("/u/", 16 * KIB, ("application/x-www-form-urlencoded", "multipart/form-data")),
+    ("/admin", 64 * KIB, ("application/x-www-form-urlencoded", "multipart/form-data")),
+    ("/", 64 * KIB, None),
+)
+
+
+def register(app: Flask) -> None:
+    app.before_request(check_request)
+    app.register_error_handler(HTTPException, http_error)
+
+
+def limits_for(path: str) -> tuple[int, tuple[str, ...] | None]:
+    return next((size, types) for prefix, size, types in LIMITS if path.startswith(prefix))
+
+
+def check_request():
+    size, types = limits_for(request.path)
+    request.max_content_length = size
+    if request.content_length is not None and request.content_length > size:
+        return refuse(413, f"the request body is larger than {size // KIB} KiB, the most {request.path} accepts")
+    has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding") == "chunked"
+    if request.method == "POST" and has_body and types is not None and request.mimetype not in types:
+        return refuse(415, f"{request.path} accepts {' or '.join(types)}, not {request.mimetype or 'no content type'}")
+    return None
+
+
+def http_error(error: HTTPException):
+    """Every HTTP error as a short message (JSON under /api/v1 and for JSON clients), never a trace."""
+    return refuse(error.code or 500, error.description or error.name)
+
+
+def refuse(code: int, message: str):
+    if request.path.startswith(("/api/", "/webhooks/email/")):
+        return json_error(code, message)
+    return Response(message + "\n", code, mimetype="text/plain")

@@ -1,0 +1,189 @@
+"""The unsubscribe link: one-click unsubscribe (RFC 8058) and the preference page, at /u/<token>.
+
+GET never changes anything (mail scanners follow links). POST with the body
+List-Unsubscribe=One-Click, as Gmail and Yahoo send it (no cookie, no CSRF token, no redirect),
+unsubscribes. Any other POST is the page's own form, protected by a double-submit CSRF cookie.
+Both record through intake, with the same audit trail and confirmation rules as the webhooks.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import uuid
+
+from flask import Blueprint, Response, render_template, request
+
+from ..core import intake, links
+from ..core.classifier import OPT_IN, OPT_OUT, Decision
+from ..core.consent import EVERYTHING, suppressed
+from ..core.inbound import Inbound
+from .context import services
+from .responses import page_headers, rate_limited
+from .throttles import Throttle, app_throttle
+
+pages = Blueprint("preferences", __name__, template_folder="templates")
+CSRF_COOKIE = "optout_csrf"
+# Floods are refused, never a real opt-out: a bad link is limited per client address, a good one per
+# link (its first use already did what the person asked). Kept per app, counted per process.
+THROTTLES = {"bad_links": (30, 60), "per_link": (20, 60)}
+
+
+def throttle(name: str) -> Throttle:
+    return app_throttle(name, *THROTTLES[name])
+
+
+def too_many():
+    return rate_limited(Response("Too many requests; wait a minute and try again.\n", mimetype="text/plain"), 60)
+
+
+@pages.after_request
+def security_headers(response: Response) -> Response:
+    return page_headers(response, getattr(request, "_style_nonce", "none"))
+
+
+@pages.get("/u/<token>")
+def preferences(token: str):
+    table, language = services().keywords, page_language()
+    try:
+        channel, address, _ = resolve(token)
+    except links.BadLink:
+        return bad_link(language) if throttle("bad_links").allow(request.remote_addr or "") else too_many()
+    if not throttle("per_link").allow(token):
+        return too_many()
+    blocked = suppressed(services().store.state(channel, address), table.categories)
+    csrf = secrets.token_urlsafe(24)
+    response = Response(page(language, address, form=True, csrf=csrf, everything_out=blocked[EVERYTHING],
+                             categories=[{"name": c, "label": table.languages[language].category_names[c],
+                                          "receiving": not blocked[c]} for c in table.categories]))
+    response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="Strict", secure=request.is_secure,
+                        path="/u/")
+    return response
+
+
+@pages.post("/u/<token>")
+def choose(token: str):
+    table, language = services().keywords, page_language()
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
+    try:
+        channel, address, category = resolve(token)
+    except links.BadLink as e:
+        if not throttle("bad_links").allow(request.remote_addr or ""):
+            return too_many()
+        if one_click:
+            return Response(f"{e}\n", 400, mimetype="text/plain")
+        return bad_link(language)
+    if not throttle("per_link").allow(token):
+        return too_many()
+    store = services().store
+    if one_click:
+        decision = Decision(OPT_OUT, "one_click", (category,) if category else (), language, (language,),
+                            "List-Unsubscribe=One-Click")
+        record(channel, address, decision, "List-Unsubscribe=One-Click")
+        return Response(table.languages[language].page["one_click_done"] + "\n", 200, mimetype="text/plain")
+
+    given, expected = request.form.get("csrf", ""), request.cookies.get(CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        return bad_link(language)
+    before = suppressed(store.state(channel, address), table.categories)
+    keep = set(request.form.getlist("keep")) & set(table.categories)
+    for decision in choices(before, keep, request.form.get("everything") == "1", table.categories, language):
+        record(channel, address, decision, f"preference page: keep {sorted(keep)}, "
+                                           f"everything={request.form.get('everything') == '1'}")
+    after = suppressed(store.state(channel, address), table.categories)
+    return Response(result(language, address, after))
+
+
+def choices(before: dict, keep: set, everything: bool, categories: tuple, language: str) -> list[Decision]:
+    """The decisions that take the person from `before` to what the form asks for."""
+    def decision(action, cats):
+        return Decision(action, "preference_page", tuple(cats), language, (language,), "preference page")
+    if everything:
+        return [decision(OPT_OUT, ())] if not before[EVERYTHING] or any(not before[c] for c in categories) else []
+    if keep == set(categories):
+        return [decision(OPT_IN, ())] if any(before.values()) else []
+    stop = [c for c in categories if c not in keep and not before[c]]
+    start = [c for c in categories if c in keep and before[c]]
+    return ([decision(OPT_OUT, stop)] if stop else []) + ([decision(OPT_IN, start)] if start else [])
+
+
+def record(channel: str, address: str, decision: Decision, text: str) -> None:
+    inbound = Inbound(channel=channel, provider=intake.WEB, provider_id=f"web:{uuid.uuid4()}", address=address,
+                      recipient=None, text=text, params={"path": request.path,
+                                                         "user_agent": request.headers.get("User-Agent")},
+                      sender_verified=True)
+    intake.handle(inbound, services().keywords, services().store, decision=decision)
+
+
+def resolve(token: str) -> tuple[str, str, str | None]:
+    """(channel, address, category) of a link token; raises links.BadLink."""
+    secret = services().settings["UNSUBSCRIBE_SECRET"]
+    if not secret:
+        raise links.BadLink("unsubscribe links are not configured (UNSUBSCRIBE_SECRET)")
+    link_id, category = links.read(secret, token)
+    found = services().store.link_address(link_id)
+    if found is None:
+        raise links.BadLink("the link was not made by this service")
+    if category is not None and category not in services().keywords.categories:
+        category = None  # a category since removed: unsubscribing from everything is the safe reading
+    return found[0], found[1], category
+
+
+def page_language() -> str:
+    table = services().keywords
+    return request.accept_languages.best_match(list(table.languages)) or table.default_language
+
+
+def page(language: str, address: str, **context) -> str:
+    table = services().keywords
+    texts = table.languages[language].page
+    request._style_nonce = secrets.token_urlsafe(12)
+    values = placeholders(language, address)
+    title = texts["saved_title" if not context.get("form") else "title"].format(**values)
+    return render_template("preferences.html", lang=language, nonce=request._style_nonce, title=title,
+                           texts={k: v.format(**values) for k, v in texts.items()}, **context)
+
+
+def result(language: str, address: str, after: dict) -> str:
+    table = services().keywords
+    lang = table.languages[language]
+    values = placeholders(language, address)
+    stopped = [lang.category_names[c] for c in table.categories if after[c]]
+    going = [lang.category_names[c] for c in table.categories if not after[c]]
+    joined = lambda names: ", ".join(names)  # noqa: E731
+    if after[EVERYTHING] and not going:
+        lines = [lang.page["stopped_all"].format(**values)]
+    elif not stopped:
+        lines = [lang.page["nothing_stopped"].format(**values)]
+    else:
+        lines = [lang.page["stopped"].format(**{**values, "categories": joined(stopped)})]
+    if going and stopped:
+        lines.append(lang.page["continuing"].format(**{**values, "categories": joined(going)}))
+    lines.append(lang.page["undo"].format(**values))
+    return page(language, address, form=False, lines=lines)
+
+
+def bad_link(language: str):
+    table = services().keywords
+    texts = table.languages[language].page
+    values = placeholders(language, "")
+    request._style_nonce = secrets.token_urlsafe(12)
+    html = render_template("preferences.html", lang=language, nonce=request._style_nonce,
+                           title=texts["bad_link_title"], form=False, texts={},
+                           lines=[texts["bad_link"].format(**values)])
+    return Response(html, 400)
+
+
+def placeholders(language: str, address: str) -> dict[str, str]:
+    """The values of the page texts' placeholders (keywords.PAGE_PLACEHOLDERS)."""
+    table = services().keywords
+    return {"brand": table.brand, "address": mask(address) if address else "", "help": table.help_contact,
+            "still_sent": table.languages[language].still_sent, "categories": ""}
+
+
+def mask(address: str) -> str:
+    """p•••@example.org, +1•••••••0100: enough for the person to recognise, not to harvest."""
+    if "@" in address:
+        local, _, domain = address.partition("@")
+        return f"{local[:1]}•••@{domain}"
+    return address[:2] + "•" * max(len(address) - 6, 0) + address[-4:]

@@ -1,0 +1,48 @@
+"""Throttles against floods and token guessing: at most so many events per key in a window."""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+
+from flask import current_app
+
+
+class Throttle:
+    """At most `limit` events per key in `window` seconds, in this process (a guard against floods,
+    not an accounting: each gunicorn worker counts on its own)."""
+
+    def __init__(self, limit: int, window: float):
+        self.limit, self.window = limit, window
+        self._events: dict[str, collections.deque] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        """Count one event for `key`; False when it is over the limit."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._events) > 10_000:  # forget idle keys rather than grow without bound
+                self._events = {k: q for k, q in self._events.items() if q and now - q[-1] < self.window}
+            events = self._events.setdefault(key, collections.deque())
+            while events and now - events[0] >= self.window:
+                events.popleft()
+            if len(events) >= self.limit:
+                return False
+            events.append(now)
+            return True
+
+    def full(self, key: str) -> bool:
+        """Whether `key` is at its limit now (without counting an event)."""
+        now = time.monotonic()
+        with self._lock:
+            events = self._events.get(key)
+            return bool(events) and sum(1 for t in events if now - t < self.window) >= self.limit
+
+
+def app_throttle(name: str, limit: int, window: float) -> Throttle:
+    """The app's own throttle of that name (each app, and each worker process, counts on its own)."""
+    kept = current_app.extensions.setdefault("optout.throttles", {})
+    if name not in kept:
+        kept[name] = Throttle(limit, window)
+    return kept[name]
