@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 
 import click
@@ -42,8 +43,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(admin)
     cli.register(app)
     guards.register(app)
+    app.teardown_appcontext(lambda error: services.release())
 
-    if click.get_current_context(silent=True) is None:
+    if click.get_current_context(silent=True) is not None:
+        atexit.register(services.close)  # a command's process: close its pool before the interpreter goes
+    else:
         if app.logger.level == logging.NOTSET:
             app.logger.setLevel(logging.INFO)
         services.prepare()

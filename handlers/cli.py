@@ -19,6 +19,9 @@ from .core.text import sms_encoding, sms_segments
 from .email import outbox
 from .storage import backfill, export, imports
 from .storage.bulk import TransferError
+from .storage.copy import copy_database as copy_rows
+from .storage.database import StoreError
+from .storage.store import Store
 from .web.api import links_for
 from .web.context import services
 
@@ -32,13 +35,23 @@ def register(app: Flask) -> None:
     app.cli.add_command(export_suppressions)
     app.cli.add_command(import_suppressions)
     app.cli.add_command(backfill_twilio)
+    app.cli.add_command(copy_database)
 
 
 @click.command("migrate")
 def migrate():
     """Create or upgrade the database schema (safe to run while the service runs)."""
-    store = services().store  # migrates on first use
-    click.echo(f"database {store.path}: schema up to date")
+    try:
+        store = services().store  # migrates on first use
+    except StoreError as e:
+        click.echo(f"migrate: {e}", err=True)
+        sys.exit(1)
+    applied = services().migrated
+    if applied:
+        click.echo(f"database {store.location}: applied {len(applied)} migration{'s' * (len(applied) > 1)} "
+                   f"({', '.join(applied)}); schema up to date")
+    else:
+        click.echo(f"database {store.location}: schema up to date (nothing to apply)")
 
 
 @click.command("check-keywords")
@@ -96,7 +109,7 @@ def mail_worker(once):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    logger.info("mail worker: started (database %s)", store.path)
+    logger.info("mail worker: started (database %s)", store.location)
     outbox.run_worker(store, settings["SMTP_URL"], settings["MAIL_FROM"], logger, stop=lambda: bool(stopping))
 
 
@@ -138,7 +151,7 @@ def export_suppressions(channel, category, fmt, output):
             counted[0] += 1
             yield row
 
-    rows = export.suppressions(services().store.path, channel, category)
+    rows = export.suppressions(services().store, channel, category)
     for chunk in export.export_chunks(count(rows), fmt):
         output.write(chunk)
     output.flush()
@@ -187,3 +200,33 @@ def _read_file(file: str, label: str, job):
         except TransferError as e:
             click.echo(f"\n{file}: {e}", err=True)
             sys.exit(1)
+
+
+@click.command("copy-database")
+@click.argument("source")
+@click.argument("target")
+@click.option("--overwrite", is_flag=True, help="Replace what TARGET holds (by default a target with data is refused).")
+def copy_database(source, target, overwrite):
+    """Copy every table, with its history, from SOURCE to TARGET: each a sqlite:///path (sqlite:////abs/path)
+    or a postgresql:// URL. Both are migrated first; prints the row counts of both at the end."""
+    try:
+        origin, destination = Store(source), Store(target)
+        copied = {}
+
+        def progress(table, rows):
+            copied[table] = copied.get(table, 0) + rows
+            click.echo(f"\r{table}: {copied[table]:,} rows", nl=False, err=True)
+
+        before, after = copy_rows(origin, destination, overwrite, progress)
+    except (StoreError, TransferError) as e:
+        click.echo(f"\ncopy-database: {e}", err=True)
+        sys.exit(1)
+    click.echo("", err=True)
+    click.echo(f"{'table':<16} {'source':>12} {'target':>12}")
+    for table in before:
+        click.echo(f"{table:<16} {before[table]:>12,} {after[table]:>12,}")
+    origin.close()
+    destination.close()
+    if before != after:
+        click.echo("the row counts differ: the copy is incomplete", err=True)
+        sys.exit(1)

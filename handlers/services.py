@@ -29,6 +29,7 @@ class Services:
         self._checked = 0.0
         self._error: str | None = None
         self._lock = threading.Lock()
+        self.migrated: list[str] = []  # migrations applied when the store was opened
 
     @property
     def keywords(self) -> KeywordTable:
@@ -74,7 +75,18 @@ class Services:
 
     @cached_property
     def store(self) -> Store:
-        store = Store(self.settings["DATABASE_PATH"])
-        store.migrate()
+        """The store at DATABASE_URL (PostgreSQL) if set, else the SQLite file DATABASE_PATH; migrated."""
+        store = Store(self.settings.get("DATABASE_URL") or self.settings["DATABASE_PATH"])
+        self.migrated = store.migrate()
         return store
+
+    def close(self) -> None:
+        """Close the store's connections (a PostgreSQL pool's too), if it was opened."""
+        if "store" in self.__dict__:
+            self.store.close()
+
+    def release(self) -> None:
+        """A request or command is done with the database for now (a pooled connection goes back)."""
+        if "store" in self.__dict__:
+            self.store.release()
 

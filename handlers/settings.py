@@ -15,6 +15,8 @@ class Setting:
 
 SETTINGS = (
     Setting("DATABASE_PATH", "data/optout.sqlite3", "SQLite file holding messages, decisions and consent state."),
+    Setting("DATABASE_URL", None,
+            "postgresql://user:pass@host/db: a PostgreSQL shared by several web nodes, used instead of DATABASE_PATH."),
     Setting("KEYWORDS_PATH", "keywords.yaml", "Keyword table: keywords, phrases, categories, replies, languages."),
     Setting("TWILIO_AUTH_TOKEN", None,
             "Twilio auth token; signs every webhook. Unset: every SMS webhook is refused (403)."),

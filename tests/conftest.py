@@ -10,10 +10,15 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psycopg
 import pytest
+from pg_server import PostgresUnavailable, create_database, server_url
 from twilio.request_validator import RequestValidator
 
 from app import create_app
+from handlers.storage.copy import TABLES
+from handlers.storage.dialect import pyformat
+from handlers.storage.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 AUTH_TOKEN = "test-twilio-auth-token"
@@ -21,9 +26,61 @@ ADMIN_TOKEN = "test-admin-token"
 _sids = itertools.count(1)
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "backends(*names): run the tests on each of these stores (sqlite, postgresql)")
+
+
+def pytest_generate_tests(metafunc):
+    """Tests that use a store run on SQLite, and also on PostgreSQL where their module (or the test
+    itself) is marked @pytest.mark.backends("sqlite", "postgresql")."""
+    if "backend" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("backends")
+        metafunc.parametrize("backend", marker.args if marker else ("sqlite",))
+
+
+def postgres_or_skip() -> str:
+    """A PostgreSQL server's URL; a skip saying how to get one, or a failure under CI=true."""
+    try:
+        return server_url()
+    except PostgresUnavailable as e:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL tests cannot run in CI: {e}")
+        pytest.skip(f"PostgreSQL tests skipped: {e}")
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """One migrated PostgreSQL database for the session; each test starts with its tables empty."""
+    url = create_database(postgres_or_skip())
+    store = Store(url)
+    store.migrate()
+    store.close()
+    return url
+
+
+def empty_postgres(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET lock_timeout = '20s'")
+        conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+
+
 @pytest.fixture
-def settings(tmp_path):
+def database_url(backend, request):
+    """None for SQLite (DATABASE_PATH is used), else the URL of an emptied PostgreSQL database."""
+    if backend == "sqlite":
+        return None
+    url = request.getfixturevalue("pg_database")
+    empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path, database_url):
     return {
+        "DATABASE_URL": database_url,
         "DATABASE_PATH": str(tmp_path / "optout.sqlite3"),
         "KEYWORDS_PATH": str(ROOT / "keywords.yaml"),
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
@@ -38,7 +95,22 @@ def app(settings):
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
-    app.extensions["optout"].store.close()
+    app.extensions["optout"].close()
+
+
+@pytest.fixture
+def make_app():
+    """create_app for tests that need their own settings; every app made is closed after the test
+    (a PostgreSQL pool left to the garbage collector may be collected in its own thread)."""
+    made = []
+
+    def make(test_config=None):
+        made.append(create_app(test_config))
+        return made[-1]
+
+    yield make
+    for app in made:
+        app.extensions["optout"].close()
 
 
 @pytest.fixture
@@ -46,11 +118,62 @@ def client(app):
     return app.test_client()
 
 
+class Row(tuple):
+    """A row by index or by column name, as sqlite3.Row gives them."""
+
+    def __new__(cls, values, names):
+        row = super().__new__(cls, values)
+        row.names = names
+        return row
+
+    def __getitem__(self, key):
+        return super().__getitem__(self.names.index(key) if isinstance(key, str) else key)
+
+    def keys(self):
+        return list(self.names)
+
+
+class PostgresReader:
+    """sqlite3's calls over PostgreSQL (execute with ? placeholders, rows by index or name), so that
+    one test reads what was committed in either store."""
+
+    def __init__(self, url: str):
+        def rows(cursor):
+            names = [c.name for c in cursor.description or ()]
+            return lambda values: Row(values, names)
+        self.conn = psycopg.connect(url, autocommit=True, row_factory=rows)
+
+    def execute(self, sql: str, params=()):
+        return self.conn.execute(pyformat(sql, bool(params)), params or None)
+
+    def commit(self):
+        """Nothing to do: every statement commits on its own (autocommit), as the tests expect after commit()."""
+        return None
+
+    def close(self):
+        self.conn.close()
+
+
+@contextlib.contextmanager
+def table_missing(db, table: str):
+    """The table renamed away for the block, so that writes to it fail mid-transaction; back after."""
+    db.execute(f"ALTER TABLE {table} RENAME TO {table}_away")
+    db.commit()
+    try:
+        yield
+    finally:
+        db.execute(f"ALTER TABLE {table}_away RENAME TO {table}")
+        db.commit()
+
+
 @pytest.fixture
 def db(settings):
-    """A separate connection to the same file, to see what was committed."""
-    conn = sqlite3.connect(settings["DATABASE_PATH"])
-    conn.row_factory = sqlite3.Row
+    """A separate connection to the same database, to see what was committed."""
+    if settings["DATABASE_URL"]:
+        conn = PostgresReader(settings["DATABASE_URL"])
+    else:
+        conn = sqlite3.connect(settings["DATABASE_PATH"])
+        conn.row_factory = sqlite3.Row
     yield conn
     conn.close()
 

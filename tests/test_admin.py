@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 from conftest import ADMIN_TOKEN, twilio_params, twilio_post
 
-from app import create_app
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 PAT, SAM, KIM, LEE = "+14155550100", "+14155550101", "+14155550102", "+14155550103"
 EMAIL_AUTH = {"Authorization": "Basic " + base64.b64encode(b"inbound:inbound-secret").decode()}
@@ -128,8 +128,8 @@ def test_the_session_cookie_is_httponly_strict_and_secure_over_https(client):
     assert "; Secure" in secure
 
 
-def test_without_admin_token_the_dashboard_refuses_everyone_and_says_why(settings):
-    app = create_app({**settings, "ADMIN_TOKEN": None})
+def test_without_admin_token_the_dashboard_refuses_everyone_and_says_why(settings, make_app):
+    app = make_app({**settings, "ADMIN_TOKEN": None})
     client = app.test_client()
     for response in (client.get("/admin/login"), client.get("/admin"),
                      client.post("/admin/login", data={"token": ""})):

@@ -3,7 +3,7 @@
 import pytest
 from conftest import ADMIN_TOKEN, twilio_params, twilio_post
 
-from app import create_app
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -80,8 +80,8 @@ def test_the_api_needs_the_token(client, headers):
     assert "token" in response.json["error"]
 
 
-def test_without_admin_token_the_api_is_closed_and_the_log_says_so(settings, caplog):
-    client = create_app({**settings, "ADMIN_TOKEN": None}).test_client()
+def test_without_admin_token_the_api_is_closed_and_the_log_says_so(settings, caplog, make_app):
+    client = make_app({**settings, "ADMIN_TOKEN": None}).test_client()
     assert "ADMIN_TOKEN is not set: the /api/v1 API is closed" in caplog.text
     response = client.get("/api/v1/contacts/sms/+14155550001", headers={"Authorization": "Bearer "})
     assert response.status_code == 401 and "closed" in response.json["error"]

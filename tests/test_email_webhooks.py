@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import table_missing
 
-from app import create_app
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 DATA = Path(__file__).parent / "data" / "email"
 USER, PASSWORD = "inbound", "inbound-secret"
@@ -24,10 +25,9 @@ def email_settings(settings):
 
 
 @pytest.fixture
-def client(email_settings):
-    app = create_app(email_settings)
-    yield app.test_client()
-    app.extensions["optout"].store.close()
+def client(email_settings, make_app):
+    app = make_app(email_settings)
+    return app.test_client()
 
 
 def basic(user=USER, password=PASSWORD):
@@ -132,8 +132,8 @@ def test_wrong_credentials_are_refused_and_nothing_is_recorded(client, db, provi
     assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
 
 
-def test_without_configured_credentials_every_email_webhook_refuses(settings, db):
-    client = create_app(settings).test_client()
+def test_without_configured_credentials_every_email_webhook_refuses(settings, db, make_app):
+    client = make_app(settings).test_client()
     assert post(client, "mime", fixture("reply_gmail.eml")).status_code == 401
     assert post(client, "sendgrid", fixture("sendgrid_parsed.json")).status_code == 503
     assert post(client, "mailgun", signed(fixture("mailgun_route.json"))).status_code == 401
@@ -177,9 +177,8 @@ def test_unreadable_requests_get_a_clear_error(client, db, provider, body, statu
 
 
 def test_a_database_failure_answers_503_and_acknowledges_nothing(client, db):
-    db.execute("DROP TABLE outbox")
-    db.commit()
-    assert post(client, "mime", fixture("reply_gmail.eml")).status_code == 503
+    with table_missing(db, "outbox"):
+        assert post(client, "mime", fixture("reply_gmail.eml")).status_code == 503
     assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM consent").fetchone()[0] == 0
 

@@ -16,6 +16,8 @@ from handlers.core import intake
 from handlers.core.inbound import Inbound
 from handlers.email import outbox as mailer
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 MAIL_FROM = "Acme Outfitters <no-reply@acme.example>"
 
 
@@ -172,7 +174,8 @@ def test_a_bad_smtp_url_says_how_to_write_it(url):
 def test_the_worker_command_sends_what_is_due(settings, store, table, smtp):
     intake.handle(reply("unsubscribe"), table, store)
     env = {"PATH": "/usr/bin:/bin", "DATABASE_PATH": settings["DATABASE_PATH"],
-           "KEYWORDS_PATH": settings["KEYWORDS_PATH"], "SMTP_URL": smtp.url, "MAIL_FROM": MAIL_FROM}
+           "DATABASE_URL": settings["DATABASE_URL"] or "", "KEYWORDS_PATH": settings["KEYWORDS_PATH"],
+           "SMTP_URL": smtp.url, "MAIL_FROM": MAIL_FROM}
     result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "mail-worker", "--once"], cwd=ROOT,
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -3,7 +3,7 @@
 import multiprocessing
 import sqlite3
 
-from handlers.storage.schema import migrations
+from handlers.storage.schema import MIGRATIONS
 from handlers.storage.store import Store
 
 
@@ -22,7 +22,7 @@ def test_several_processes_starting_at_once_migrate_once(tmp_path):
     assert [w.exitcode for w in workers] == [0] * 6
     conn = sqlite3.connect(path)
     applied = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
-    assert applied == [m.name for m in migrations._migrations]
+    assert applied == [name for name, _ in MIGRATIONS]
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
@@ -36,7 +36,7 @@ def test_the_database_is_in_wal_mode_with_full_sync(tmp_path):
 
 def test_a_migration_run_twice_changes_nothing(tmp_path):
     store = Store(str(tmp_path / "db.sqlite3"))
-    assert store.migrate() == [m.name for m in migrations._migrations]
+    assert store.migrate() == [name for name, _ in MIGRATIONS]
     assert store.migrate() == []
 
 
@@ -67,5 +67,5 @@ def test_concurrent_writers_share_commits_and_one_failure_spoils_nothing_else(tm
         t.join(30)
     assert errors == {7: "job 7 fails"}
     assert results == {n: n * 10 for n in range(24) if n != 7}
-    other = sqlite3.connect(store.path)
+    other = sqlite3.connect(store.db.path)
     assert sorted(r[0] for r in other.execute("SELECT n FROM t")) == [n for n in range(24) if n != 7]

@@ -9,6 +9,8 @@ import pytest
 import responses
 from conftest import ADMIN_TOKEN, ROOT, twilio_params, twilio_post
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 DATA = ROOT / "tests" / "data" / "transfer"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 TWILIO_LOG = DATA / "twilio_messages.csv"

@@ -10,19 +10,19 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import ADMIN_TOKEN, ROOT
 
-from app import create_app
 from handlers.core import links
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SECRET = "test-unsubscribe-secret"
 
 
 @pytest.fixture
-def app(settings):
-    app = create_app({**settings, "UNSUBSCRIBE_SECRET": SECRET, "PUBLIC_BASE_URL": "https://optout.example.com"})
+def app(settings, make_app):
+    app = make_app({**settings, "UNSUBSCRIBE_SECRET": SECRET, "PUBLIC_BASE_URL": "https://optout.example.com"})
     app.config["TESTING"] = True
-    yield app
-    app.extensions["optout"].store.close()
+    return app
 
 
 def mint(client, address="pat@example.org", channel="email", category=None):
@@ -98,8 +98,8 @@ def test_the_link_api_needs_the_token(client):
     assert client.get("/api/v1/unsubscribe-link?channel=email&address=a@b.co").status_code == 401
 
 
-def test_without_a_secret_no_link_is_made(settings):
-    client = create_app(settings).test_client()
+def test_without_a_secret_no_link_is_made(settings, make_app):
+    client = make_app(settings).test_client()
     response = client.get("/api/v1/unsubscribe-link?channel=email&address=a@b.co", headers=AUTH)
     assert response.status_code == 503 and "UNSUBSCRIBE_SECRET" in response.json["error"]
 

@@ -17,7 +17,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..storage import outbox
-from ..storage.database import Database
+from ..storage.store import Store, StoreError
 
 
 class MailConfigError(ValueError):
@@ -67,20 +67,20 @@ def compose(row: dict, mail_from: str) -> EmailMessage:
     return message
 
 
-def send_due(db: Database, smtp_url: str | None, mail_from: str | None, limit: int = 100) -> dict:
+def send_due(store: Store, smtp_url: str | None, mail_from: str | None, limit: int = 100) -> dict:
     """Send what is due now. Returns counts {"sent", "retry", "failed"}."""
     if not mail_from or "@" not in parseaddr(mail_from)[1]:
         raise MailConfigError("MAIL_FROM must be an address, like Acme <no-reply@acme.example>")
     settings = SmtpSettings.from_url(smtp_url)
     counts = {"sent": 0, "retry": 0, "failed": 0}
-    rows = outbox.claim_due(db, limit)
+    rows = outbox.claim_due(store, limit)
     if not rows:
         return counts
     try:
         server = _connect(settings)
     except (OSError, smtplib.SMTPException) as e:
         for row in rows:
-            outbox.retry_later(db, row, f"cannot reach {settings.host}:{settings.port}: {e}")
+            outbox.retry_later(store, row, f"cannot reach {settings.host}:{settings.port}: {e}")
         counts["retry"] = len(rows)
         return counts
     try:
@@ -88,14 +88,14 @@ def send_due(db: Database, smtp_url: str | None, mail_from: str | None, limit: i
             try:
                 server.send_message(compose(row, mail_from))
             except smtplib.SMTPRecipientsRefused as e:
-                outbox.give_up(db, row, f"refused by the server: {e.recipients}")
+                outbox.give_up(store, row, f"refused by the server: {e.recipients}")
                 counts["failed"] += 1
             except (OSError, smtplib.SMTPException) as e:
                 permanent = isinstance(e, smtplib.SMTPResponseException) and 500 <= e.smtp_code < 600
-                (outbox.give_up if permanent else outbox.retry_later)(db, row, str(e))
+                (outbox.give_up if permanent else outbox.retry_later)(store, row, str(e))
                 counts["failed" if permanent else "retry"] += 1
             else:
-                outbox.mark_sent(db, row)
+                outbox.mark_sent(store, row)
                 counts["sent"] += 1
     finally:
         try:
@@ -105,20 +105,23 @@ def send_due(db: Database, smtp_url: str | None, mail_from: str | None, limit: i
     return counts
 
 
-def run_worker(db: Database, smtp_url: str | None, mail_from: str | None, log, poll: float = 1.0,
+def run_worker(store: Store, smtp_url: str | None, mail_from: str | None, log, poll: float = 1.0,
                stop=lambda: False) -> None:
-    """Send due confirmations until `stop()`; configuration errors are logged, never fatal."""
+    """Send due confirmations until `stop()`; configuration and database errors are logged, never fatal
+    (the rows wait in the outbox until the problem is gone)."""
     complained = None
     while not stop():
         try:
-            counts = send_due(db, smtp_url, mail_from)
+            counts = send_due(store, smtp_url, mail_from)
             complained = None
             if any(counts.values()):
                 log.info("mail worker: sent %(sent)d, will retry %(retry)d, gave up on %(failed)d", counts)
-        except MailConfigError as e:
+        except (MailConfigError, StoreError) as e:
             if str(e) != complained:  # say it once, not every second
                 log.error("mail worker: %s; confirmations wait in the outbox until it is fixed", e)
                 complained = str(e)
+        finally:
+            store.release()  # a PostgreSQL connection goes back to the pool, checked before its next use
         time.sleep(poll)
 
 

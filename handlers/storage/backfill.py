@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -18,7 +17,8 @@ from ..core.addresses import InvalidAddress, normalise_phone
 from ..core.classifier import HELP, NONE, OPT_IN, OPT_OUT, Decision, classify
 from ..core.intake import reply_language
 from ..core.keywords import KeywordTable
-from .bulk import Progress, TransferError, large_cache, select_for, text_stream
+from .bulk import Progress, TransferError, select_for, text_stream
+from .dialect import Dialect
 from .states import INSERT_EVENT, read_states, write_states
 from .store import Store, now
 
@@ -215,15 +215,16 @@ def backfill_twilio(store: Store, raw: BinaryIO, table: KeywordTable, region: st
     if not found:
         return report
 
-    def work(conn: sqlite3.Connection) -> None:
-        with large_cache(conn):
-            _record_backfill(conn, found, table, report)
+    def work(conn) -> None:
+        store.dialect.lock_everyone(conn)
+        with store.dialect.bulk(conn):
+            _record_backfill(conn, store.dialect, found, table, report)
 
     store.write(work)
     return report
 
 
-def _record_backfill(conn: sqlite3.Connection, found: list[tuple], table: KeywordTable,
+def _record_backfill(conn, dialect: Dialect, found: list[tuple], table: KeywordTable,
                      report: BackfillReport) -> None:
     # Table sizes from the largest ids (no count(*) scan); every consent change also writes an event.
     messages_rows, events_rows = (conn.execute(f"SELECT coalesce(max(id), 0) FROM {name}").fetchone()[0]
@@ -244,12 +245,12 @@ def _record_backfill(conn: sqlite3.Connection, found: list[tuple], table: Keywor
     latest = {address: datetime.fromisoformat(at).timestamp() for address, at in select_for(
         conn, "SELECT address, max(created_at) FROM events WHERE channel = 'sms' {keys} GROUP BY address",
         (), "address", addresses, events_rows)}
-    next_id = messages_rows + 1
+    ids = dialect.reserve_ids(conn, "messages", len(new))
     # (decision, known language) -> (the decision in the person's language, its categories as JSON, sure)
     chosen_by: dict[tuple[int, str | None], tuple[Decision, str, int]] = {}
     messages, events, final = [], [], {}
     counts = {OPT_OUT: 0, OPT_IN: 0, HELP: 0, NONE: 0}
-    for message_id, (instant, _, stamp, sid, address, recipient, body, params, decision) in enumerate(new, next_id):
+    for message_id, (instant, _, stamp, sid, address, recipient, body, params, decision) in zip(ids, new, strict=True):
         language = known.get(address)
         key = (id(decision), language)
         chosen = chosen_by.get(key)

@@ -1,12 +1,10 @@
-"""What the bulk jobs (import, export, backfill) share: reading keys in batches, a large page cache
-for one big transaction, and the error for a file that is not what it was given for."""
+"""What the bulk jobs (import, backfill) share: reading keys in batches, and the error for a file that
+is not what it was given for. (Their transaction's settings are the dialect's: Dialect.bulk.)"""
 
 from __future__ import annotations
 
 import io
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from typing import BinaryIO
 
 Progress = Callable[[int], None]  # called with the number of bytes read since the last call
@@ -22,7 +20,7 @@ def text_stream(raw: BinaryIO) -> io.TextIOWrapper:
     return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
 
 
-def in_batches(conn: sqlite3.Connection, sql: str, fixed: tuple, keys: Iterable[str]) -> Iterator[tuple]:
+def in_batches(conn, sql: str, fixed: tuple, keys: Iterable[str]) -> Iterator[tuple]:
     """Rows of `sql` (with `{marks}` for the placeholders of an IN list) for every key, 500 at a time."""
     keys = list(keys)
     for i in range(0, len(keys), BATCH):
@@ -30,7 +28,7 @@ def in_batches(conn: sqlite3.Connection, sql: str, fixed: tuple, keys: Iterable[
         yield from conn.execute(sql.format(marks=",".join("?" * len(chunk))), (*fixed, *chunk))
 
 
-def select_for(conn: sqlite3.Connection, sql: str, params: tuple, column: str, keys: set[str],
+def select_for(conn, sql: str, params: tuple, column: str, keys: set[str],
                 table_rows: int) -> Iterator[tuple]:
     """Rows of `sql` whose first column is one of `keys`; `{keys}` in sql marks where the test goes.
 
@@ -40,15 +38,3 @@ def select_for(conn: sqlite3.Connection, sql: str, params: tuple, column: str, k
     if table_rows <= 4 * len(keys):
         return (row for row in conn.execute(sql.format(keys=""), params) if row[0] in keys)
     return in_batches(conn, sql.format(keys=f"AND {column} IN ({{marks}})"), params, keys)
-
-
-@contextmanager
-def large_cache(conn: sqlite3.Connection) -> Iterator[None]:
-    """A page cache of 256 MiB for one bulk transaction: its new index entries land on random pages,
-    which then stay in memory instead of being spilled to the WAL midway."""
-    previous = conn.execute("PRAGMA cache_size").fetchone()[0]
-    conn.execute("PRAGMA cache_size = -262144")
-    try:
-        yield
-    finally:
-        conn.execute(f"PRAGMA cache_size = {int(previous)}")

@@ -5,53 +5,38 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator
 
 from ..core import consent
 from ..core.consent import EVERYTHING, OUT
-from .database import StoreError
+from .store import Store
 
 EXPORT_FORMATS = ("csv", "json")
 EXPORT_COLUMNS = ("channel", "address", "scope", "since")
 ALL = "all"  # the export's name for EVERYTHING
 
 
-def suppressions(path: str, channel: str | None, category: str | None) -> Iterator[tuple[str, str, str, str]]:
+def suppressions(store: Store, channel: str | None, category: str | None) -> Iterator[tuple[str, str, str, str]]:
     """(channel, address, scope, since) of every address that must not be contacted, in address order.
 
     The rule of /api/v1/suppressions/check (consent.suppressed): without a category, an opt-out of
     everything; with one, an opt-out of that category, or of everything unless the person opted back
-    in to that category. scope is "all" or the category; since is when that state was recorded. Reads
-    on a connection of its own, opened now (so a database error is raised here, not while
-    streaming), and holds one row at a time.
+    in to that category. scope is "all" or the category; since is when that state was recorded.
+    Streamed (Store.stream): a database error is raised here, not midway, and one row is held at a time.
     """
-    try:
-        conn = sqlite3.connect(path, timeout=10, check_same_thread=False)
-        conn.execute("PRAGMA query_only = 1")
-        where, params = ("AND channel = ?", (channel,)) if channel else ("", ())
-        if category is None:
-            cursor = conn.execute(
-                f"SELECT channel, address, scope, updated_at FROM consent WHERE scope = ? AND status = ? {where} "
-                "ORDER BY channel, address", (EVERYTHING, OUT, *params))
-        else:
-            cursor = conn.execute(
-                f"SELECT channel, address, scope, status, updated_at FROM consent WHERE scope IN (?, ?) {where} "
-                "ORDER BY channel, address, scope", (EVERYTHING, category, *params))
-    except sqlite3.Error as e:
-        raise StoreError(f"database {path}: {e}") from e
-    return _everything_rows(conn, cursor) if category is None else _category_rows(conn, cursor, category)
+    where, params = ("AND channel = ?", (channel,)) if channel else ("", ())
+    if category is None:
+        rows = store.stream(
+            f"SELECT channel, address, scope, updated_at FROM consent WHERE scope = ? AND status = ? {where} "
+            "ORDER BY channel, address", (EVERYTHING, OUT, *params))
+        return ((channel, address, ALL, since) for channel, address, _, since in rows)
+    rows = store.stream(
+        f"SELECT channel, address, scope, status, updated_at FROM consent WHERE scope IN (?, ?) {where} "
+        "ORDER BY channel, address, scope", (EVERYTHING, category, *params))
+    return _category_rows(rows, category)
 
 
-def _everything_rows(conn, cursor) -> Iterator[tuple[str, str, str, str]]:
-    try:
-        for channel, address, _, since in cursor:
-            yield channel, address, ALL, since
-    finally:
-        conn.close()
-
-
-def _category_rows(conn, cursor, category: str) -> Iterator[tuple[str, str, str, str]]:
+def _category_rows(rows, category: str) -> Iterator[tuple[str, str, str, str]]:
     """Group each address's rows (at most two: '*' and the category) and apply consent.suppressed."""
     def verdict(key, state, stamps):
         if consent.suppressed(state, (category,))[category]:
@@ -60,18 +45,15 @@ def _category_rows(conn, cursor, category: str) -> Iterator[tuple[str, str, str,
         return None
 
     key, state, stamps = None, {}, {}
-    try:
-        for channel, address, scope, status, updated_at in cursor:
-            if (channel, address) != key:
-                if key is not None and (row := verdict(key, state, stamps)):
-                    yield row
-                key, state, stamps = (channel, address), {}, {}
-            state[scope] = status
-            stamps[scope] = updated_at
-        if key is not None and (row := verdict(key, state, stamps)):
-            yield row
-    finally:
-        conn.close()
+    for channel, address, scope, status, updated_at in rows:
+        if (channel, address) != key:
+            if key is not None and (row := verdict(key, state, stamps)):
+                yield row
+            key, state, stamps = (channel, address), {}, {}
+        state[scope] = status
+        stamps[scope] = updated_at
+    if key is not None and (row := verdict(key, state, stamps)):
+        yield row
 
 
 def export_chunks(rows: Iterable[tuple[str, str, str, str]], fmt: str, per_chunk: int = 2000) -> Iterator[str]:

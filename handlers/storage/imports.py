@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -19,7 +18,7 @@ from ..core import consent
 from ..core.addresses import InvalidAddress, normalise
 from ..core.classifier import OPT_OUT, Decision
 from ..core.consent import EVERYTHING, OUT
-from .bulk import Progress, TransferError, large_cache, text_stream
+from .bulk import Progress, TransferError, text_stream
 from .states import INSERT_EVENT, read_states, write_states
 from .store import Store, now
 
@@ -127,11 +126,12 @@ def import_suppressions(store: Store, raw: BinaryIO, channel: str | None, region
     fresh = consent.apply({}, decision, ())  # the same for everyone with no state on record
     fresh_after = json.dumps(fresh.after, sort_keys=True)
 
-    def record(chunk: list[str]) -> Callable[[sqlite3.Connection], None]:
+    def record(chunk: list[str]) -> Callable[..., None]:
         chunk.sort()  # neighbouring keys: the lookups and the index inserts touch far fewer pages
 
         def work(conn):
-            with large_cache(conn):
+            store.dialect.lock_everyone(conn)
+            with store.dialect.bulk(conn):
                 states = read_states(conn, report.channel, chunk)
                 stamp, events, final = now(), [], {}
                 for address in chunk:

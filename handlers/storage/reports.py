@@ -1,16 +1,15 @@
 """Read-only SQL for the dashboard: counts per day, recent messages, the review queue, an audit trail.
 
 Every function reads through the store's connection for this thread and writes nothing; writes go
-through handlers/store.py (Store.review).
+through handlers/storage/store.py (Store.review).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import date, timedelta
 
-from .store import Store
+from .store import Store, dict_rows
 
 # The chart's series. "ignored" is every message that changed nothing: no match, and email opt-ins
 # refused for want of SPF or DKIM.
@@ -19,9 +18,7 @@ ACTIONS = ("opt_out", "opt_in", "help", "none", "refused")
 
 
 def _rows(store: Store, sql: str, params: tuple = ()) -> list[dict]:
-    cursor = store.connection().cursor()
-    cursor.row_factory = sqlite3.Row  # on this cursor only: the connection is shared with the store
-    return [dict(r) for r in cursor.execute(sql, params)]
+    return dict_rows(store.connection().execute(sql, params))
 
 
 def days_until(today: date, count: int = 30) -> list[str]:
@@ -64,7 +61,7 @@ _QUEUE = ("SELECT m.id, m.channel, m.address, m.body, m.received_at, m.action, m
 
 def review_queue(store: Store, limit: int = 100) -> tuple[list[dict], int]:
     """Flagged decisions nobody has reviewed yet, oldest first, and how many there are."""
-    total = store.connection().execute(f"SELECT count(*) FROM ({_QUEUE})").fetchone()[0]
+    total = store.connection().execute(f"SELECT count(*) FROM ({_QUEUE}) AS queue").fetchone()[0]
     return [_decoded(r) for r in _rows(store, f"{_QUEUE} ORDER BY m.id LIMIT ?", (limit,))], total
 
 

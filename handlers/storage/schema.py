@@ -1,16 +1,22 @@
-"""The schema, as migrations: each one runs once per database, in order, and is never edited after release."""
+"""The schema, as migrations: each runs once per database, in order, and is never edited after release.
+
+Written once for both databases; handlers/storage/dialect.py turns a statement into PostgreSQL's
+(identity keys, no WITHOUT ROWID, byte-order text). SQLite records what ran in sqlite-utils'
+_sqlite_migrations table (as it always has); PostgreSQL in schema_migrations.
+"""
 
 from __future__ import annotations
 
-import sqlite_utils
-from sqlite_utils.migrations import Migrations
-
-migrations = Migrations("optout")
+MIGRATIONS: list[tuple[str, tuple[str, ...]]] = []
 
 
-@migrations()
-def m001_initial(db: sqlite_utils.Database) -> None:
-    db.execute("""
+def migration(name: str, *statements: str) -> None:
+    MIGRATIONS.append((name, statements))
+
+
+migration(
+    "m001_initial",
+    """
         CREATE TABLE messages (
             id INTEGER PRIMARY KEY,
             channel TEXT NOT NULL,
@@ -30,9 +36,9 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             flagged INTEGER NOT NULL DEFAULT 0,
             reply TEXT,                     -- the reply we answered with, if any
             UNIQUE (provider, provider_id)
-        )""")
-    db.execute("CREATE INDEX messages_by_address ON messages (channel, address)")
-    db.execute("""
+        )""",
+    "CREATE INDEX messages_by_address ON messages (channel, address)",
+    """
         CREATE TABLE events (
             id INTEGER PRIMARY KEY,
             channel TEXT NOT NULL,
@@ -44,9 +50,9 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             source TEXT NOT NULL,           -- e.g. sms:twilio
             message_id INTEGER REFERENCES messages (id),
             created_at TEXT NOT NULL
-        )""")
-    db.execute("CREATE INDEX events_by_address ON events (channel, address)")
-    db.execute("""
+        )""",
+    "CREATE INDEX events_by_address ON events (channel, address)",
+    """
         CREATE TABLE consent (
             channel TEXT NOT NULL,
             address TEXT NOT NULL,
@@ -54,12 +60,12 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             status TEXT NOT NULL CHECK (status IN ('out', 'in')),
             updated_at TEXT NOT NULL,
             PRIMARY KEY (channel, address, scope)
-        ) WITHOUT ROWID""")
+        ) WITHOUT ROWID""",
+)
 
-
-@migrations()
-def m002_email(db: sqlite_utils.Database) -> None:
-    db.execute("""
+migration(
+    "m002_email",
+    """
         CREATE TABLE outbox (
             id INTEGER PRIMARY KEY,
             message_id INTEGER NOT NULL REFERENCES messages (id),
@@ -75,43 +81,56 @@ def m002_email(db: sqlite_utils.Database) -> None:
             sent_at TEXT,
             failed_at TEXT,                 -- given up: the server refused it for good
             last_error TEXT
-        )""")
-    db.execute("CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL")
-    db.execute("CREATE INDEX outbox_by_address ON outbox (channel, address, created_at)")
-    db.execute("""
+        )""",
+    "CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL",
+    "CREATE INDEX outbox_by_address ON outbox (channel, address, created_at)",
+    """
         CREATE TABLE nonces (
             nonce TEXT PRIMARY KEY,         -- e.g. a Mailgun token
             provider TEXT NOT NULL,
             provider_id TEXT NOT NULL,      -- the message it came with
             seen_at TEXT NOT NULL
-        ) WITHOUT ROWID""")
+        ) WITHOUT ROWID""",
+)
 
-
-@migrations()
-def m003_links(db: sqlite_utils.Database) -> None:
-    # One row per address (not per message sent): unsubscribe links carry this random id, not the
-    # address, so a link in a log or a forwarded mail does not reveal whose it is.
-    db.execute("""
+# One row per address (not per message sent): unsubscribe links carry this random id, not the
+# address, so a link in a log or a forwarded mail does not reveal whose it is.
+migration(
+    "m003_links",
+    """
         CREATE TABLE links (
             id TEXT PRIMARY KEY,
             channel TEXT NOT NULL,
             address TEXT NOT NULL,
             created_at TEXT NOT NULL,
             UNIQUE (channel, address)
-        )""")
+        )""",
+)
 
-
-@migrations()
-def m004_reviews(db: sqlite_utils.Database) -> None:
-    # An operator's verdict on a flagged decision. A correction is also a new event (history is
-    # never rewritten); the row here only takes the message off the review queue.
-    db.execute("""
+# An operator's verdict on a flagged decision. A correction is also a new event (history is
+# never rewritten); the row here only takes the message off the review queue.
+migration(
+    "m004_reviews",
+    """
         CREATE TABLE reviews (
             message_id INTEGER PRIMARY KEY REFERENCES messages (id),
             verdict TEXT NOT NULL CHECK (verdict IN ('confirmed', 'not_opt_out', 'opt_out')),
             actor TEXT NOT NULL,
             event_id INTEGER REFERENCES events (id),
             reviewed_at TEXT NOT NULL
-        )""")
-    db.execute("CREATE INDEX messages_flagged ON messages (id) WHERE flagged = 1")
-    db.execute("CREATE INDEX messages_received ON messages (received_at)")
+        )""",
+    "CREATE INDEX messages_flagged ON messages (id) WHERE flagged = 1",
+    "CREATE INDEX messages_received ON messages (received_at)",
+)
+
+# Throttles that count across processes and nodes: one row per event, read back over its window.
+migration(
+    "m005_throttles",
+    """
+        CREATE TABLE throttle_events (
+            name TEXT NOT NULL,             -- which throttle, e.g. admin_login_failures
+            key TEXT NOT NULL,              -- whom it counts, e.g. the client's address
+            at REAL NOT NULL                -- seconds since the epoch
+        )""",
+    "CREATE INDEX throttle_events_by_key ON throttle_events (name, key, at)",
+)

@@ -1,26 +1,28 @@
-"""All SQL: the schema, the one write transaction per inbound message, and the reads the API needs.
+"""The store: the one write transaction per inbound message, an operator's review, and the reads the
+API and pages need, on SQLite or PostgreSQL alike.
 
-How a write reaches the disk (locks, durability, group commit) is handlers/database.py's job.
+How a write reaches the disk (locks, durability, group commit, pools) is the database's job
+(handlers/storage/database.py); what the two databases do differently is handlers/storage/dialect.py.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
-
-import sqlite_utils
+from typing import TypeVar
 
 from ..core.classifier import OPT_IN, OPT_OUT, Decision
 from ..core.consent import EVERYTHING
 from ..core.consent import apply as consent_apply
 from ..core.inbound import Inbound, Replay
 from ..core.intake import Decide, Recorded
-from .database import Database, StoreError  # noqa: F401  (StoreError: the routes catch it from here)
-from .schema import migrations
+from .database import StoreError, is_postgres_url, sqlite_path
 from .states import read_state, record_transition
+
+__all__ = ["Store", "StoreError", "now", "dict_rows"]
+T = TypeVar("T")
 
 # At most one confirmation email per address in this time, whatever happens: no mail loops.
 CONFIRMATION_INTERVAL = timedelta(days=1)
@@ -30,17 +32,53 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
-class Store(Database):
-    """The schema and every query: the webhook's write, the API's reads."""
+def dict_rows(cursor) -> list[dict]:
+    """A cursor's rows as {column: value}, from either database's cursor."""
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def open_database(location: str):
+    """The database at `location`: a postgresql:// (or postgres://) URL, else a SQLite file."""
+    if is_postgres_url(location):
+        from .postgres import PostgresDatabase  # psycopg is loaded only where it is used
+
+        return PostgresDatabase(location)
+    from .sqlite import SqliteDatabase
+
+    return SqliteDatabase(sqlite_path(location))
+
+
+class Store:
+    """Every query the service makes, over one database: a SQLite file path (or sqlite:/// URL), or a
+    postgresql:// URL."""
+
+    def __init__(self, location: str):
+        self.db = open_database(location)
+        self.dialect = self.db.dialect
+        self.location = self.db.location
+
+    # The database's own calls, so that callers need to know only the store.
+    def connection(self):
+        return self.db.connection()
+
+    def write(self, work: Callable[..., T]) -> T:
+        return self.db.write(work)
+
+    def stream(self, sql: str, params: tuple = ()) -> Iterator[tuple]:
+        return self.db.stream(sql, params)
 
     def migrate(self) -> list[str]:
-        """Apply pending migrations; safe when several processes start at once. Returns their names."""
-        conn = self.connection()
-        with self.writer_lock():
-            db = sqlite_utils.Database(conn)
-            pending = [m.name for m in migrations.pending(db)]
-            migrations.apply(db)
-        return pending
+        return self.db.migrate()
+
+    def health(self) -> str | None:
+        return self.db.health()
+
+    def release(self) -> None:
+        self.db.release()
+
+    def close(self) -> None:
+        self.db.close()
 
     # The webhook's write ------------------------------------------------------------------------
 
@@ -53,7 +91,7 @@ class Store(Database):
         the language of their latest message whose words belonged to one language only. A message
         already recorded (same provider and id) changes nothing: Recorded(duplicate=True).
         """
-        def read(conn: sqlite3.Connection):
+        def read(conn):
             seen = conn.execute("SELECT id FROM messages WHERE provider = ? AND provider_id = ?",
                                 (inbound.provider, inbound.provider_id)).fetchone()
             if seen:
@@ -72,7 +110,8 @@ class Store(Database):
             return Recorded(True, seen, None, None)
         prepared = (state, known, decide(state, known), json.dumps(inbound.params, ensure_ascii=False))
 
-        def work(conn: sqlite3.Connection) -> Recorded:
+        def work(conn) -> Recorded:
+            self.dialect.lock_person(conn, inbound.channel, inbound.address)
             seen, state, known = read(conn)
             if inbound.nonce:
                 self._use_nonce(conn, inbound)
@@ -85,12 +124,12 @@ class Store(Database):
             message_id = conn.execute(
                 "INSERT INTO messages (channel, provider, provider_id, address, recipient, body, params, "
                 "received_at, action, categories, language, language_sure, rule, matched, flagged, reply) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (inbound.channel, inbound.provider, inbound.provider_id, inbound.address, inbound.recipient,
                  inbound.text, prepared[3], stamp, transition.action,
                  categories, decision.language, int(len(decision.languages) == 1), decision.rule,
                  decision.matched, int(decision.flagged), reply),
-            ).lastrowid
+            ).fetchone()[0]
             if transition.action in (OPT_OUT, OPT_IN):
                 record_transition(conn, inbound.channel, inbound.address, transition, categories,
                                   f"{inbound.channel}:{inbound.provider}", message_id, stamp)
@@ -102,11 +141,11 @@ class Store(Database):
 
     @staticmethod
     def _use_nonce(conn, inbound: Inbound) -> None:
+        # Insert first: of two messages with one token on two nodes at once, the second waits, then sees it.
+        conn.execute("INSERT INTO nonces (nonce, provider, provider_id, seen_at) VALUES (?, ?, ?, ?) "
+                     "ON CONFLICT (nonce) DO NOTHING", (inbound.nonce, inbound.provider, inbound.provider_id, now()))
         row = conn.execute("SELECT provider_id FROM nonces WHERE nonce = ?", (inbound.nonce,)).fetchone()
-        if row is None:
-            conn.execute("INSERT INTO nonces (nonce, provider, provider_id, seen_at) VALUES (?, ?, ?, ?)",
-                         (inbound.nonce, inbound.provider, inbound.provider_id, now()))
-        elif row[0] != inbound.provider_id:
+        if row[0] != inbound.provider_id:
             raise Replay(f"{inbound.provider} token already used by another message")
 
     @staticmethod
@@ -154,20 +193,16 @@ class Store(Database):
     def contact(self, channel: str, address: str) -> dict:
         """Current state and full history of one address."""
         conn = self.connection()
-        conn.row_factory = sqlite3.Row
-        try:
-            state = read_state(conn, channel, address)
-            events = [dict(r) for r in conn.execute(
-                "SELECT e.id, e.action, e.categories, e.changed, e.state_after, e.source, e.created_at, "
-                "e.message_id, m.body AS message, m.rule, m.matched FROM events e "
-                "LEFT JOIN messages m ON m.id = e.message_id "
-                "WHERE e.channel = ? AND e.address = ? ORDER BY e.id", (channel, address))]
-            messages = [dict(r) for r in conn.execute(
-                "SELECT id, provider, provider_id, body, received_at, action, categories, language, rule, "
-                "matched, flagged, reply FROM messages WHERE channel = ? AND address = ? ORDER BY id",
-                (channel, address))]
-        finally:
-            conn.row_factory = None
+        state = read_state(conn, channel, address)
+        events = dict_rows(conn.execute(
+            "SELECT e.id, e.action, e.categories, e.changed, e.state_after, e.source, e.created_at, "
+            "e.message_id, m.body AS message, m.rule, m.matched FROM events e "
+            "LEFT JOIN messages m ON m.id = e.message_id "
+            "WHERE e.channel = ? AND e.address = ? ORDER BY e.id", (channel, address)))
+        messages = dict_rows(conn.execute(
+            "SELECT id, provider, provider_id, body, received_at, action, categories, language, rule, "
+            "matched, flagged, reply FROM messages WHERE channel = ? AND address = ? ORDER BY id",
+            (channel, address)))
         for row in events:
             row["categories"] = json.loads(row["categories"])
             row["state_after"] = json.loads(row["state_after"])
@@ -185,8 +220,8 @@ class Store(Database):
             return row[0]
 
         def work(conn):
-            conn.execute("INSERT OR IGNORE INTO links (id, channel, address, created_at) VALUES (?, ?, ?, ?)",
-                         (secrets.token_urlsafe(12), channel, address, now()))
+            conn.execute("INSERT INTO links (id, channel, address, created_at) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT DO NOTHING", (secrets.token_urlsafe(12), channel, address, now()))
             return conn.execute("SELECT id FROM links WHERE channel = ? AND address = ?",
                                 (channel, address)).fetchone()[0]
 
@@ -216,6 +251,7 @@ class Store(Database):
             if row is None:
                 raise LookupError(f"no message {message_id}")
             channel, address, action, recorded_categories = row
+            self.dialect.lock_person(conn, channel, address)
             if verdict == "not_opt_out" and action != OPT_OUT:
                 raise ValueError("that message was not recorded as an opt-out")
             if verdict == "opt_out" and action == OPT_OUT:
@@ -230,8 +266,10 @@ class Store(Database):
                 event_id = record_transition(conn, channel, address, transition, json.dumps(list(cats)),
                                              f"review:{actor}", message_id, stamp)
                 changed = transition.changed
-            conn.execute("INSERT OR REPLACE INTO reviews (message_id, verdict, actor, event_id, reviewed_at) "
-                         "VALUES (?, ?, ?, ?, ?)", (message_id, verdict, actor, event_id, now()))
+            conn.execute("INSERT INTO reviews (message_id, verdict, actor, event_id, reviewed_at) "
+                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET verdict = excluded.verdict, "
+                         "actor = excluded.actor, event_id = excluded.event_id, reviewed_at = excluded.reviewed_at",
+                         (message_id, verdict, actor, event_id, now()))
             return {"message_id": message_id, "verdict": verdict, "event_id": event_id, "changed": changed}
 
         return self.write(work)

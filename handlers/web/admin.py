@@ -36,7 +36,7 @@ from ..storage import reports
 from ..storage.store import StoreError
 from .context import services
 from .responses import page_headers, rate_limited
-from .throttles import app_throttle
+from .throttles import shared_throttle
 
 admin = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 PER_PAGE = 50
@@ -140,7 +140,7 @@ def login_form():
 @admin.post("/login")
 def login():
     token = admin_token()
-    failures = app_throttle("admin_login_failures", limit=5, window=900)
+    failures = shared_throttle("admin_login_failures", limit=5, window=900)
     client = request.remote_addr or ""
     if failures.full(client):
         # Five wrong tokens in 15 minutes: refuse every try from there for a while, right or wrong.

@@ -14,7 +14,7 @@ from ..storage import export
 from ..storage.store import StoreError
 from .context import services
 from .responses import json_error, rate_limited
-from .throttles import app_throttle
+from .throttles import shared_throttle
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 health = Blueprint("health", __name__)
@@ -26,7 +26,7 @@ def require_admin_token():
     expected = services().settings["ADMIN_TOKEN"]
     if not expected:
         return json_error(401, "the API is closed: ADMIN_TOKEN is not set on the server")
-    failures = app_throttle("api_token_failures", limit=30, window=60)
+    failures = shared_throttle("api_token_failures", limit=30, window=60)
     client = request.remote_addr or ""
     if failures.full(client):
         return rate_limited(json_error(429, "too many requests with a wrong token; wait a minute"), 60)
@@ -97,7 +97,7 @@ def export_suppressions():
         return json_error(400, f"unknown category {category!r}; known: {', '.join(known)}")
     if fmt not in export.EXPORT_FORMATS:
         return json_error(400, f"format must be one of {', '.join(export.EXPORT_FORMATS)}")
-    rows = export.suppressions(services().store.path, channel, category)
+    rows = export.suppressions(services().store, channel, category)
     return Response(export.export_chunks(rows, fmt),
                     mimetype="text/csv" if fmt == "csv" else "application/json",
                     headers={"Content-Disposition": f'attachment; filename="suppressions.{fmt}"'})

@@ -1,4 +1,9 @@
-"""Throttles against floods and token guessing: at most so many events per key in a window."""
+"""Throttles against floods and token guessing: at most so many events per key in a window.
+
+Guesses at a token are counted in the database (shared_throttle), so the limit holds however many
+workers and nodes answer; floods of page requests are counted per process (app_throttle), which
+costs no write per request.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,9 @@ import threading
 import time
 
 from flask import current_app
+
+from ..storage.throttles import SharedThrottle
+from .context import services
 
 
 class Throttle:
@@ -46,3 +54,8 @@ def app_throttle(name: str, limit: int, window: float) -> Throttle:
     if name not in kept:
         kept[name] = Throttle(limit, window)
     return kept[name]
+
+
+def shared_throttle(name: str, limit: int, window: float) -> SharedThrottle:
+    """A throttle counted in the app's database: one count across every process and node."""
+    return SharedThrottle(services().store, name, limit, window)

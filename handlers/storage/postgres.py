@@ -1,0 +1,220 @@
+"""A shared PostgreSQL for several web nodes (DATABASE_URL): psycopg 3 and its connection pool.
+
+Durability: synchronous_commit is on for every connection, so COMMIT returns once the transaction
+is in PostgreSQL's write-ahead log on disk, and a webhook is answered only after COMMIT.
+
+Each process opens its own pool when it first needs one (gunicorn forks workers after the master
+loaded the app: a pool made before the fork would share its sockets). A request holds one
+connection, taken from the pool at its first query and given back when it ends (release); the
+pool checks a connection before lending it, so after the server restarts the first request already
+gets a working one. While the server is down, every call raises StoreError within a few seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from typing import TypeVar
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from .database import StoreError
+from .dialect import MIGRATION_LOCK, POSTGRES, pyformat
+from .schema import MIGRATIONS
+
+T = TypeVar("T")
+POOL_SIZE = (2, 12)  # per process: gunicorn's 8 threads, the health check and a bulk job or two
+WAIT = 3.0  # seconds to wait for a connection before answering that the database is unavailable
+STREAM_ROWS = 2000  # rows per round trip of a long read
+
+
+class PgConnection:
+    """A psycopg connection that takes the store's SQL as written (`?` placeholders) and raises
+    StoreError, as the routes expect, for anything the database refuses."""
+
+    __slots__ = ("raw", "location")
+
+    def __init__(self, raw: psycopg.Connection, location: str):
+        self.raw, self.location = raw, location
+
+    def execute(self, sql: str, params: tuple | list = ()) -> psycopg.Cursor:
+        try:
+            return self.raw.execute(pyformat(sql, bool(params)), params or None)
+        except psycopg.Error as e:
+            raise StoreError(f"database {self.location}: {e}") from e
+
+    def executemany(self, sql: str, rows) -> psycopg.Cursor:
+        cursor = self.raw.cursor()
+        try:
+            cursor.executemany(pyformat(sql, True), rows)
+        except psycopg.Error as e:
+            raise StoreError(f"database {self.location}: {e}") from e
+        return cursor
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    # On by default; said here so that a server configured otherwise cannot lose an acknowledged opt-out.
+    conn.execute("SET synchronous_commit = on")
+
+
+class PostgresDatabase:
+    """One PostgreSQL database shared by every process and node."""
+
+    dialect = POSTGRES
+
+    def __init__(self, url: str):
+        self.url = url
+        parts = conninfo_to_dict(url)
+        # Never the password: this is shown in logs and on /healthz.
+        self.location = (f"postgresql://{parts.get('user', '')}@{parts.get('host', '')}"
+                         f"{':' + str(parts['port']) if parts.get('port') else ''}/{parts.get('dbname', '')}")
+        self.path = self.location
+        self.write_failure: str | None = None
+        self._local = threading.local()
+        self._pool: ConnectionPool | None = None
+        self._pool_pid: int | None = None
+        self._pool_lock = threading.Lock()
+
+    # Connections -------------------------------------------------------------------------------
+
+    @property
+    def pool(self) -> ConnectionPool:
+        if self._pool is None or self._pool_pid != os.getpid():
+            with self._pool_lock:
+                if self._pool is None or self._pool_pid != os.getpid():
+                    self._pool = ConnectionPool(
+                        self.url, min_size=POOL_SIZE[0], max_size=POOL_SIZE[1], timeout=WAIT,
+                        kwargs={"autocommit": True, "application_name": "optout", "connect_timeout": 5},
+                        configure=_configure, check=ConnectionPool.check_connection, open=True,
+                        name=f"optout-{os.getpid()}")
+                    self._pool_pid = os.getpid()
+        return self._pool
+
+    def connection(self) -> PgConnection:
+        """This thread's connection until release(): taken from the pool (and checked) on first use."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and (self._local.pid != os.getpid() or conn.raw.closed or conn.raw.broken):
+            if self._local.pid == os.getpid():
+                self.pool.putconn(conn.raw)  # the pool discards a broken one
+            conn = None
+        if conn is None:
+            try:
+                conn = PgConnection(self.pool.getconn(), self.location)
+            except (PoolTimeout, psycopg.Error) as e:
+                raise StoreError(f"database {self.location}: no connection within {WAIT:.0f} s: {e}") from e
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def release(self) -> None:
+        """Give this thread's connection back to the pool (a request ended)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._local.conn = None
+            if self._local.pid == os.getpid() and self._pool is not None:
+                self._pool.putconn(conn.raw)
+
+    def close(self) -> None:
+        self.release()
+        if self._pool is not None and self._pool_pid == os.getpid():
+            self._pool.close()
+        self._pool = None
+
+    # Writes ------------------------------------------------------------------------------------
+
+    def write(self, work: Callable[[PgConnection], T]) -> T:
+        """Run `work(conn)` in one transaction and return its result once it is committed.
+
+        Writers run side by side; what must not interleave (one person's decisions, bulk jobs)
+        takes the dialect's locks inside `work`. An error in `work` rolls back all of it.
+        """
+        conn = self.connection()
+        try:
+            with conn.raw.transaction():
+                result = work(conn)
+        except StoreError as e:
+            self.write_failure = str(e)
+            raise
+        except psycopg.Error as e:  # COMMIT itself, or the connection lost
+            self.write_failure = str(e)
+            raise StoreError(f"database {self.location}: {e}") from e
+        self.write_failure = None
+        return result
+
+    # Reads -------------------------------------------------------------------------------------
+
+    def stream(self, sql: str, params: tuple = ()) -> Iterator[tuple]:
+        """The rows of one long read, on a connection of its own, fetched STREAM_ROWS at a time. The query
+        runs now, so a database error is raised here, not midway."""
+        try:
+            raw = self.pool.getconn()
+        except (PoolTimeout, psycopg.Error) as e:
+            raise StoreError(f"database {self.location}: no connection within {WAIT:.0f} s: {e}") from e
+        cursor = raw.cursor()
+        try:
+            rows = cursor.stream(pyformat(sql, bool(params)), params or None, size=STREAM_ROWS)
+            first = next(rows, None)
+        except psycopg.Error as e:
+            cursor.close()
+            self.pool.putconn(raw)
+            raise StoreError(f"database {self.location}: {e}") from e
+
+        def all_rows() -> Iterator[tuple]:
+            try:
+                if first is not None:
+                    yield first
+                    yield from rows
+            finally:
+                cursor.close()
+                self.pool.putconn(raw)
+
+        return all_rows()
+
+    # Schema and health -------------------------------------------------------------------------
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations under an advisory lock, so that nodes starting together apply each
+        once (the others wait, then find nothing to do). Returns the names applied."""
+        try:
+            with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+                conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+                try:
+                    return self._apply_migrations(conn)
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+        except psycopg.Error as e:
+            raise StoreError(f"database {self.location}: {e}") from e
+
+    @staticmethod
+    def _apply_migrations(conn: psycopg.Connection) -> list[str]:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                     "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        applied = {name for (name,) in conn.execute("SELECT name FROM schema_migrations")}
+        pending = [(name, statements) for name, statements in MIGRATIONS if name not in applied]
+        for name, statements in pending:
+            with conn.transaction():
+                for statement in statements:
+                    conn.execute(POSTGRES.ddl(statement))
+                conn.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (%s, %s)",
+                             (name, datetime.now(timezone.utc).isoformat()))
+        return [name for name, _ in pending]
+
+    def health(self) -> str | None:
+        """None when the database takes writes, else why not (for /healthz)."""
+        try:
+            with self.pool.connection(timeout=WAIT) as conn:
+                standby = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+        except (PoolTimeout, psycopg.Error) as e:
+            return f"cannot reach PostgreSQL at {self.location}: {e}"
+        if standby:
+            return f"PostgreSQL at {self.location} is a read-only standby"
+        if self.write_failure:
+            failed = self.write_failure
+            try:
+                self.write(lambda conn: conn.execute("SELECT txid_current()"))  # a transaction that gets an id
+            except StoreError:
+                return f"the last write failed: {failed}"
+        return None
