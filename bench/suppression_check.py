@@ -6,6 +6,7 @@ the same check done in-process on Python sets as a baseline measured in the same
 PASS/FAIL against 3 seconds, that the answer is right, and the resident memory of each worker after.
 
     .venv/bin/python bench/suppression_check.py [--addresses 1000000] [--opt-outs 100000]
+        [--database-url postgresql://...]   (PostgreSQL instead of a new SQLite file; its consent table is emptied)
 """
 
 from __future__ import annotations
@@ -51,23 +52,34 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--addresses", type=int, default=1_000_000)
     parser.add_argument("--opt-outs", type=int, default=100_000)
+    parser.add_argument("--database-url", help="a PostgreSQL to run on (its consent table is emptied first)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="check-bench-"))
     db = work / "optout.sqlite3"
     port = free_port()
     env = {**os.environ, "PATH": f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ['PATH']}", "PORT": str(port),
-           "DATABASE_PATH": str(db), "KEYWORDS_PATH": str(ROOT / "keywords.yaml"), "ADMIN_TOKEN": TOKEN}
+           "DATABASE_PATH": str(db), "DATABASE_URL": args.database_url or "",
+           "KEYWORDS_PATH": str(ROOT / "keywords.yaml"), "ADMIN_TOKEN": TOKEN}
     env.pop("WEB_CONCURRENCY", None)
     subprocess.run(["flask", "--app", "app", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
 
     rng = random.Random(7)
     addresses = [f"+1{rng.randrange(200_000_0000, 999_999_9999)}" for _ in range(args.addresses)]
     opted = set(rng.sample(addresses, args.opt_outs))
-    conn = sqlite3.connect(db)
-    conn.executemany("INSERT OR IGNORE INTO consent VALUES ('sms', ?, '*', 'out', '2026-01-01')",
-                     ((a,) for a in opted))
-    conn.commit()
-    conn.close()
+    if args.database_url:
+        import psycopg
+        with psycopg.connect(args.database_url) as conn:
+            conn.execute("TRUNCATE consent")
+            with conn.cursor().copy("COPY consent (channel, address, scope, status, updated_at) FROM STDIN") as copy:
+                for a in opted:
+                    copy.write_row(("sms", a, "*", "out", "2026-01-01"))
+            conn.execute("ANALYZE consent")
+    else:
+        conn = sqlite3.connect(db)
+        conn.executemany("INSERT OR IGNORE INTO consent VALUES ('sms', ?, '*', 'out', '2026-01-01')",
+                         ((a,) for a in opted))
+        conn.commit()
+        conn.close()
 
     server = subprocess.Popen(web_command(port), shell=True, cwd=ROOT, env=env, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -102,7 +114,8 @@ def main() -> int:
         master = subprocess.run(["pgrep", "-f", f"gunicorn --bind 127.0.0.1:{port}", "-o"],
                                 capture_output=True, text=True).stdout.split()[0]
         workers = subprocess.run(["pgrep", "-P", str(int(master))], capture_output=True, text=True).stdout.split()
-        print(f"{args.addresses:,} addresses against {args.opt_outs:,} opt-outs, over HTTP "
+        print(f"{'PostgreSQL' if args.database_url else 'SQLite'}: "
+              f"{args.addresses:,} addresses against {args.opt_outs:,} opt-outs, over HTTP "
               f"({len(body) / 1e6:.1f} MB request, {len(raw) / 1e6:.1f} MB answer)")
         print(f"service   {elapsed:6.2f} s   (status {response.status})")
         print(f"baseline  {baseline:6.2f} s   in-process set intersection of the same lists")

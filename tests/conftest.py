@@ -1,4 +1,6 @@
 import contextlib
+import email
+import email.policy
 import itertools
 import os
 import socket
@@ -12,10 +14,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from aiosmtpd.controller import Controller
 from pg_server import PostgresUnavailable, create_database, server_url
 from twilio.request_validator import RequestValidator
 
 from app import create_app
+from handlers.core.inbound import Inbound
 from handlers.storage.copy import TABLES
 from handlers.storage.dialect import pyformat
 from handlers.storage.store import Store
@@ -249,3 +253,39 @@ def serve(tmp_path, **extra_env):
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=10)
+
+
+# Email: a real SMTP server that keeps what it receives, and replies as the adapters hand them on.
+
+MAIL_FROM = "Acme Outfitters <no-reply@acme.example>"
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.mail_from, envelope.rcpt_tos,
+                              email.message_from_bytes(envelope.content, policy=email.policy.default)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    inbox.url = f"smtp://127.0.0.1:{controller.port}"
+    yield inbox
+    controller.stop()
+
+
+_replies = itertools.count(1)
+
+
+def reply(text, sender="person@example.org", verified=True, **extra):
+    """An email reply as the adapters hand it on (each with its own Message-ID)."""
+    message_id = f"<reply-{next(_replies)}@example.org>"
+    return Inbound(channel="email", provider="mime", provider_id=message_id, address=sender,
+                   recipient="news@acme.example", text=text, message_id=message_id, subject="Re: Spring sale",
+                   sender_verified=verified, **extra)

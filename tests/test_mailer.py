@@ -1,51 +1,17 @@
 """Confirmation emails: queued with the opt-out, delivered after commit to a real SMTP server
 (aiosmtpd), retried while it is down, never twice, never more than one a day per address."""
 
-import email
-import email.policy
-import itertools
-import socket
 import subprocess
 import sys
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import ROOT
+from conftest import MAIL_FROM, ROOT, Inbox, free_port, reply
 
 from handlers.core import intake
-from handlers.core.inbound import Inbound
 from handlers.email import outbox as mailer
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
-
-MAIL_FROM = "Acme Outfitters <no-reply@acme.example>"
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, envelope.rcpt_tos,
-                              email.message_from_bytes(envelope.content, policy=email.policy.default)))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    inbox.url = f"smtp://127.0.0.1:{controller.port}"
-    yield inbox
-    controller.stop()
-
 
 @pytest.fixture
 def store(app):
@@ -55,17 +21,6 @@ def store(app):
 @pytest.fixture
 def table(app):
     return app.extensions["optout"].keywords
-
-
-_replies = itertools.count(1)
-
-
-def reply(text, sender="person@example.org", verified=True, **extra):
-    """An email reply as the adapters hand it on (each with its own Message-ID)."""
-    message_id = f"<reply-{next(_replies)}@example.org>"
-    return Inbound(channel="email", provider="mime", provider_id=message_id, address=sender,
-                   recipient="news@acme.example", text=text, message_id=message_id, subject="Re: Spring sale",
-                   sender_verified=verified, **extra)
 
 
 def outbox(db):

@@ -2,6 +2,9 @@
 
 import multiprocessing
 import sqlite3
+import threading
+
+import pytest
 
 from handlers.storage.schema import MIGRATIONS
 from handlers.storage.store import Store
@@ -40,17 +43,25 @@ def test_a_migration_run_twice_changes_nothing(tmp_path):
     assert store.migrate() == []
 
 
-def test_concurrent_writers_share_commits_and_one_failure_spoils_nothing_else(tmp_path):
-    import threading
-    store = Store(str(tmp_path / "db.sqlite3"))
+@pytest.fixture
+def store(backend, tmp_path, request):
+    """A migrated store on a new SQLite file, or on the session's PostgreSQL database."""
+    store = Store(str(tmp_path / "db.sqlite3") if backend == "sqlite" else request.getfixturevalue("pg_database"))
     store.migrate()
-    store.connection().execute("CREATE TABLE t (n INTEGER)")
+    yield store
+    store.close()
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_concurrent_writers_all_commit_and_one_failure_spoils_nothing_else(store):
+    """SQLite: threads share one COMMIT, each job in its own savepoint. PostgreSQL: each its own."""
+    store.write(lambda conn: conn.execute("CREATE TABLE side_by_side (n INTEGER)"))
     results, errors = {}, {}
     barrier = threading.Barrier(24)
 
     def writer(n):
         def work(conn):
-            conn.execute("INSERT INTO t VALUES (?)", (n,))
+            conn.execute("INSERT INTO side_by_side VALUES (?)", (n,))
             if n == 7:
                 raise ValueError("job 7 fails")
             return n * 10
@@ -59,13 +70,26 @@ def test_concurrent_writers_share_commits_and_one_failure_spoils_nothing_else(tm
             results[n] = store.write(work)
         except ValueError as e:
             errors[n] = str(e)
+        finally:
+            store.release()
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(24)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
-    assert errors == {7: "job 7 fails"}
-    assert results == {n: n * 10 for n in range(24) if n != 7}
-    other = sqlite3.connect(store.db.path)
-    assert sorted(r[0] for r in other.execute("SELECT n FROM t")) == [n for n in range(24) if n != 7]
+    try:
+        assert errors == {7: "job 7 fails"}
+        assert results == {n: n * 10 for n in range(24) if n != 7}
+        found = sorted(r[0] for r in store.connection().execute("SELECT n FROM side_by_side"))
+        assert found == [n for n in range(24) if n != 7]
+    finally:
+        store.write(lambda conn: conn.execute("DROP TABLE side_by_side"))
+
+
+def test_postgresql_connections_commit_synchronously(pg_database):
+    store = Store(pg_database)
+    try:
+        assert store.connection().execute("SHOW synchronous_commit").fetchone()[0] == "on"
+    finally:
+        store.close()
