@@ -22,6 +22,8 @@ SETTINGS = (
             "Twilio auth token; signs every webhook. Unset: every SMS webhook is refused (403)."),
     Setting("PUBLIC_BASE_URL", None,
             "Public origin Twilio calls (https://sms.example.com), for signature checks behind a proxy."),
+    Setting("TRUSTED_PROXIES", "0",
+            "Reverse proxies in front (0: none). Only then are X-Forwarded-For/-Proto/-Host believed."),
     Setting("ADMIN_TOKEN", None, "Bearer token for /api/v1. Unset: the API is closed (401)."),
     Setting("DEFAULT_REGION", "US", "Region for phone numbers written without a country code (ISO 3166 code)."),
     Setting("INBOUND_EMAIL_USER", None, "Basic-auth user the SendGrid, Postmark and raw MIME webhooks must send."),

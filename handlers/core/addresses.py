@@ -8,7 +8,14 @@ import phonenumbers
 
 CHANNELS = ("sms", "email")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-_EMAIL = re.compile(r"[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+")
+# An addr-spec we can act on and write into a header: RFC 5322's dot-atom local part (letters of any
+# script allowed, as RFC 6531 does) and a domain of at least two labels. Quoted local parts,
+# comments, IP literals, whitespace, controls and separators (\x0b, \x1c, \x85, U+2028 ...) are not.
+_ATOM = r"[\w!#$%&'*+/=?^`{|}~-]+"
+_LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
+_EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})*\.[^\W\d_]{{2,63}}")
+_ANGLE = re.compile(r"<([^<>]*)>")
+_COMMENT = re.compile(r"\s*\([^()<>]*\)$")
 
 
 # Strings already in the form normalise() returns, checked without parsing (lower-case email only).
@@ -39,9 +46,26 @@ def normalise_phone(raw: str, region: str = "US") -> str:
 
 
 def normalise_email(raw: str) -> str:
-    if not isinstance(raw, str) or not _EMAIL.fullmatch(raw.strip()):
+    """The address in lower case; raises InvalidAddress for anything but a plain addr-spec."""
+    if not isinstance(raw, str) or len(raw) > 320 or not _EMAIL.fullmatch(raw.strip()):
         raise InvalidAddress("not an email address")
     return raw.strip().lower()
+
+
+def mailbox(header_value: str) -> str:
+    """The addr-spec of a From (or To) header's mailbox, normalised; raises InvalidAddress.
+
+    With angle brackets, the address is the last <...> (a display name, decoded or not, may hold
+    anything, "Bcc: thief@..." included, and never names the mailbox); without, the whole value
+    must be one addr-spec. Anything else (no address, several, a malformed one) is unusable.
+    """
+    value = _COMMENT.sub("", (header_value or "").strip())  # "pat@example.org (Pat Doe)", an old form
+    if "<" in value or ">" in value:
+        found = _ANGLE.findall(value)
+        if not found or not value.endswith(">"):
+            raise InvalidAddress("no address in angle brackets at the end of the header")
+        value = found[-1]
+    return normalise_email(value)
 
 
 def normalise(channel: str, raw: str, region: str = "US") -> str:

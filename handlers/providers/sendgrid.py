@@ -33,6 +33,7 @@ from ..email.headers import (
     first,
     mime_type,
     parse_header_block,
+    sender_address,
     spf_word,
 )
 from ..email.message import Mail
@@ -44,8 +45,9 @@ _LATIN_1 = {"latin-1", "latin1", "iso-8859-1", "iso8859-1"}
 
 def parse(fields: Mapping[str, str | bytes], form_encoding: str = "utf-8") -> Mail:
     """Turn SendGrid's form fields into a Mail. Raises ProviderError(permanent=True) if unusable."""
-    charsets = _json(fields, "charsets", dict) or {}
-    envelope = _json(fields, "envelope", dict) or {}
+    problems: list[str] = []
+    charsets = _json(fields, "charsets", dict, problems) or {}
+    envelope = _json(fields, "envelope", dict, problems) or {}
     text = _Decoder(fields, charsets, form_encoding)
     if first_value(fields, "email") is not None:
         mail = parse_mime(text.raw("email"), provider="sendgrid")
@@ -72,7 +74,8 @@ def parse(fields: Mapping[str, str | bytes], form_encoding: str = "utf-8") -> Ma
         dkim_pass_domains=dkim_domains,
         evidence={**mail.evidence, **{name: text(name) for name in ("sender_ip", "spam_score", "SPF", "dkim")
                                       if first_value(fields, name) is not None},
-                  **({"envelope": envelope} if envelope else {}), **({"charsets": charsets} if charsets else {})},
+                  **({"envelope": envelope} if envelope else {}), **({"charsets": charsets} if charsets else {}),
+                  **({"problems": problems} if problems else {})},
     )
 
 
@@ -84,7 +87,7 @@ def _parsed_mode(text: _Decoder) -> Mail:
     return Mail(
         provider="sendgrid",
         headers=headers,
-        sender=address(first(headers, "From")) or address(text("from")),
+        sender=sender_address(first(headers, "From")) or sender_address(text("from")),
         envelope_from=None,
         recipient=address(first(headers, "To")) or address(text("to")) or None,
         subject=first(headers, "Subject") or text("subject") or "",
@@ -120,15 +123,19 @@ class _Decoder:
         return value.encode("latin-1", errors="replace")
 
 
-def _json(fields: Mapping, name: str, kind: type):
+def _json(fields: Mapping, name: str, kind: type, problems: list[str]):
+    """A JSON field's value, or None (and a line in `problems`) when it is not JSON of that kind: the
+    message is read without it (charsets then default to UTF-8; the envelope to the headers)."""
     value = first_value(fields, name)
     if value is None or value == "":
         return None
     try:
         parsed = json.loads(value)
-    except ValueError as error:
-        raise ProviderError(f"`{name}` is not JSON: {error}") from error
+    except (ValueError, RecursionError) as error:
+        problems.append(f"`{name}` is not JSON ({error}): ignored")
+        return None
     if not isinstance(parsed, kind):
-        raise ProviderError(f"`{name}` is not a JSON {kind.__name__}")
+        problems.append(f"`{name}` is a JSON {type(parsed).__name__}, not a {kind.__name__}: ignored")
+        return None
     return parsed
 

@@ -22,26 +22,19 @@ from ..core.inbound import Inbound, ProviderError, first_value
 _PROVIDER_ACTIONS = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
 
 
-def signed_urls(request_url: str, public_base_url: str | None, forwarded_proto: str | None,
-                forwarded_host: str | None) -> list[str]:
-    """The URLs Twilio may have signed: the configured public origin, else what we saw and what a
-    proxy says the client called. Trying several is safe: each must still match the HMAC."""
-    parts = urlsplit(request_url)
+def signed_urls(request_url: str, public_base_url: str | None) -> list[str]:
+    """The URL Twilio signed: the configured public origin with the request's path, else the URL of the
+    request as the client called it."""
     if public_base_url:
-        base = urlsplit(public_base_url.rstrip("/"))
+        parts, base = urlsplit(request_url), urlsplit(public_base_url.rstrip("/"))
         return [urlunsplit((base.scheme, base.netloc, base.path + parts.path, parts.query, ""))]
-    urls = [request_url]
-    if forwarded_proto or forwarded_host:
-        proto = (forwarded_proto or parts.scheme).split(",")[0].strip()
-        host = (forwarded_host or parts.netloc).split(",")[0].strip()
-        urls.append(urlunsplit((proto, host, parts.path, parts.query, "")))
-    return urls
+    return [request_url]
 
 
 def verify(auth_token: str | None, urls: Iterable[str], params: Mapping, signature: str | None) -> bool:
     """True when `signature` is Twilio's signature of one of `urls` with `params`."""
-    if not auth_token or not signature:
-        return False
+    if not auth_token or not signature or not signature.isascii():
+        return False  # Twilio's signatures are base64: anything else is no signature (and trips compare_digest)
     validator = RequestValidator(auth_token)
     # The URL exactly as seen is what Twilio signed in practice: one HMAC. validate() computes two
     # (with and without the port), so it is the fallback for the rarer spellings.

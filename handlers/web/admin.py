@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from flask import (
     Blueprint,
@@ -32,7 +31,7 @@ from flask.sessions import SecureCookieSessionInterface
 from ..core.addresses import CHANNELS, InvalidAddress, normalise
 from ..core.consent import EVERYTHING, suppressed
 from ..core.keywords import KeywordFileError
-from ..storage import reports
+from ..storage import reports, sessions
 from ..storage.store import StoreError
 from .context import services
 from .responses import page_headers, rate_limited
@@ -40,6 +39,7 @@ from .throttles import shared_throttle
 
 admin = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 PER_PAGE = 50
+MAX_PAGE = 1_000_000
 SESSION_HOURS = 12
 LABELS = {"opt_out": "Opt-outs", "opt_in": "Opt-ins", "help": "Help requests", "ignored": "Ignored"}
 VERDICTS = {"confirmed": "Confirm", "not_opt_out": "This was not an opt-out", "opt_out": "This was an opt-out"}
@@ -50,8 +50,7 @@ class AdminSession(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app) -> bool:
         base = services().settings.get("PUBLIC_BASE_URL") or ""
-        forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
-        return request.is_secure or base.startswith("https://") or forwarded == "https"
+        return request.is_secure or base.startswith("https://")  # is_secure: as a trusted proxy says
 
     def get_cookie_httponly(self, app) -> bool:
         return True
@@ -81,9 +80,10 @@ def admin_token() -> str | None:
 
 
 def logged_in() -> bool:
-    given, since = session.get("admin", ""), session.get("since", 0)
-    return (hmac.compare_digest(given.encode(), derive(admin_token(), "login").encode())
-            and time.time() - since < SESSION_HOURS * 3600)
+    """The cookie names a live session opened with the current token (logout and a new token end it)."""
+    session_id = session.get("sid")
+    return isinstance(session_id, str) and sessions.live(
+        services().store, session_id, derive(admin_token(), "login"), timedelta(hours=SESSION_HOURS))
 
 
 @admin.before_request
@@ -151,12 +151,14 @@ def login():
         current_app.logger.warning("admin: wrong token from %s", client)
         return page("login.html", 403, error="That is not the admin token.", next=safe_next(request.form.get("next")))
     session.clear()
-    session.update(admin=derive(token, "login"), since=time.time(), csrf=secrets.token_urlsafe(32))
+    session.update(sid=sessions.start(services().store, derive(token, "login")), csrf=secrets.token_urlsafe(32))
     return redirect(safe_next(request.form.get("next")), 303)
 
 
 @admin.post("/logout")
 def logout():
+    if isinstance(session.get("sid"), str):
+        sessions.end(services().store, session["sid"])
     session.clear()
     return redirect(url_for("admin.login_form"), 303)
 
@@ -177,7 +179,8 @@ def dashboard():
         return page("message.html", 400, title="Unknown filter",
                     text=f"channel is one of {', '.join(CHANNELS)}; action one of {', '.join(reports.ACTIONS)}.")
     number = request.args.get("page", "1")
-    number = int(number) if number.isdigit() and int(number) > 0 else 1
+    # isdecimal, not isdigit: "²" is a digit int() refuses; the cap keeps OFFSET within 64 bits.
+    number = min(max(int(number), 1), MAX_PAGE) if number.isdecimal() else 1
     store = services().store
     days = reports.days_until(datetime.now(timezone.utc).date())
     counts = reports.daily_counts(store, days)
@@ -197,7 +200,8 @@ def review_queue():
 @admin.post("/review/<int:message_id>")
 def review(message_id: int):
     store, verdict = services().store, request.form.get("verdict", "")
-    item = reports.awaiting_review(store, message_id)
+    # Ids are 64-bit in both databases; a larger number in the URL names no message (and overflows SQLite).
+    item = reports.awaiting_review(store, message_id) if message_id < 2**63 else None
     if item is None:
         flash(f"Message {message_id} is not waiting for review (someone may have reviewed it already).", "error")
         return redirect(url_for("admin.review_queue"), 303)

@@ -49,8 +49,9 @@ def basic_auth_refusal(status: int = 401):
         return json_error(status, "inbound email credentials are not configured on the server")
     given = request.authorization
     ok = given is not None and given.type == "basic"
-    ok = hmac.compare_digest((given.username if ok else "") or "", user) & hmac.compare_digest(
-        (given.password if ok else "") or "", password)
+    # As bytes: compare_digest refuses str with characters outside ASCII, which anyone can send.
+    ok = hmac.compare_digest(((given.username if ok else "") or "").encode(), user.encode()) & hmac.compare_digest(
+        ((given.password if ok else "") or "").encode(), password.encode())
     if not ok:
         response = json_error(status, "missing or wrong HTTP Basic credentials")
         response.headers["WWW-Authenticate"] = 'Basic realm="inbound email"'
@@ -100,6 +101,13 @@ def mailgun_inbound():
     try:
         mail = mailgun.parse(fields)
     except ProviderError as e:
+        try:  # the signature was good: spend its token, or it could carry another body later
+            services().store.use_nonce("mailgun", fields["token"], "refused:" + fields["token"])
+        except Replay:  # spent already: the refusal stands either way
+            current_app.logger.info("mailgun webhook: a refused request's token was already spent")
+        except StoreError:
+            current_app.logger.exception("mailgun webhook: could not record a refused request's token")
+            return json_error(503, "could not record the request; retry")
         return json_error(406, str(e))  # Mailgun's "rejected, do not retry"
     return record(mail, nonce=fields["token"])
 

@@ -19,8 +19,8 @@ webhooks = Blueprint("webhooks", __name__)
 @webhooks.post("/webhooks/twilio/sms")
 def twilio_inbound_sms():
     settings = services().settings
-    urls = twilio.signed_urls(request.url, settings["PUBLIC_BASE_URL"],
-                                  request.headers.get("X-Forwarded-Proto"), request.headers.get("X-Forwarded-Host"))
+    # request.url is what the client called: behind TRUSTED_PROXIES, as the proxy says (ProxyFix).
+    urls = twilio.signed_urls(request.url, settings["PUBLIC_BASE_URL"])
     if not twilio.verify(settings["TWILIO_AUTH_TOKEN"], urls, request.form,
                              request.headers.get("X-Twilio-Signature")):
         current_app.logger.warning("twilio sms: refused a request with a missing or wrong X-Twilio-Signature "
