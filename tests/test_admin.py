@@ -314,7 +314,7 @@ def test_looking_up_an_address_shows_its_state_and_audit_trail(admin, db):
 
 @pytest.mark.parametrize("query, status, text", [
     ({"channel": "sms", "address": "+14155550199"}, 200, "Nothing recorded for this address."),
-    ({"channel": "sms", "address": "nope"}, 400, "not a phone number"),
+    ({"channel": "sms", "address": "+1"}, 400, "not a phone number"),
     ({"channel": "email", "address": "nope"}, 400, "not an email address"),
     ({"channel": "fax", "address": "1"}, 400, "unknown channel"),
     ({}, 200, "Phone number or email address"),

@@ -13,7 +13,7 @@ import logging
 import time
 
 import pytest
-from conftest import ADMIN_TOKEN, AUTH_TOKEN, serve, twilio_params, twilio_post
+from conftest import ADMIN_TOKEN, AUTH_TOKEN, serve, twilio_params
 from test_admin import csrf_of, login
 from twilio.request_validator import RequestValidator
 
@@ -105,18 +105,21 @@ def test_one_bad_row_does_not_stop_the_mail_worker(app, db, smtp):
 
 # 3: spreadsheet formulas ------------------------------------------------------------------------------
 
-def test_exports_neutralise_formulas_but_not_phone_numbers(app, client, db):
-    for sender in ("+14155550100", "=HYPERLINK(\"http://evil.example\",\"x\")", "-2+3", "@SUM(A1)"):
-        assert twilio_post(client, twilio_params("STOP", sender=sender)).status_code == 200
-    api = client.get("/api/v1/suppressions?channel=sms", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+def test_exports_neutralise_formulas_but_not_phone_numbers(app, client, tmp_path):
+    listed = tmp_path / "list.txt"
+    listed.write_text("=1+1@evil.example\n-x@evil.example\n+cmd@evil.example\npat@example.org\n")
+    phones = tmp_path / "phones.txt"
+    phones.write_text("+14155550100\n")
     with app.app_context():
-        cli = app.test_cli_runner().invoke(args=["export-suppressions", "--channel", "sms"])
+        runner = app.test_cli_runner()
+        assert runner.invoke(args=["import-suppressions", str(listed)]).exit_code == 0
+        assert runner.invoke(args=["import-suppressions", str(phones)]).exit_code == 0
+        cli = runner.invoke(args=["export-suppressions"])
+    api = client.get("/api/v1/suppressions", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     for text in (api.get_data(as_text=True), cli.output):
-        cells = [row[1] for row in csv.reader(io.StringIO(text)) if row and row[0] == "sms"]
-        assert "+14155550100" in cells
-        assert all(not cell.startswith(("=", "-", "@", "\t", "\r")) for cell in cells), cells
-        assert all(cell == "+14155550100" or not cell.startswith("+") for cell in cells), cells
-        assert "'=HYPERLINK(\"http://evil.example\",\"x\")" in cells
+        cells = [row[1] for row in csv.reader(io.StringIO(text)) if row and row[0] in ("sms", "email")]
+        assert sorted(cells) == ["'+cmd@evil.example", "'-x@evil.example", "'=1+1@evil.example", "+14155550100",
+                                 "pat@example.org"], cells
 
 
 # 4 and 8: proxies ------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ _ATOM = r"[\w!#$%&'*+/=?^`{|}~-]+"
 _LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
 _EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})*\.[^\W\d_]{{2,63}}")
 _ANGLE = re.compile(r"<([^<>]*)>")
+_SHORT_CODE = re.compile(r"[0-9]{3,8}")
+_ALPHANUMERIC_ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ]{0,9}[A-Za-z0-9])?")
 _COMMENT = re.compile(r"\s*\([^()<>]*\)$")
 
 
@@ -45,6 +47,19 @@ def normalise_phone(raw: str, region: str = "US") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def sms_sender(raw: str, region: str = "US") -> str:
+    """The form an SMS sender is stored and looked up in: E.164 for a phone number; a short code (3 to 8
+    digits) or an alphanumeric sender ID (up to 11 letters, digits and spaces) as sent, since neither
+    has an E.164 form. Raises InvalidAddress for anything else (a redacted "+1", a formula)."""
+    try:
+        return normalise_phone(raw, region)
+    except InvalidAddress as not_a_number:
+        text = raw.strip() if isinstance(raw, str) else ""
+        if _SHORT_CODE.fullmatch(text) or (_ALPHANUMERIC_ID.fullmatch(text) and not text.isdigit()):
+            return text
+        raise not_a_number
+
+
 def normalise_email(raw: str) -> str:
     """The address in lower case; raises InvalidAddress for anything but a plain addr-spec."""
     if not isinstance(raw, str) or len(raw) > 320 or not _EMAIL.fullmatch(raw.strip()):
@@ -70,7 +85,23 @@ def mailbox(header_value: str) -> str:
 
 def normalise(channel: str, raw: str, region: str = "US") -> str:
     if channel == "sms":
-        return normalise_phone(raw, region)
+        return sms_sender(raw, region)
     if channel == "email":
         return normalise_email(raw)
     raise InvalidAddress(f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}")
+
+
+def masked(raw: str | None) -> str:
+    """An address as a log may show it: +1415555••23, p•••@example.org; enough to recognise, not to harvest.
+    Any other text (a sender we could not read) shows only its length."""
+    text = (raw or "").strip()
+    if not text:
+        return "(none)"
+    found = _ANGLE.findall(text)
+    email = (found[-1] if found else text).strip()
+    if "@" in email and " " not in email:
+        local, _, domain = email.rpartition("@")
+        return f"{local[:1]}•••@{domain[-60:]}"
+    if _E164.fullmatch(text) or (text.isdigit() and 3 <= len(text) <= 15):
+        return text[:-4] + "••" + text[-2:] if len(text) > 6 else text[:1] + "••"
+    return f"({len(text)} characters)"

@@ -10,17 +10,22 @@ Raw mode ("POST the raw, full MIME message") sends `email`, the whole message, i
 text, html and attachments (tests/data/email/sendgrid_raw.json).
 https://www.twilio.com/docs/sendgrid/for-developers/parsing-email/setting-up-the-inbound-parse-webhook
 
-Character sets: SendGrid posts `text` and `html` in the message's own charset and names it only in
-`charsets`, not in the form part. Flask decodes every part as UTF-8, which is right for UTF-8 mail
-(nearly all of it) and irreparably wrong for the rest. So values may come three ways: bytes (decoded
-here with the declared charset), str decoded as latin-1 by the route (say form_encoding="latin-1":
+Character sets: SendGrid posts `text`, `html`, `subject`, `from` ... in the message's own charset and
+names it only in `charsets`, not in the form part. Flask decodes every part as UTF-8, which is right
+for UTF-8 mail (nearly all of it) and irreparably wrong for the rest ("Arrêt" in windows-1252 becomes
+"Arr\ufffdt"). So the route hands over the parts' bytes (form_fields) and each is decoded here with
+its declared charset. Values may also come as str decoded as latin-1 (form_encoding="latin-1":
 lossless, re-encoded and decoded with the declared charset), or str as Flask gives it (taken as is).
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
+import email.utils
 import json
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -41,6 +46,27 @@ from .mime import parse_mime
 
 _DKIM_RESULT = re.compile(r"@?([A-Za-z0-9][A-Za-z0-9.-]*)\s*:\s*([A-Za-z]+)")
 _LATIN_1 = {"latin-1", "latin1", "iso-8859-1", "iso8859-1"}
+
+
+def form_fields(body: bytes, content_type: str) -> dict[str, bytes]:
+    """The parts of a multipart/form-data body as {name: bytes}, undecoded (the first of a repeated name).
+    Raises ProviderError for a body that is no form."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        # SendGrid only posts multipart; a urlencoded form is percent-encoded bytes, taken the same way.
+        pairs = urllib.parse.parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+        return {name: value.encode("latin-1") for name, value in reversed(pairs)}
+    message = email.message_from_bytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body,
+                                       policy=email.policy.compat32)
+    if not message.is_multipart():
+        raise ProviderError("the multipart/form-data body has no parts")
+    fields: dict[str, bytes] = {}
+    for part in message.get_payload():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, tuple):  # RFC 2231 name*=...
+            name = email.utils.collapse_rfc2231_value(name)
+        if name and name not in fields:
+            fields[name] = part.get_payload(decode=True) or b""
+    return fields
 
 
 def parse(fields: Mapping[str, str | bytes], form_encoding: str = "utf-8") -> Mail:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from twilio.request_validator import RequestValidator
 
-from ..core.addresses import InvalidAddress, normalise_phone
+from ..core.addresses import InvalidAddress, sms_sender
 from ..core.inbound import Inbound, ProviderError, first_value
 
 # Twilio's Advanced Opt-Out names the action it already took and answered.
@@ -52,10 +52,11 @@ def parse(params: Mapping[str, str], default_region: str) -> Inbound:
     if not sender:
         raise ProviderError("no From in the request")
     try:
-        address = normalise_phone(sender, default_region)
-    except InvalidAddress:
-        # Short codes and alphanumeric senders are not E.164; keep them as sent rather than lose them.
-        address = sender.strip()
+        address, unusable = sms_sender(sender, default_region), None
+    except InvalidAddress as e:
+        # Recorded with its evidence, nothing done and nothing answered: no reply could reach it,
+        # and the API could never find it.
+        address, unusable = "", f"no usable sender ({e})"
     opt_out_type = (first_value(params, "OptOutType") or "").upper()
     return Inbound(
         channel="sms",
@@ -67,5 +68,6 @@ def parse(params: Mapping[str, str], default_region: str) -> Inbound:
         params=dict(params),
         country=(first_value(params, "FromCountry") or "").upper() or None,
         provider_action=_PROVIDER_ACTIONS.get(opt_out_type),
+        ignored=unusable,
     )
 
