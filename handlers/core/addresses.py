@@ -74,3 +74,14 @@ def normalise(channel: str, raw: str, region: str = "US") -> str:
     if channel == "email":
         return normalise_email(raw)
     raise InvalidAddress(f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}")
+
+
+def masked(address: str | None) -> str:
+    """The address as logs may show it: +1415555••23, p•••@example.org; never enough to contact anyone."""
+    if not address:
+        return "-"
+    if "@" in address:
+        local, _, domain = address.rpartition("@")
+        return f"{local[:1]}•••@{domain}"
+    keep = max(len(address) - 4, 2)
+    return address[:min(keep, 8)] + "••" + address[-2:] if len(address) > 6 else "••••"
