@@ -36,6 +36,28 @@ def daily_counts(store: Store, days: list[str]) -> dict[tuple[str, str, str], in
     return {(day, channel, series): n for day, channel, series, n in rows}
 
 
+def opt_outs_by(store: Store, days: list[str], column: str) -> dict[str, int]:
+    """{rule or language: opt-outs received in those days}, most first; column is "rule" or "language"."""
+    if column not in ("rule", "language"):
+        raise ValueError(f"opt-outs are counted by rule or language, not {column!r}")
+    rows = store.connection().execute(
+        f"SELECT {column}, count(*) AS n FROM messages WHERE action = 'opt_out' "
+        f"AND received_at >= ? AND received_at < ? GROUP BY {column} ORDER BY n DESC, {column}",
+        (days[0], (date.fromisoformat(days[-1]) + timedelta(days=1)).isoformat()))
+    return {key or "": n for key, n in rows}
+
+
+def review_queue_sizes(store: Store, days: list[str]) -> dict[str, int]:
+    """{day: flagged decisions waiting for review at the end of that UTC day}."""
+    ends = [(date.fromisoformat(d) + timedelta(days=1)).isoformat() for d in days]
+    rows = store.connection().execute(
+        "SELECT m.received_at, r.reviewed_at FROM messages m LEFT JOIN reviews r ON r.message_id = m.id "
+        "WHERE m.flagged = 1 AND m.received_at < ? AND (r.reviewed_at IS NULL OR r.reviewed_at >= ?)",
+        (ends[-1], days[0])).fetchall()
+    return {day: sum(1 for received, reviewed in rows if received < end and (reviewed is None or reviewed >= end))
+            for day, end in zip(days, ends, strict=True)}
+
+
 def recent_messages(store: Store, channel: str | None, action: str | None, limit: int,
                     offset: int) -> tuple[list[dict], int]:
     """Inbound messages newest first, with their decision and any review, and how many match."""
