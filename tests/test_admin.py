@@ -307,8 +307,8 @@ def test_looking_up_an_address_shows_its_state_and_audit_trail(admin, db):
     assert {r["Category"]: r["State"] for r in table(page, "state-table")} == {
         "everything": "suppressed", "promotions": "suppressed", "surveys": "receiving", "newsletter": "suppressed"}
     trail = [(r["Message"], r["Decision"].split(" (")[0], r["By"]) for r in table(page, "trail-table")]
-    assert trail == [("Can you stop?", "opt_out everything", "sms:twilio"),
-                     ("START SURVEYS", "opt_in surveys", "sms:twilio"),
+    assert trail == [("Can you stop?", "Opted out of everything", "sms:twilio"),
+                     ("START SURVEYS", "Opted back in to surveys", "sms:twilio"),
                      ("Can you stop?", "confirmed the decision on message 1", "review:admin")]
 
 
