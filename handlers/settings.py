@@ -39,3 +39,9 @@ def read_settings(environ=None) -> dict[str, str | None]:
     """Return {name: value} for every setting, empty strings counting as unset."""
     environ = os.environ if environ is None else environ
     return {s.name: (environ.get(s.name) or s.default) for s in SETTINGS}
+
+
+def local_origin(environ=None) -> str:
+    """http://127.0.0.1:$PORT (8000 unset): where `make run` serves, for commands that call the service."""
+    environ = os.environ if environ is None else environ
+    return f"http://127.0.0.1:{environ.get('PORT') or 8000}"

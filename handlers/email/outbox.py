@@ -129,7 +129,12 @@ def run_worker(store: Store, smtp_url: str | None, mail_from: str | None, log, p
                 log.info("mail worker: sent %(sent)d, will retry %(retry)d, gave up on %(failed)d", counts)
         except (MailConfigError, StoreError) as e:
             if str(e) != complained:  # say it once, not every second
-                log.error("mail worker: %s; confirmations wait in the outbox until it is fixed", e)
+                if not (smtp_url and mail_from) and isinstance(e, MailConfigError):
+                    # Not set yet is how a new install starts, not a failure: say what it means.
+                    log.warning("mail worker: confirmations will wait in the outbox until MAIL_FROM and SMTP_URL "
+                                "are set")
+                else:
+                    log.error("mail worker: %s; confirmations wait in the outbox until it is fixed", e)
                 complained = str(e)
         finally:
             store.release()  # a PostgreSQL connection goes back to the pool, checked before its next use

@@ -145,7 +145,7 @@ class Store:
                                   f"{inbound.channel}:{inbound.provider}", message_id, stamp)
             if outcome.mail and inbound.address:
                 self._queue_confirmation(conn, inbound, message_id, outcome.mail, stamp)
-            return Recorded(False, message_id, transition, reply)
+            return Recorded(False, message_id, transition, reply, decision.rule)
 
         return self.write(work)
 

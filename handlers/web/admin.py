@@ -33,6 +33,8 @@ from ..core.consent import EVERYTHING, suppressed
 from ..core.keywords import KeywordFileError
 from ..storage import reports, sessions
 from ..storage.store import StoreError
+from . import charts as chart_geometry
+from . import wording
 from .context import services
 from .responses import page_headers, rate_limited
 from .throttles import shared_throttle
@@ -116,6 +118,8 @@ def store_unavailable(e):
 @admin.context_processor
 def shared():
     return {"nonce": g.nonce, "csrf": session.get("csrf", ""), "when": when, "labels": LABELS,
+            "filters": wording.FILTERS,
+            "describe": lambda m: wording.describe(m["action"], m["categories"], m["rule"], m["matched"]),
             "signed_in": bool(admin_token()) and logged_in()}
 
 
@@ -186,6 +190,7 @@ def dashboard():
     counts = reports.daily_counts(store, days)
     messages, total = reports.recent_messages(store, channel, action, PER_PAGE, (number - 1) * PER_PAGE)
     return page("dashboard.html", days=days, counts=counts, charts=charts(days, counts), channels=CHANNELS,
+                opt_out_charts=opt_out_charts(store, days), queue_chart=queue_chart(store, days),
                 series=reports.SERIES, actions=reports.ACTIONS, messages=messages, total=total, page=number,
                 pages=max(1, -(-total // PER_PAGE)), channel=channel, action=action,
                 waiting=reports.review_queue(store, limit=0)[1], keywords=keyword_status())
@@ -251,32 +256,44 @@ def keyword_status() -> dict:
     return services().keyword_status()
 
 
-# The chart ------------------------------------------------------------------------------------------
-
-WIDTH, HEIGHT, LEFT, BOTTOM, TOP, SLOT = 640, 200, 40, 22, 12, 20
-
+# The charts -----------------------------------------------------------------------------------------
 
 def charts(days: list[str], counts: dict) -> list[dict]:
-    """Stacked bars per day for each channel, one shared scale, as SVG geometry for the template."""
-    totals = [sum(counts.get((d, c, s), 0) for s in reports.SERIES) for d in days for c in CHANNELS]
-    top = max(totals + [1])
-    plot = HEIGHT - BOTTOM - TOP
+    """Stacked bars per day for each channel, each on its own scale."""
     result = []
     for channel in CHANNELS:
-        bars, sums = [], {s: sum(counts.get((d, channel, s), 0) for d in days) for s in reports.SERIES}
-        for i, day in enumerate(days):
-            y = HEIGHT - BOTTOM
-            for s in reports.SERIES:
-                n = counts.get((day, channel, s), 0)
-                if n:
-                    h = n * plot / top
-                    y -= h
-                    bars.append({"x": LEFT + i * SLOT + 3, "y": round(y, 2), "w": SLOT - 6, "h": round(h, 2),
-                                 "series": s, "title": f"{day}, {channel}: {n} {LABELS[s].lower()}"})
-        result.append({
-            "channel": channel, "bars": bars, "top": top, "width": WIDTH, "height": HEIGHT, "left": LEFT,
-            "base": HEIGHT - BOTTOM, "ceiling": TOP,
-            "ticks": [{"x": LEFT + i * SLOT + SLOT / 2, "label": days[i][5:]} for i in range(0, len(days), 7)],
-            "summary": f"{channel.upper()}, last {len(days)} days: "
-                       + ", ".join(f"{sums[s]} {LABELS[s].lower()}" for s in reports.SERIES) + "."})
+        sums = {s: sum(counts.get((d, channel, s), 0) for d in days) for s in reports.SERIES}
+        stacks = [[(s, counts.get((day, channel, s), 0), f"{day}, {channel}: {counts.get((day, channel, s), 0)} "
+                    f"{LABELS[s].lower()}") for s in reports.SERIES] for day in days]
+        summary = (f"{channel.upper()}, last {len(days)} days: "
+                   + ", ".join(f"{sums[s]} {LABELS[s].lower()}" for s in reports.SERIES) + ".")
+        result.append({"channel": channel, "title": f"{channel.upper()}: messages per day",
+                       **chart_geometry.columns(days, stacks, summary)})
     return result
+
+
+def opt_out_charts(store, days: list[str]) -> list[dict]:
+    """Opt-outs of the last days by how they were asked for, and by language."""
+    by_rule: dict[str, int] = {}
+    for rule, n in reports.opt_outs_by(store, days, "rule").items():
+        by_rule[wording.kind(rule)] = by_rule.get(wording.kind(rule), 0) + n
+    languages = services().keywords.languages
+    by_language = [(languages[code].name if code in languages else "Unknown", n)
+                   for code, n in reports.opt_outs_by(store, days, "language").items()]
+    span = f"last {len(days)} days"
+    return [
+        {"id": "reasons", "title": f"Opt-outs by reason, {span}", **chart_geometry.rows(
+            sorted(by_rule.items(), key=lambda item: -item[1]), f"opt-outs, {span}",
+            "; ".join(f"{k}: {n}" for k, n in by_rule.items()) or "No opt-outs.")},
+        {"id": "languages", "title": f"Opt-outs by language, {span}", **chart_geometry.rows(
+            by_language, f"opt-outs, {span}", "; ".join(f"{k}: {n}" for k, n in by_language) or "No opt-outs.")},
+    ]
+
+
+def queue_chart(store, days: list[str]) -> dict:
+    """The review queue's size at the end of each day."""
+    sizes = reports.review_queue_sizes(store, days)
+    stacks = [[("queue", sizes[d], f"{d}: {sizes[d]} waiting for review at the end of the day")] for d in days]
+    return {"id": "queue", "title": "Review queue, waiting at the end of each day", **chart_geometry.columns(
+        days, stacks, f"Waiting for review: {sizes[days[-1]]} now, at most {max(sizes.values())} "
+                      f"at the end of a day in the last {len(days)} days.")}

@@ -28,6 +28,7 @@ from ..providers import mailgun, mime, postmark, sendgrid
 from ..storage.store import StoreError
 from .context import services
 from .responses import json_error
+from .webhook_log import log_webhook
 
 email_webhooks = Blueprint("email_webhooks", __name__, url_prefix="/webhooks/email")
 
@@ -77,6 +78,7 @@ def record(mail: Mail, nonce: str | None = None):
     except StoreError:
         current_app.logger.exception("email webhook: could not record message from %s", inbound.provider)
         return json_error(503, "could not record the message; nothing was acknowledged; retry")
+    log_webhook(inbound, recorded)
     if recorded.duplicate:
         return accepted(status="duplicate")
     return accepted(status="ignored" if inbound.ignored else "recorded",

@@ -13,6 +13,7 @@ from ..core.inbound import ProviderError
 from ..providers import twilio
 from ..storage.store import StoreError
 from .context import services
+from .webhook_log import log_webhook
 
 webhooks = Blueprint("webhooks", __name__)
 
@@ -36,6 +37,7 @@ def twilio_inbound_sms():
         # Not recorded, so not acknowledged: Twilio logs error 11200 and uses the fallback URL.
         current_app.logger.exception("twilio sms: could not record message %s", inbound.provider_id)
         return Response("could not record the message; nothing was acknowledged\n", 500, mimetype="text/plain")
+    log_webhook(inbound, recorded)
     return Response(twiml(recorded.reply), mimetype="application/xml")
 
 
