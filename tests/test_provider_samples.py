@@ -25,7 +25,6 @@ class Sample:
     text: str                   # what the recorded reply must contain
     reply: tuple = ()           # the reply text as it stands in the payload (str, or bytes in a .multipart)
     charset: str = "utf-8"      # the charset of the reply's field(s), in a .multipart
-    marks: tuple = ()           # pytest marks for every case of this sample
 
     @property
     def provider(self) -> str:
@@ -37,11 +36,7 @@ class Sample:
 
     def param(self, *values):
         name = "-".join((self.file.rsplit(".", 1)[0], *values))
-        return pytest.param(self, *values, id=name, marks=self.marks)
-
-
-def known_bug(reason):
-    return (pytest.mark.xfail(strict=True, reason=reason),)
+        return pytest.param(self, *values, id=name)
 
 
 SAMPLES = [
@@ -69,9 +64,7 @@ SAMPLES = [
     Sample("postmark_anymail_basics.json", "from+test@example.org", "Test body plain",
            ("Test body plain", "Test body html", "stripped plaintext body")),
     Sample("postmark_anymail_raw_email.json", "from+test@example.org", "Test body plain",
-           ("Test body plain", "Test body html", "stripped plaintext body"),
-           marks=known_bug("postmark.parse reads no RawEmail: a post whose From is only in RawEmail (no "
-                           "From/FromFull/TextBody) is refused 400 'no From in the Postmark payload'")),
+           ("Test body plain", "Test body html", "stripped plaintext body")),  # read from RawEmail
     # Twilio: the requests the Twilio CLI's webhook plugin emulates (SMS, and MMS with one image).
     Sample("twilio_plugin_webhook_sms.json", "+15017122661", "Ahoy", ("Ahoy",)),
     Sample("twilio_plugin_webhook_mms.json", "+15017122661", "This is MMS type sample", ("This is MMS type sample",)),

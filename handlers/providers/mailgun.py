@@ -8,7 +8,10 @@ Sample payload, fully parsed format (tests/data/email/mailgun_route.json):
     message-headers=[["Received", "..."], ["X-Mailgun-Spf", "Pass"], ..., ["Message-Id", "<...>"]]
     timestamp=1740996300   token=<50 random characters>   signature=<hex HMAC-SHA256>
     [attachment-count, attachment-1 ..., content-id-map]   plus every MIME header as its own field
-A route URL ending in "mime" gets `body-mime` (the raw message) instead of the parsed fields.
+A route URL ending in "mime" gets `body-mime` (the raw message) and only recipient, sender,
+timestamp, token and signature beside it (tests/data/providers/mailgun_anymail_body_mime.json).
+Header names come Mailgun-cased (Message-Id, Mime-Version); message-headers may be missing or broken:
+it costs only itself. (A store() route with notify posts a message-url instead: not a forward().)
 https://documentation.mailgun.com/docs/mailgun/user-manual/receive-forward-store/receive-http
 """
 

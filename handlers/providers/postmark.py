@@ -9,7 +9,8 @@ Sample payload, as Postmark documents it (tests/data/email/postmark_inbound.json
      "Date": "Mon, 3 Mar 2025 11:20:31 +0100", "TextBody": "...", "HtmlBody": "...",
      "StrippedTextReply": "...", "Tag": "", "Headers": [{"Name": "Return-Path", "Value": "<...>"}, ...],
      "Attachments": []}
-https://postmarkapp.com/developer/webhooks/inbound-webhook
+With "Include raw email content" on, `RawEmail` holds the whole message too (LF line ends); it is
+read when the parsed fields are missing. https://postmarkapp.com/developer/webhooks/inbound-webhook
 
 Postmark's payloads today leave From, To, Cc, Subject, Date and Content-Type out of Headers (its 2011
 example still had them). We put the first five back from the top-level fields, so header() answers
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 
 from ..core.inbound import ProviderError
 from ..email.headers import (
@@ -34,6 +36,7 @@ from ..email.headers import (
     sender_address,
 )
 from ..email.message import Mail
+from .mime import parse_mime
 
 _LIFTED = (("From", "From"), ("To", "To"), ("Cc", "Cc"), ("Subject", "Subject"), ("Date", "Date"))
 _ENVELOPE_FROM = re.compile(r'envelope-from\s*=\s*"?<?([^";>\s]*)')
@@ -43,6 +46,12 @@ def parse(payload: Mapping) -> Mail:
     """Turn Postmark's JSON into a Mail. Raises ProviderError(permanent=True) if unusable."""
     if not isinstance(payload, Mapping):
         raise ProviderError("the Postmark payload is not a JSON object")
+    raw = _text(payload.get("RawEmail"))
+    if raw and not (_text(payload.get("From")) or isinstance(payload.get("FromFull"), Mapping)):
+        # "Include raw email content" on, and the parsed fields missing: the whole message is here.
+        mail = parse_mime(raw.encode("utf-8", "surrogateescape"), provider="postmark")
+        return replace(mail, provider_id=_text(payload.get("MessageID")) or mail.provider_id,
+                       evidence={**mail.evidence, "raw_email_only": True})
     from_full = payload.get("FromFull") if isinstance(payload.get("FromFull"), Mapping) else {}
     sender = _text(from_full.get("Email")).strip() or sender_address(_text(payload.get("From")))
     if not sender:

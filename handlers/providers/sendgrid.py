@@ -4,10 +4,12 @@ Sample payload, parsed mode (the default), as SendGrid posts it (tests/data/emai
     headers=<the raw header block>   from=Marie Dupont <marie.dupont@gmail.com>   to=news@acme.example
     subject=Re: ...   text=...   html=...   sender_ip=209.85.218.44   SPF=pass   dkim={@gmail.com : pass}
     envelope={"to":["news@parse.acme.example"],"from":"marie.dupont@gmail.com"}
-    charsets={"to":"UTF-8","html":"UTF-8","subject":"UTF-8","from":"UTF-8","text":"UTF-8"}
+    charsets={"to":"UTF-8","from":"UTF-8","subject":"cp850","text":"windows-1252","html":"iso-8859-1"}
+             (per field, in the message's own charsets; may name fields not posted, e.g. "cc")
     attachments=0   [attachment-info, attachment1 ...]   [spam_score, spam_report]
 Raw mode ("POST the raw, full MIME message") sends `email`, the whole message, in place of headers,
-text, html and attachments (tests/data/email/sendgrid_raw.json).
+text, html and attachments (tests/data/email/sendgrid_raw.json); from, to, subject, envelope, SPF, dkim
+and the spam fields still come beside it. Published samples: tests/data/providers/sendgrid_*.
 https://www.twilio.com/docs/sendgrid/for-developers/parsing-email/setting-up-the-inbound-parse-webhook
 
 Character sets: SendGrid posts `text`, `html`, `subject`, `from` ... in the message's own charset and

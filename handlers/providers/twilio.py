@@ -4,6 +4,9 @@ Sample payload (application/x-www-form-urlencoded), as Twilio documents it:
     MessageSid=SM...&SmsSid=SM...&AccountSid=AC...&MessagingServiceSid=MG...&From=+14155550100
     &To=+14155550199&Body=STOP&NumMedia=0&NumSegments=1&SmsStatus=received&ApiVersion=2010-04-01
     [&OptOutType=STOP]   (Advanced Opt-Out: Twilio has already replied)
+    &FromCity=...&FromState=...&FromZip=...&FromCountry=US&ToCountry=US ...&AddOns={...}&ReferralNumMedia=0
+An MMS has a MessageSid starting MM and NumMedia, MediaUrl0, MediaContentType0 ... (the Twilio CLI's
+webhook plugin's requests: tests/data/providers/twilio_plugin_webhook_*.json).
 https://www.twilio.com/docs/messaging/guides/webhook-request
 """
 
