@@ -24,9 +24,10 @@ from ..core.addresses import masked
 from ..core.inbound import ProviderError, Replay
 from ..email import reading as email_reading
 from ..email.message import Mail
-from ..providers import mailgun, mime, postmark, sendgrid
+from ..providers import arf, mailgun, mime, postmark, sendgrid
 from ..storage.store import StoreError
 from .context import services
+from .event_recording import record_events
 from .responses import json_error
 from .webhook_log import log_webhook
 
@@ -145,6 +146,8 @@ def mime_inbound():
     if not raw.strip():
         return refused("mime", 400, "expected a raw RFC 5322 message as the request body")
     try:
+        if arf.is_feedback_report(raw):  # a spam complaint (RFC 5965): the person it names opts out
+            return record_events([arf.parse_feedback_report(raw)])
         mail = mime.parse_mime(raw)
     except ProviderError as e:
         return refused("mime", 400, str(e))
