@@ -339,7 +339,7 @@ def pull_suppressions(provider):
     if client is None:
         click.echo(f"{provider} is not configured: set its API credentials (README, Configuration)", err=True)
         sys.exit(1)
-    lists = provider_clients.lists_for(provider, (), table) or ()
+    lists = table.lists_of(provider, ())  # every mapped list, besides the account-wide one
     try:
         with click.progressbar(client.suppressed(lists), label=f"reading {provider}", show_pos=True,
                                file=sys.stderr) as rows:

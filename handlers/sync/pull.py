@@ -14,7 +14,6 @@ from ..core.provider_events import OPT_OUT, ProviderEvent, as_inbound, category_
 from ..storage.imports import ImportReport, record_opt_outs
 from ..storage.store import Store
 from .clients import Client
-from .clients import lists_for as provider_lists
 
 
 @dataclass
@@ -33,8 +32,7 @@ def pull_suppressions(store: Store, client: Client, table: KeywordTable, rows: I
     report = PullReport(client.name)
     mapped = table.provider_lists.get(client.name, {})
     everything: list[str] = []
-    lists = provider_lists(client.name, (), table) or ()
-    for raw, key in rows if rows is not None else client.suppressed(lists):
+    for raw, key in rows if rows is not None else client.suppressed(table.lists_of(client.name, ())):
         report.read += 1
         try:
             address = normalise_email(raw)
