@@ -29,3 +29,11 @@ def call(session: requests.Session, method: str, url: str, missing_ok: bool = Fa
     status = response.status_code
     permanent = 400 <= status < 500 and status not in (401, 403, 408, 429)
     raise ApiError(f"{method} {url}: {status} {response.text[:300]}", permanent=permanent)
+
+
+def json_of(response: requests.Response):
+    """The answer's JSON; an answer that is not JSON (a proxy's error page) is worth another try."""
+    try:
+        return response.json()
+    except ValueError as error:
+        raise ApiError(f"{response.request.method} {response.url}: not JSON: {response.text[:200]!r}") from error

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import requests
 
-from .http_api import call
+from .http_api import call, json_of
 
 EVERY_TAG = "*"
 
@@ -45,10 +45,10 @@ class MailgunApi:
         """(address, tag or None for every tag), one row per tag, over every page."""
         url, params = self.url, {"limit": 1000}
         while url:
-            page = call(self.session, "GET", url, params=params).json()
+            page = json_of(call(self.session, "GET", url, params=params))
             items = page.get("items") or []
             for item in items:
                 for tag in item.get("tags") or [EVERY_TAG]:
-                    yield item["address"], None if tag == EVERY_TAG else tag
+                    yield item.get("address"), None if tag == EVERY_TAG else tag
             url = (page.get("paging") or {}).get("next") if items else None
             params = None  # the next page's URL carries its own query

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import requests
 
-from .http_api import call
+from .http_api import call, json_of
 
 DEFAULT_STREAM = "outbound"  # every Postmark server's transactional stream
 _NOT_A_CHOICE = {"HardBounce"}
@@ -38,8 +38,8 @@ class PostmarkApi:
     def _change(self, address: str, lists, suffix: str) -> str | None:
         notes = []
         for stream in lists or (DEFAULT_STREAM,):
-            answer = call(self.session, "POST", f"{self.base}/message-streams/{stream}/suppressions{suffix}",
-                          json={"Suppressions": [{"EmailAddress": address}]}).json()
+            answer = json_of(call(self.session, "POST", f"{self.base}/message-streams/{stream}/suppressions{suffix}",
+                          json={"Suppressions": [{"EmailAddress": address}]}))
             notes += [f"{stream}: {row.get('Message') or row.get('Status')}" for row in answer.get("Suppressions") or []
                       if row.get("Status") == "Failed"]
         return "; ".join(notes) or None
@@ -47,7 +47,7 @@ class PostmarkApi:
     def suppressed(self, lists: tuple[str, ...]) -> Iterator[tuple[str, str | None]]:
         """(address, stream) of every suppression a person chose (not hard bounces)."""
         for stream in dict.fromkeys((*lists, DEFAULT_STREAM)):
-            dump = call(self.session, "GET", f"{self.base}/message-streams/{stream}/suppressions/dump").json()
+            dump = json_of(call(self.session, "GET", f"{self.base}/message-streams/{stream}/suppressions/dump"))
             for row in dump.get("Suppressions") or []:
                 if row.get("SuppressionReason") not in _NOT_A_CHOICE:
-                    yield row["EmailAddress"], stream
+                    yield row.get("EmailAddress"), stream

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import requests
 
-from .http_api import call
+from .http_api import call, json_of
 
 PAGE = 500
 
@@ -53,13 +53,13 @@ class SendGridApi:
         """(address, group id or None for the global list) of every unsubscribe SendGrid holds."""
         offset = 0
         while True:
-            page = call(self.session, "GET", f"{self.base}/v3/suppression/unsubscribes",
-                        params={"limit": PAGE, "offset": offset}).json()
+            page = json_of(call(self.session, "GET", f"{self.base}/v3/suppression/unsubscribes",
+                        params={"limit": PAGE, "offset": offset}))
             for row in page:
-                yield row["email"], None
+                yield row.get("email"), None
             if len(page) < PAGE:
                 break
             offset += PAGE
         for group in lists:
-            for email in call(self.session, "GET", f"{self.base}/v3/asm/groups/{int(group)}/suppressions").json():
+            for email in json_of(call(self.session, "GET", f"{self.base}/v3/asm/groups/{int(group)}/suppressions")):
                 yield email, str(group)
