@@ -1,4 +1,4 @@
-"""The provider push queue's reads and claims (handlers/sync/push.py sends the rows; they are queued
+"""The provider push queue's claims (handlers/sync/push.py sends the rows; they are queued
 beside the change they push, by handlers/storage/states.py queue_pushes)."""
 
 from __future__ import annotations
@@ -24,11 +24,3 @@ def give_up(store, row: dict, error: str) -> None:
 def mark_pushed(store, row: dict, note: str | None = None) -> None:
     outbox.mark_sent(store, row, TABLE, note)
 
-
-def pending(store, address: str | None = None) -> list[dict]:
-    """Pushes not yet accepted nor given up (for one address if given), oldest first."""
-    sql = ("SELECT id, provider, address, action, categories, attempts, last_error FROM provider_pushes "
-           "WHERE sent_at IS NULL AND failed_at IS NULL" + (" AND address = ?" if address else "") + " ORDER BY id")
-    rows = store.connection().execute(sql, (address,) if address else ()).fetchall()
-    keys = ("id", "provider", "address", "action", "categories", "attempts", "last_error")
-    return [dict(zip(keys, row, strict=True)) for row in rows]
