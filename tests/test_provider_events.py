@@ -316,3 +316,15 @@ def test_a_report_without_a_recipient_is_refused(client):
         b"To: <Undisclosed Recipients>\n", b"")
     response = client.post("/webhooks/email/mime", data=report, content_type="message/rfc822", headers=basic())
     assert response.status_code == 400 and "Original-Rcpt-To" in response.json["error"]
+
+
+@pytest.mark.parametrize("first", [
+    mailgun_event("delivered"),  # changes no consent: not recorded, its token spent all the same
+    {"event": "complained"},  # refused (406): likewise
+])
+def test_mailgun_tokens_of_unrecorded_events_are_spent_too(app, client, first):
+    payload = mailgun_payload(first)
+    assert client.post("/webhooks/events/mailgun", json=payload).status_code in (200, 406)
+    replay = {**payload, "event-data": mailgun_event("complained", event_id="smuggled")}
+    assert client.post("/webhooks/events/mailgun", json=replay).status_code == 403
+    assert state(app, "email", "alice@example.com") == {}

@@ -112,15 +112,24 @@ def mailgun_inbound():
     try:
         mail = mailgun.parse(fields)
     except ProviderError as e:
-        try:  # the signature was good: spend its token, or it could carry another body later
-            services().store.use_nonce("mailgun", fields["token"], "refused:" + fields["token"])
+        try:
+            spend_mailgun_token(fields["token"], "refused:" + fields["token"])
         except Replay:  # spent already: the refusal stands either way
             current_app.logger.info("mailgun webhook: a refused request's token was already spent")
         except StoreError:
-            current_app.logger.exception("mailgun webhook: could not record a refused request's token")
             return json_error(503, "could not record the request; retry")
         return refused("mailgun", 406, str(e), fields.get("from"))  # Mailgun's "rejected, do not retry"
     return record(mail, nonce=fields["token"])
+
+
+def spend_mailgun_token(token: str, provider_id: str) -> None:
+    """The signature was good but nothing will be recorded: spend its token all the same, or it could
+    carry another body later. Raises Replay if it came before with another request, StoreError (logged)."""
+    try:
+        services().store.use_nonce("mailgun", token, provider_id)
+    except StoreError:
+        current_app.logger.exception("mailgun webhook: could not record a refused request's token")
+        raise
 
 
 @email_webhooks.post("/postmark")

@@ -14,10 +14,11 @@ import time
 
 from flask import Blueprint, current_app, request
 
-from ..core.inbound import ProviderError
+from ..core.inbound import ProviderError, Replay
 from ..providers import mailgun, mailgun_events, postmark_events, sendgrid_events, twilio
+from ..storage.store import StoreError
 from .context import services
-from .email_webhooks import MAILGUN_MAX_AGE, basic_auth_refusal
+from .email_webhooks import MAILGUN_MAX_AGE, basic_auth_refusal, spend_mailgun_token
 from .event_recording import record_events
 from .responses import json_error
 from .sms_webhook import twilio_refusal
@@ -72,7 +73,21 @@ def mailgun_events_webhook():
     try:
         event = mailgun_events.parse(payload, lists("mailgun"))
     except ProviderError as e:
+        try:
+            spend_mailgun_token(token, "refused:" + token)
+        except Replay:
+            pass  # spent already: the refusal stands either way
+        except StoreError:
+            return json_error(503, "could not record the request; retry")
         return json_error(406, str(e))  # Mailgun's "rejected, do not retry"
+    if event is None:  # an event that changes no consent: nothing to record, but its token is spent
+        data = payload.get("event-data") or {}
+        try:
+            spend_mailgun_token(token, f"event:{data.get('id') or token}")
+        except Replay as e:
+            return json_error(403, str(e))
+        except StoreError:
+            return json_error(503, "could not record the request; retry")
     return record_events([event] if event else [])
 
 
