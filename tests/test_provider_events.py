@@ -328,3 +328,9 @@ def test_mailgun_tokens_of_unrecorded_events_are_spent_too(app, client, first):
     replay = {**payload, "event-data": mailgun_event("complained", event_id="smuggled")}
     assert client.post("/webhooks/events/mailgun", json=replay).status_code == 403
     assert state(app, "email", "alice@example.com") == {}
+
+
+@pytest.mark.parametrize("path", ["/webhooks/events/sendgrid", "/webhooks/events/mailgun", "/webhooks/events/postmark"])
+def test_event_webhooks_take_json_only(client, path):
+    response = client.post(path, data={"event": "unsubscribe"}, headers=basic())
+    assert response.status_code == 415 and "application/json" in response.json["error"]

@@ -35,7 +35,7 @@ def parse(payload, tags: Mapping[str, str]) -> ProviderEvent | None:
     if not isinstance(data, Mapping):
         raise ProviderError("no event-data object: not a Mailgun event webhook")
     kind = data.get("event")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         return None
     event_id, recipient = data.get("id"), data.get("recipient")
     if not isinstance(event_id, str) or not event_id or not isinstance(recipient, str):

@@ -37,7 +37,7 @@ def parse(payload, streams: Mapping[str, str]) -> ProviderEvent | None:
         suppress = payload.get("SuppressSending")
         if not isinstance(suppress, bool):
             raise ProviderError("SubscriptionChange without a true/false SuppressSending")
-        if payload.get("SuppressionReason") in _NOT_A_CHOICE:
+        if str(payload.get("SuppressionReason")) in _NOT_A_CHOICE:
             return None
         action = OPT_OUT if suppress else OPT_IN
         if action == OPT_IN and payload.get("Origin") != "Recipient":

@@ -64,7 +64,7 @@ def parse(body: bytes, groups: Mapping[str, str]) -> tuple[list[ProviderEvent], 
         raise ProviderError("the body is not a JSON array of events")
     found, problems = [], []
     for number, event in enumerate(events):
-        if not isinstance(event, Mapping) or event.get("event") not in _ACTIONS:
+        if not isinstance(event, Mapping) or not isinstance(event.get("event"), str) or event["event"] not in _ACTIONS:
             continue
         kind, action = event["event"], _ACTIONS[event["event"]]
         event_id, email = event.get("sg_event_id"), event.get("email")
