@@ -20,7 +20,6 @@ from dataclasses import replace
 from flask import Blueprint, current_app, jsonify, request
 
 from ..core import intake
-from ..core.addresses import masked
 from ..core.inbound import ProviderError, Replay
 from ..email import reading as email_reading
 from ..email.message import Mail
@@ -28,7 +27,7 @@ from ..providers import arf, mailgun, mime, postmark, sendgrid
 from ..storage.store import StoreError
 from .context import services
 from .event_recording import record_events
-from .responses import json_error
+from .responses import json_error, refused
 from .webhook_log import log_webhook
 
 email_webhooks = Blueprint("email_webhooks", __name__, url_prefix="/webhooks/email")
@@ -41,12 +40,6 @@ MAILGUN_MAX_AGE = 12 * 3600
 def accepted(**body):
     """200 with a JSON body: recorded, a duplicate, or deliberately ignored."""
     return jsonify(body)
-
-
-def refused(provider: str, status: int, reason: str, sender: str | None = None):
-    """The refusal, and its one log line: provider, status, reason, masked sender."""
-    current_app.logger.warning("%s webhook refused with %d: %s (sender %s)", provider, status, reason, masked(sender))
-    return json_error(status, reason)
 
 
 def basic_auth_refusal(provider: str, status: int = 401):

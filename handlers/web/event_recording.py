@@ -10,7 +10,8 @@ from ..core.inbound import Replay
 from ..core.provider_events import ProviderEvent, as_inbound
 from ..storage.store import StoreError
 from .context import services
-from .responses import json_error
+from .responses import json_error, refused
+from .webhook_log import log_webhook
 
 
 def record_events(events: list[ProviderEvent], skipped: list[str] = (), unavailable: int = 503):
@@ -23,12 +24,12 @@ def record_events(events: list[ProviderEvent], skipped: list[str] = (), unavaila
         try:
             outcome = intake.handle(inbound, services().keywords, services().store, decision)
         except Replay as e:
-            current_app.logger.warning("%s event webhook refused: %s", event.provider, e)
-            return json_error(403, str(e))
+            return refused(event.provider, 403, str(e), event.address)
         except StoreError:
             current_app.logger.exception("%s event webhook: could not record event %s", event.provider,
                                          event.event_id)
             return json_error(unavailable, "could not record the event; nothing was acknowledged; retry")
+        log_webhook(inbound, outcome)
         duplicates += outcome.duplicate
         recorded += not outcome.duplicate
     return jsonify(status="recorded" if events else "ignored", recorded=recorded, duplicates=duplicates,

@@ -20,7 +20,7 @@ from ..storage.store import StoreError
 from .context import services
 from .email_webhooks import MAILGUN_MAX_AGE, basic_auth_refusal, spend_mailgun_token
 from .event_recording import record_events
-from .responses import json_error
+from .responses import json_error, refused
 from .sms_webhook import twilio_refusal
 
 event_webhooks = Blueprint("event_webhooks", __name__)
@@ -39,7 +39,7 @@ def twilio_status():
     try:
         event = twilio.parse_status(params, services().settings["DEFAULT_REGION"])
     except ProviderError as e:
-        return json_error(400, str(e))
+        return refused("twilio", 400, str(e), request.form.get("To"))
     return record_events([event] if event else [], unavailable=500)
 
 
@@ -50,12 +50,11 @@ def sendgrid_events_webhook():
                                      request.headers.get("X-Twilio-Email-Event-Webhook-Signature"),
                                      request.headers.get("X-Twilio-Email-Event-Webhook-Timestamp"))
     if problem:
-        current_app.logger.warning("sendgrid event webhook refused: %s", problem)
-        return json_error(401, problem)
+        return refused("sendgrid events", 401, problem)
     try:
         events, skipped = sendgrid_events.parse(body, lists("sendgrid"))
     except ProviderError as e:
-        return json_error(400, str(e))
+        return refused("sendgrid events", 400, str(e))
     for reason in skipped:
         current_app.logger.warning("sendgrid event webhook: skipped %s", reason)
     return record_events(events, skipped)
@@ -68,8 +67,7 @@ def mailgun_events_webhook():
     problem = mailgun.verify(services().settings["MAILGUN_SIGNING_KEY"], timestamp, token, signature,
                              now=time.time(), max_age=MAILGUN_MAX_AGE)
     if problem:
-        current_app.logger.warning("mailgun event webhook refused: %s", problem)
-        return json_error(401, problem)
+        return refused("mailgun events", 401, problem)
     try:
         event = mailgun_events.parse(payload, lists("mailgun"))
     except ProviderError as e:
@@ -79,13 +77,13 @@ def mailgun_events_webhook():
             pass  # spent already: the refusal stands either way
         except StoreError:
             return json_error(503, "could not record the request; retry")
-        return json_error(406, str(e))  # Mailgun's "rejected, do not retry"
+        return refused("mailgun events", 406, str(e))  # Mailgun's "rejected, do not retry"
     if event is None:  # an event that changes no consent: nothing to record, but its token is spent
         data = payload.get("event-data") or {}
         try:
             spend_mailgun_token(token, f"event:{data.get('id') or token}")
         except Replay as e:
-            return json_error(403, str(e))
+            return refused("mailgun events", 403, str(e))
         except StoreError:
             return json_error(503, "could not record the request; retry")
     return record_events([event] if event else [])
@@ -93,11 +91,11 @@ def mailgun_events_webhook():
 
 @event_webhooks.post("/webhooks/events/postmark")
 def postmark_events_webhook():
-    refusal = basic_auth_refusal()
+    refusal = basic_auth_refusal("postmark events")
     if refusal:
         return refusal
     try:
         event = postmark_events.parse(request.get_json(silent=True), lists("postmark"))
     except ProviderError as e:
-        return json_error(400, str(e))
+        return refused("postmark events", 400, str(e))
     return record_events([event] if event else [])
