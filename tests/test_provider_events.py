@@ -75,6 +75,16 @@ def test_twilio_status_callback_21610_opts_the_recipient_out(app, client, db, er
         assert json.loads(rows[0]["params"])["ErrorCode"] == "21610"
 
 
+@pytest.mark.parametrize("changes, message", [
+    ({"To": "+1"}, "whose To is no SMS address"),
+    ({"To": ""}, "without MessageSid or To"),
+])
+def test_an_unusable_21610_callback_is_refused_clearly(app, client, db, changes, message):
+    response = twilio_post(client, {**status_params("21610"), **changes}, url="http://localhost/webhooks/twilio/status")
+    assert response.status_code == 400 and message in response.json["error"]
+    assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
+
+
 def test_twilio_status_callback_needs_twilios_signature(app, client):
     response = client.post("/webhooks/twilio/status", data=status_params("21610"),
                            headers={"X-Twilio-Signature": "forged"})
