@@ -17,6 +17,7 @@ from handlers.web import guards
 from handlers.web.admin import admin
 from handlers.web.api import api, health
 from handlers.web.email_webhooks import email_webhooks
+from handlers.web.event_webhooks import event_webhooks
 from handlers.web.preferences import pages
 from handlers.web.sms_webhook import webhooks
 
@@ -43,6 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(webhooks)
     app.register_blueprint(email_webhooks)
+    app.register_blueprint(event_webhooks)
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(health)
@@ -60,7 +62,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         for name, consequence in (("ADMIN_TOKEN", "the /api/v1 API is closed"),
                                   ("TWILIO_AUTH_TOKEN", "every Twilio webhook will be refused with 403"),
                                   ("INBOUND_EMAIL_PASSWORD", "the SendGrid, Postmark and MIME webhooks refuse all"),
-                                  ("MAILGUN_SIGNING_KEY", "the Mailgun webhook refuses all")):
+                                  ("MAILGUN_SIGNING_KEY", "the Mailgun webhooks refuse all"),
+                                  ("SENDGRID_EVENT_PUBLIC_KEY", "the SendGrid event webhook refuses all")):
             if not settings[name]:
                 app.logger.warning("%s is not set: %s", name, consequence)
         if not settings.get("PUBLIC_BASE_URL") and not app.debug:

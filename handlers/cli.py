@@ -1,4 +1,5 @@
-"""Commands for operators: flask migrate, check-keywords, classify, mail-worker, simulate-sms ..."""
+"""Commands for operators: flask migrate, check-keywords, classify, mail-worker, simulate-sms,
+pull-suppressions ..."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .core.keywords import KeywordFileError, load_keywords
 from .core.keywords import warnings as keyword_warnings
 from .core.text import sms_encoding, sms_segments
 from .email import outbox
+from .providers.http_api import ApiError
 from .settings import local_origin
 from .storage import backfill, export, imports
 from .storage.bulk import TransferError
@@ -28,6 +30,8 @@ from .storage.copy import copy_database as copy_rows
 from .storage.database import StoreError
 from .storage.schema import MIGRATIONS
 from .storage.store import Store
+from .sync import clients as provider_clients
+from .sync import pull, push
 from .web.api import links_for
 from .web.context import services
 
@@ -44,6 +48,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(copy_database)
     app.cli.add_command(simulate_sms)
     app.cli.add_command(simulate_email)
+    app.cli.add_command(pull_suppressions)
 
 
 @click.command("migrate")
@@ -84,6 +89,9 @@ def check_keywords(path):
             encoding, length = sms_encoding(text)
             segments = sms_segments(text)
             click.echo(f"  {code} {kind:<20} {encoding} {length:>3} chars, {segments} segment{'s' * (segments > 1)}")
+    for provider, lists in table.provider_lists.items():
+        if lists:
+            click.echo(f"  {provider} lists: " + ", ".join(f"{key} -> {category}" for key, category in lists.items()))
     for warning in keyword_warnings(table):
         click.echo(f"warning: {warning}", err=True)
 
@@ -106,9 +114,18 @@ def classify_command(text, channel):
 @click.command("mail-worker")
 @click.option("--once", is_flag=True, help="Send what is due now and exit.")
 def mail_worker(once):
-    """Send queued confirmation emails over SMTP_URL, retrying with backoff (the Procfile's worker)."""
+    """Send queued confirmation emails over SMTP_URL and push opt-outs to the configured providers'
+    suppression lists, each retried with backoff (the Procfile's worker)."""
     settings, store = services().settings, services().store
+    clients = provider_clients.make_clients(settings)
+
+    def push_step():
+        return push.push_due(store, clients, services().keywords) if clients else None
+
     if once:
+        pushed = push_step()
+        if pushed:
+            click.echo(f"pushed {pushed['pushed']}, will retry {pushed['retry']}, gave up on {pushed['failed']}")
         try:
             counts = outbox.send_due(store, settings["SMTP_URL"], settings["MAIL_FROM"])
         except outbox.MailConfigError as e:
@@ -120,8 +137,10 @@ def mail_worker(once):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    logger.info("mail worker: started (database %s)", store.location)
-    outbox.run_worker(store, settings["SMTP_URL"], settings["MAIL_FROM"], logger, stop=lambda: bool(stopping))
+    logger.info("mail worker: started (database %s; pushing to %s)", store.location,
+                ", ".join(clients) or "no provider")
+    outbox.run_worker(store, settings["SMTP_URL"], settings["MAIL_FROM"], logger, stop=lambda: bool(stopping),
+                      also=push_step)
 
 
 @click.command("unsubscribe-link")
@@ -308,3 +327,28 @@ def _post(request: simulate.SimulatedRequest) -> tuple[int, str]:
         click.echo(f"nothing answers at {request.url} ({getattr(e, 'reason', e)}): is the service running "
                    "(make run), or give --url", err=True)
         sys.exit(1)
+
+
+@click.command("pull-suppressions")
+@click.argument("provider", type=click.Choice(provider_clients.PROVIDERS))
+def pull_suppressions(provider):
+    """Page through PROVIDER's unsubscribe / suppression lists and record what is missing here (its
+    account-wide list as opted out of everything; a list mapped in keywords.yaml as its category)."""
+    settings, store, table = services().settings, services().store, services().keywords
+    client = provider_clients.make_clients(settings).get(provider)
+    if client is None:
+        click.echo(f"{provider} is not configured: set its API credentials (README, Configuration)", err=True)
+        sys.exit(1)
+    lists = table.lists_of(provider, ())  # every mapped list, besides the account-wide one
+    try:
+        with click.progressbar(client.suppressed(lists), label=f"reading {provider}", show_pos=True,
+                               file=sys.stderr) as rows:
+            report = pull.pull_suppressions(store, client, table, rows)
+    except ApiError as e:
+        click.echo(f"\npull-suppressions: {e}; nothing after the last page read was recorded", err=True)
+        sys.exit(1)
+    for address, reason in report.invalid:
+        click.echo(f"{address!r}: {reason}")
+    click.echo(f"{provider}: {report.read:,} suppressions read, {report.everything:,} recorded as opted out of "
+               f"everything, {report.categories:,} of a category, {report.already:,} already recorded, "
+               f"{len(report.invalid):,} invalid")

@@ -10,6 +10,7 @@ from functools import cached_property
 
 from .core.keywords import KeywordFileError, KeywordTable, load_keywords
 from .storage.store import Store
+from .sync.clients import configured
 
 log = logging.getLogger("optout.keywords")
 
@@ -76,7 +77,8 @@ class Services:
     @cached_property
     def store(self) -> Store:
         """The store at DATABASE_URL (PostgreSQL) if set, else the SQLite file DATABASE_PATH; migrated."""
-        store = Store(self.settings.get("DATABASE_URL") or self.settings["DATABASE_PATH"])
+        store = Store(self.settings.get("DATABASE_URL") or self.settings["DATABASE_PATH"],
+                      push_to=configured(self.settings))
         self.migrated = store.migrate()
         return store
 

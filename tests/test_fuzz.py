@@ -14,11 +14,18 @@ import uuid
 
 import pytest
 from conftest import AUTH_TOKEN, ROOT
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from app import create_app
+
+# SendGrid's signed Event Webhook: a key pair made for the fuzzing, as SendGrid makes one.
+SENDGRID_KEY = ec.generate_private_key(ec.SECP256R1())
+SENDGRID_PUBLIC = base64.b64encode(SENDGRID_KEY.public_key().public_bytes(
+    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
 
 NASTY = st.sampled_from([
     "STOP", "", "\x00", "stop\x00all", "x" * 10_000, "🛑 STOP 👍", "\u202eSTOP\u202c", "توقف",
@@ -40,7 +47,8 @@ def fuzz_app(tmp_path_factory):
     app = create_app({"DATABASE_PATH": str(path), "KEYWORDS_PATH": str(ROOT / "keywords.yaml"),
                       "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "ADMIN_TOKEN": "fuzz-admin", "DEFAULT_REGION": "US",
                       "PUBLIC_BASE_URL": None, "INBOUND_EMAIL_USER": USER, "INBOUND_EMAIL_PASSWORD": PASSWORD,
-                      "MAILGUN_SIGNING_KEY": MAILGUN_KEY, "UNSUBSCRIBE_SECRET": "fuzz-secret"})
+                      "MAILGUN_SIGNING_KEY": MAILGUN_KEY, "UNSUBSCRIBE_SECRET": "fuzz-secret",
+                      "SENDGRID_EVENT_PUBLIC_KEY": SENDGRID_PUBLIC})
     app.db_path = str(path)
     return app
 
@@ -139,6 +147,53 @@ def test_one_click_and_the_page_with_random_tokens(fuzz_app, token, form):
     assert sound(client.get(f"/u/{token}")) in (400, 404, 429)
 
 
+EVENT_NAMES = st.sampled_from(["unsubscribe", "spamreport", "group_unsubscribe", "group_resubscribe", "delivered",
+                               "unsubscribed", "complained", "SpamComplaint", "SubscriptionChange", "Bounce"])
+EVENT = st.fixed_dictionaries({}, optional={
+    "event": st.one_of(EVENT_NAMES, JSON), "email": TEXT, "recipient": TEXT, "sg_event_id": TEXT, "id": TEXT,
+    "asm_group_id": JSON, "tags": JSON, "RecordType": st.one_of(EVENT_NAMES, JSON), "Email": TEXT,
+    "Recipient": TEXT, "ID": JSON, "MessageStream": JSON, "SuppressSending": JSON, "Origin": JSON,
+    "SuppressionReason": JSON, "ChangedAt": JSON})
+
+
+@FUZZ
+@given(fields=FIELDS, error_code=st.one_of(st.just("21610"), TEXT))
+def test_twilio_status_signed_random_fields(fuzz_app, fields, error_code):
+    fields = {**fields, "ErrorCode": error_code}
+    url = "http://localhost/webhooks/twilio/status"
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, fields)
+    response = fuzz_app.test_client().post(url, data=fields, headers={"X-Twilio-Signature": signature})
+    assert sound(response) in (200, 400)
+
+
+@FUZZ
+@given(payload=st.one_of(JSON, st.lists(EVENT, max_size=5)))
+def test_sendgrid_events_signed_random_json(fuzz_app, payload):
+    body, timestamp = json.dumps(payload).encode(), str(int(time.time()))
+    signature = base64.b64encode(SENDGRID_KEY.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
+    response = fuzz_app.test_client().post(
+        "/webhooks/events/sendgrid", data=body, content_type="application/json",
+        headers={"X-Twilio-Email-Event-Webhook-Signature": signature,
+                 "X-Twilio-Email-Event-Webhook-Timestamp": timestamp})
+    assert sound(response) in (200, 400)
+
+
+@FUZZ
+@given(event=st.one_of(EVENT, JSON))
+def test_mailgun_events_signed_random_json(fuzz_app, event):
+    timestamp, token = str(int(time.time())), uuid.uuid4().hex
+    signature = hmac.new(MAILGUN_KEY.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+    payload = {"signature": {"timestamp": timestamp, "token": token, "signature": signature}, "event-data": event}
+    assert sound(fuzz_app.test_client().post("/webhooks/events/mailgun", json=payload)) in (200, 403, 406)
+
+
+@FUZZ
+@given(payload=st.one_of(EVENT, JSON))
+def test_postmark_events_random_json(fuzz_app, payload):
+    response = fuzz_app.test_client().post("/webhooks/events/postmark", json=payload, headers=BASIC)
+    assert sound(response) in (200, 400)
+
+
 # Every route, and every header an attacker controls ----------------------------------------------------
 
 ADMIN_TOKEN_FUZZ = "fuzz-admin"
@@ -151,6 +206,10 @@ ROUTES = {  # each route's fuzz tests below; test_every_route_is_fuzzed keeps th
     "/webhooks/email/mailgun": "test_mailgun_signed_random_fields",
     "/webhooks/email/postmark": "test_postmark_random_json",
     "/webhooks/email/mime": "test_raw_mime_random_bytes",
+    "/webhooks/twilio/status": "test_twilio_status_signed_random_fields",
+    "/webhooks/events/sendgrid": "test_sendgrid_events_signed_random_json",
+    "/webhooks/events/mailgun": "test_mailgun_events_signed_random_json",
+    "/webhooks/events/postmark": "test_postmark_events_random_json",
     "/u/<token>": "test_one_click_and_the_page_with_random_tokens",
     "/api/v1/suppressions/check": "test_api_random_json",
     "/api/v1/suppressions": "test_api_random_queries",
@@ -219,12 +278,23 @@ def test_random_credentials_on_every_route(fuzz_app, user, password, signature, 
             ("/webhooks/email/mime", {"data": b"From: a@b.example\r\n\r\nstop", "content_type": "message/rfc822"}),
             ("/webhooks/email/postmark", {"json": {"FromFull": {"Email": "a@b.example"}, "TextBody": "stop"}}),
             ("/webhooks/email/sendgrid", {"data": {"headers": "From: a@b.example", "text": "stop"}}),
-            ("/webhooks/twilio/sms", {"data": {"From": "+14155550100", "MessageSid": "SMfuzz", "Body": "STOP"}})):
-        response = client.post(path, headers={"Authorization": f"Basic {basic}",
-                                              "X-Twilio-Signature": signature.encode("utf-8", "surrogatepass")
-                                              .decode("latin-1")}, **kwargs)
-        # Never let in; 503 only where it is SendGrid's "retry" for wrong credentials.
-        expected = (503,) if path.endswith("sendgrid") else (401, 403)
+            ("/webhooks/twilio/sms", {"data": {"From": "+14155550100", "MessageSid": "SMfuzz", "Body": "STOP"}}),
+            ("/webhooks/twilio/status", {"data": {"To": "+14155550100", "MessageSid": "SMfuzz", "ErrorCode": "21610"}}),
+            ("/webhooks/events/postmark", {"json": {"RecordType": "SpamComplaint", "ID": 1, "Email": "a@b.example"}}),
+            ("/webhooks/events/mailgun", {"json": {
+                "signature": {"timestamp": "1", "token": user, "signature": password},
+                "event-data": {"event": "complained", "id": "x", "recipient": "a@b.example"}}}),
+            ("/webhooks/events/sendgrid", {"json": [{"event": "unsubscribe", "email": "a@b.example",
+                                                     "sg_event_id": "x"}],
+                                           "headers_extra": {"X-Twilio-Email-Event-Webhook-Signature": signature,
+                                                             "X-Twilio-Email-Event-Webhook-Timestamp": "1"}})):
+        extra = kwargs.pop("headers_extra", {})
+        latin = signature.encode("utf-8", "surrogatepass").decode("latin-1")
+        response = client.post(path, headers={"Authorization": f"Basic {basic}", "X-Twilio-Signature": latin,
+                                              **{k: latin if k.endswith("Signature") else v for k, v in extra.items()}},
+                               **kwargs)
+        # Never let in; 503 only where it is SendGrid's inbound "retry" for wrong credentials.
+        expected = (503,) if path == "/webhooks/email/sendgrid" else (401, 403)
         assert response.status_code in expected and b"Traceback" not in response.data, (path, response.status_code)
     header = bearer.encode("utf-8", "surrogatepass").decode("latin-1")
     assert sound(client.get("/api/v1/suppressions", headers={"Authorization": f"Bearer {header}"})) in (401, 429)

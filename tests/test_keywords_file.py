@@ -252,3 +252,48 @@ def test_french_elides_before_a_vowel_and_not_before_a_consonant(tmp_path):
         path = tmp_path / "keywords.yaml"
         path.write_text(SHIPPED.replace("brand: Acme Outfitters", f"brand: {brand}", 1))
         assert load_keywords(str(path)).languages["fr"].page["title"].format(brand=brand) == title
+
+
+def with_lists(lists: str, category: str = "surveys") -> bytes:
+    """VALID with `lists` (YAML lines) under categories.<category>."""
+    raw = VALID.replace("\n  surveys:\n", f"\n  {category}:\n{textwrap.indent(lists, '    ')}", 1)
+    return raw.encode()
+
+
+@pytest.mark.parametrize("lists, message", [
+    ("lists: {sendgrid: [12345], mailgun: [surveys], postmark: [surveys-stream]}\n", None),
+    ("lists: {sendgrid: [surveys]}\n", "lists.sendgrid.0: 'surveys' is not one of unsubscribe group ids"),
+    ("lists: {sendgrid: [0]}\n", "is not one of unsubscribe group ids"),
+    ("lists: {mailgun: [12]}\n", "mailgun.0: 12 is not one of tags"),
+    ("lists: {mailjet: [x]}\n", "'mailjet' is not a provider with lists (sendgrid, mailgun, postmark)"),
+    ("lists: {postmark: []}\n", "postmark: must be a list of message stream ids"),
+    ("lists: [sendgrid]\n", "lists: must map providers to their lists"),
+])
+def test_category_lists_are_checked(lists, message):
+    if message is None:
+        table = parse_keywords(with_lists(lists))
+        assert {p: dict(m) for p, m in table.provider_lists.items()} == {
+            "sendgrid": {"12345": "surveys"}, "mailgun": {"surveys": "surveys"},
+            "postmark": {"surveys-stream": "surveys"}}
+        assert table.lists_of("sendgrid", ("surveys",)) == ("12345",) and table.lists_of("sendgrid", ("x",)) == ()
+        return
+    with pytest.raises(KeywordFileError) as error:
+        parse_keywords(with_lists(lists))
+    assert message in "\n".join(error.value.problems)
+
+
+def test_a_provider_list_belongs_to_one_category_only():
+    raw = VALID.replace("\n  surveys:\n    en: [surveys, survey]\n",
+                        "\n  surveys:\n    lists: {mailgun: [news]}\n    en: [surveys, survey]\n"
+                        "  news:\n    lists: {mailgun: [news]}\n    en: [news]\n")
+    with pytest.raises(KeywordFileError) as error:
+        parse_keywords(raw.encode())
+    assert "mailgun list 'news' is also under categories.surveys" in "\n".join(error.value.problems)
+
+
+def test_check_keywords_prints_the_provider_lists(tmp_path):
+    path = tmp_path / "keywords.yaml"
+    path.write_bytes(with_lists("lists: {sendgrid: [12345], mailgun: [surveys]}\n"))
+    result = run_flask("check-keywords", env_path=path)
+    assert result.returncode == 0, result.stderr
+    assert "sendgrid lists: 12345 -> surveys" in result.stdout and "mailgun lists: surveys -> surveys" in result.stdout

@@ -8,7 +8,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "handlers"
 # Lowest first. The top of handlers/ (wiring: services, settings, CLI, gunicorn) sits above them all.
-LAYERS = ("core", "storage", "email", "providers", "web", "")
+LAYERS = ("core", "storage", "email", "providers", "sync", "web", "")
 # Third-party packages that belong to one job, and the layers allowed to import them.
 OWNED = {
     "flask": {"web", ""},
@@ -18,6 +18,8 @@ OWNED = {
     "psycopg": {"storage"},
     "psycopg_pool": {"storage"},
     "smtplib": {"email"},
+    "requests": {"providers"},
+    "cryptography": {"providers"},
 }
 
 

@@ -23,6 +23,7 @@ class Inbound:
     ignored: str | None = None  # why this is no person's reply (auto-reply, bounce ...): recorded, not acted on
     sender_verified: bool = False  # SPF or DKIM passed for the sender's own domain
     nonce: str | None = None  # a one-time value of the provider's signature (Mailgun token): replay guard
+    synced_from: str | None = None  # the provider whose own list already holds this change: not pushed back
 
 
 class Replay(Exception):

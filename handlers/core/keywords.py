@@ -37,6 +37,11 @@ PAGE_TEXTS = ("title", "intro", "focus", "focus_button", "keep", "everything", "
 # Page texts of earlier versions, no longer shown: tolerated in an operator's file, so that an upgrade
 # does not stop the service on them.
 RETIRED_PAGE_TEXTS = frozenset({"receiving", "not_receiving"})
+# Where a category is one of a provider's own lists (keywords.yaml: categories.<name>.lists), and
+# what that provider calls the list: an event about the list is about the category, and an opt-out
+# of the category is pushed to the list.
+PROVIDER_LISTS = {"sendgrid": "unsubscribe group ids (asm_group_id, numbers)", "mailgun": "tags",
+                  "postmark": "message stream ids"}
 PAGE_PLACEHOLDERS = frozenset({"brand", "address", "categories", "still_sent", "help"})
 PLACEHOLDERS = frozenset({"brand", "help", "categories", "category_words", "start", "stop", "help_word",
                           "still_sent"})
@@ -98,6 +103,13 @@ class KeywordTable:
     longest_keyword: int = field(default=1)
     logo_url: str = ""  # optional https URL of the brand's logo, shown on the preference page
     accent_colour: str = ""  # optional #rrggbb of the page's buttons and links
+    # provider -> {list (group id, tag, stream) -> category}
+    provider_lists: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def lists_of(self, provider: str, categories: tuple[str, ...]) -> tuple[str, ...]:
+        """The provider's lists of `categories` (every mapped list when categories is empty)."""
+        lists = self.provider_lists.get(provider, {})
+        return tuple(key for key, category in lists.items() if not categories or category in categories)
 
     def language_of_country(self, country: str | None) -> str | None:
         return next((code for code, lang in self.languages.items() if country and country in lang.countries), None)
@@ -257,11 +269,14 @@ class _Builder:
             self.problem(("categories",), "must map category names to their words in each language")
             categories_data = {}
         category_names: dict[str, dict[str, str]] = {code: {} for code in codes}
+        provider_lists: dict[str, dict[str, str]] = {provider: {} for provider in PROVIDER_LISTS}
         for category, names_by_language in categories_data.items():
             where = ("categories", category)
             if not isinstance(names_by_language, dict):
                 self.problem(where, "must map each language code to a list of names, like en: [surveys, survey]")
                 continue
+            names_by_language = dict(names_by_language)
+            self.lists(where + ("lists",), names_by_language.pop("lists", None), category, provider_lists)
             for code in codes:
                 if code not in names_by_language:
                     self.problem(where, f"has no names in {code!r} (every language needs them)")
@@ -352,12 +367,41 @@ class _Builder:
             longest_keyword=max((len(k) for k in entries), default=1),
             logo_url=logo_url,
             accent_colour=accent_colour,
+            provider_lists=MappingProxyType({p: MappingProxyType(m) for p, m in provider_lists.items()}),
         )
         if not self.problems:
             self.check_replies_fit(table)
         if self.problems:
             raise KeywordFileError(self.path, self.problems)
         return table
+
+    def lists(self, where, value, category: str, found: dict[str, dict[str, str]]) -> None:
+        """Read a category's provider lists into found[provider][list] = category."""
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            self.problem(where, "must map providers to their lists, like sendgrid: [12345], mailgun: [promos]")
+            return
+        for provider, keys in value.items():
+            if provider not in PROVIDER_LISTS:
+                self.problem(where + (provider,), f"{provider!r} is not a provider with lists "
+                                                  f"({', '.join(PROVIDER_LISTS)})")
+                continue
+            if not isinstance(keys, list) or not keys:
+                self.problem(where + (provider,), f"must be a list of {PROVIDER_LISTS[provider]}")
+                continue
+            for i, key in enumerate(keys):
+                numeric = isinstance(key, int) and not isinstance(key, bool) and key > 0
+                if (provider == "sendgrid" and not numeric) or (
+                        provider != "sendgrid" and not (isinstance(key, str) and key.strip())):
+                    self.problem(where + (provider, i), f"{key!r} is not one of {PROVIDER_LISTS[provider]}")
+                    continue
+                key = str(key).strip()
+                if key in found[provider] and found[provider][key] != category:
+                    self.problem(where + (provider, i), f"{provider} list {key!r} is also under categories."
+                                                        f"{found[provider][key]}: a list can be one category only")
+                    continue
+                found[provider][key] = category
 
     def countries(self, where, value, country_of: dict) -> tuple[str, ...]:
         if value is None:

@@ -117,11 +117,19 @@ def send_due(store: Store, smtp_url: str | None, mail_from: str | None, limit: i
 
 
 def run_worker(store: Store, smtp_url: str | None, mail_from: str | None, log, poll: float = 1.0,
-               stop=lambda: False) -> None:
+               stop=lambda: False, also=None) -> None:
     """Send due confirmations until `stop()`; configuration and database errors are logged, never fatal
-    (the rows wait in the outbox until the problem is gone)."""
+    (the rows wait in the outbox until the problem is gone). `also()`, if given, runs first in every
+    cycle (the provider pushes) and returns counts to log, or None."""
     complained = None
     while not stop():
+        if also is not None:
+            try:
+                counts = also()
+                if counts and any(counts.values()):
+                    log.info("mail worker: pushed %(pushed)d, will retry %(retry)d, gave up on %(failed)d", counts)
+            except StoreError as e:
+                log.error("mail worker: provider pushes wait: %s", e)
         try:
             counts = send_due(store, smtp_url, mail_from)
             complained = None

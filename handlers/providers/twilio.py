@@ -20,6 +20,7 @@ from twilio.request_validator import RequestValidator
 
 from ..core.addresses import InvalidAddress, sms_sender
 from ..core.inbound import Inbound, ProviderError, first_value
+from ..core.provider_events import ProviderEvent
 
 # Twilio's Advanced Opt-Out names the action it already took and answered.
 _PROVIDER_ACTIONS = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
@@ -74,3 +75,24 @@ def parse(params: Mapping[str, str], default_region: str) -> Inbound:
         ignored=unusable,
     )
 
+
+# Twilio's status callback for a message we sent: MessageSid, MessageStatus (failed, undelivered ...),
+# ErrorCode, From, To, AccountSid ... https://www.twilio.com/docs/messaging/guides/track-outbound-message-status
+# Error 21610: the recipient has replied STOP to this sender, and Twilio now blocks every message to them.
+# https://www.twilio.com/docs/api/errors/21610
+UNSUBSCRIBED_RECIPIENT = "21610"
+
+
+def parse_status(params: Mapping[str, str], default_region: str) -> ProviderEvent | None:
+    """The opt-out a status callback reports (error 21610), or None when it reports no change of consent."""
+    if (first_value(params, "ErrorCode") or "").strip() != UNSUBSCRIBED_RECIPIENT:
+        return None
+    sid, recipient = first_value(params, "MessageSid") or first_value(params, "SmsSid"), first_value(params, "To")
+    if not sid or not recipient:
+        raise ProviderError("a 21610 status callback without MessageSid or To")
+    try:
+        address = sms_sender(recipient, default_region)
+    except InvalidAddress as e:
+        raise ProviderError(f"a 21610 status callback whose To is no SMS address: {e}") from e
+    return ProviderEvent("sms", "twilio", f"{sid}:{UNSUBSCRIBED_RECIPIENT}", address, "opt_out",
+                         UNSUBSCRIBED_RECIPIENT, evidence=dict(params))

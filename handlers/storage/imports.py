@@ -19,7 +19,7 @@ from ..core.addresses import InvalidAddress, normalise
 from ..core.classifier import OPT_OUT, Decision
 from ..core.consent import EVERYTHING, OUT
 from .bulk import Progress, TransferError, text_stream
-from .states import INSERT_EVENT, read_states, write_states
+from .states import INSERT_EVENT, queue_pushes, read_states, write_states
 from .store import Store, now
 
 _IMPORT_CHUNK = 100_000  # addresses per import transaction
@@ -112,7 +112,7 @@ def read_import(raw: BinaryIO, channel: str | None, region: str,
 
 
 def import_suppressions(store: Store, raw: BinaryIO, channel: str | None, region: str,
-                        progress: Progress | None = None) -> ImportReport:
+                        progress: Progress | None = None, source: str | None = None) -> ImportReport:
     """Record every new address in `raw` as an opt-out of everything (events.source 'import:<format>').
 
     Addresses already opted out of everything are skipped, so importing a file twice records nothing
@@ -120,7 +120,13 @@ def import_suppressions(store: Store, raw: BinaryIO, channel: str | None, region
     touches most pages of the consent index in every transaction, so fewer, larger ones write less.
     """
     report, addresses = read_import(raw, channel, region, progress)
-    source = f"import:{report.format}"
+    return record_opt_outs(store, report, addresses, source or f"import:{report.format}")
+
+
+def record_opt_outs(store: Store, report: ImportReport, addresses: Iterator[str], source: str) -> ImportReport:
+    """Record each address as an opted out of everything (counted in `report`), 100,000 a transaction.
+    A provider's own export or list (source ...:sendgrid) is not pushed back to that provider."""
+    synced_from = source.rpartition(":")[2] if report.format != "plain" else None
     decision = Decision(OPT_OUT, source)
 
     fresh = consent.apply({}, decision, ())  # the same for everyone with no state on record
@@ -149,6 +155,9 @@ def import_suppressions(store: Store, raw: BinaryIO, channel: str | None, region
                     final[address] = (transition.after, stamp)
                 conn.executemany(INSERT_EVENT, events)
                 write_states(conn, report.channel, final, states)
+                if report.channel == "email":
+                    queue_pushes(conn, store.push_to, synced_from,
+                                 [(e[1], OPT_OUT, "[]", None, stamp) for e in events if e[4]])
                 report.imported += len(events)
         return work
 

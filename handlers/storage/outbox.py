@@ -1,4 +1,9 @@
-"""The outbox's queries: confirmation emails waiting to be sent, claimed by one worker at a time."""
+"""The outbox's queries: confirmation emails waiting to be sent, claimed by one worker at a time.
+
+The provider push queue (provider_pushes, handlers/storage/pushes.py) has the same queue columns
+(attempts, next_attempt_at, claimed_until, sent_at, failed_at, last_error), so these calls serve
+both: `table` names the queue.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,10 @@ CLAIM = timedelta(minutes=2)  # a worker that died mid-send frees its rows after
 BACKOFF_FIRST, BACKOFF_MAX = 30, 3600  # seconds: 30 s, 1 min, 2 min ... capped at 1 h
 
 
-def claim_due(store: Store, limit: int) -> list[dict]:
+OUTBOX_COLUMNS = ("id", "address", "subject", "body", "in_reply_to", "attempts")
+
+
+def claim_due(store: Store, limit: int, table: str = "outbox", columns: tuple[str, ...] = OUTBOX_COLUMNS) -> list[dict]:
     """Up to `limit` rows due now, claimed for CLAIM so that no other worker sends them meanwhile.
 
     On PostgreSQL, workers claiming at the same moment skip each other's rows (FOR UPDATE SKIP
@@ -21,34 +29,34 @@ def claim_due(store: Store, limit: int) -> list[dict]:
 
     def work(conn):
         rows = conn.execute(
-            "SELECT id, address, subject, body, in_reply_to, attempts FROM outbox "
+            f"SELECT {', '.join(columns)} FROM {table} "
             "WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? "
             f"AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id LIMIT ?{store.dialect.claim_lock}",
             (stamp, stamp, limit)).fetchall()
-        conn.executemany("UPDATE outbox SET claimed_until = ? WHERE id = ?", [(until, r[0]) for r in rows])
-        keys = ("id", "address", "subject", "body", "in_reply_to", "attempts")
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+        conn.executemany(f"UPDATE {table} SET claimed_until = ? WHERE id = ?", [(until, r[0]) for r in rows])
+        return [dict(zip(columns, r, strict=True)) for r in rows]
 
     return store.write(work)
 
 
-def retry_later(store: Store, row: dict, error: str) -> None:
+def retry_later(store: Store, row: dict, error: str, table: str = "outbox") -> None:
     """Release the row for another attempt after a backoff that doubles with each attempt."""
     delay = min(BACKOFF_FIRST * 2 ** row["attempts"], BACKOFF_MAX)
     later = (datetime.now(timezone.utc) + timedelta(seconds=delay)).isoformat(timespec="microseconds")
-    _mark(store, row["id"], "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, claimed_until = NULL, "
+    _mark(store, row["id"], f"UPDATE {table} SET attempts = attempts + 1, next_attempt_at = ?, claimed_until = NULL, "
                          "last_error = ? WHERE id = ?", (later, error))
 
 
-def give_up(store: Store, row: dict, error: str) -> None:
+def give_up(store: Store, row: dict, error: str, table: str = "outbox") -> None:
     """The server refused the row for good: never try it again."""
-    _mark(store, row["id"], "UPDATE outbox SET attempts = attempts + 1, failed_at = ?, claimed_until = NULL, "
+    _mark(store, row["id"], f"UPDATE {table} SET attempts = attempts + 1, failed_at = ?, claimed_until = NULL, "
                          "last_error = ? WHERE id = ?", (now(), error))
 
 
-def mark_sent(store: Store, row: dict) -> None:
-    _mark(store, row["id"], "UPDATE outbox SET sent_at = ?, claimed_until = NULL, last_error = NULL WHERE id = ?",
-          (now(),))
+def mark_sent(store: Store, row: dict, table: str = "outbox", note: str | None = None) -> None:
+    """Done; `note` keeps what the receiver said when it accepted with a reservation."""
+    _mark(store, row["id"], f"UPDATE {table} SET sent_at = ?, claimed_until = NULL, last_error = ? WHERE id = ?",
+          (now(), note))
 
 
 def _mark(store: Store, row_id: int, sql: str, values: tuple) -> None:

@@ -148,3 +148,29 @@ migration(
             ended_at TEXT                   -- logged out
         )""",
 )
+
+# Changes of email consent waiting to reach the providers that send for the business (SendGrid,
+# Mailgun, Postmark): written in the same transaction as the change, pushed by the mail worker.
+# The queue columns are the outbox's, so that one set of queries claims and retries both.
+migration(
+    "m007_provider_pushes",
+    """
+        CREATE TABLE provider_pushes (
+            id INTEGER PRIMARY KEY,
+            provider TEXT NOT NULL,         -- sendgrid | mailgun | postmark
+            address TEXT NOT NULL,
+            action TEXT NOT NULL,           -- opt_out | opt_in
+            categories TEXT NOT NULL,       -- JSON list; [] means everything
+            event_id INTEGER REFERENCES events (id),  -- the change it pushes (none for a bulk import)
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            claimed_until TEXT,             -- a worker is pushing it until then
+            sent_at TEXT,                   -- the provider accepted it
+            failed_at TEXT,                 -- given up: the provider refused it for good
+            last_error TEXT
+        )""",
+    "CREATE INDEX provider_pushes_pending ON provider_pushes (next_attempt_at) "
+    "WHERE sent_at IS NULL AND failed_at IS NULL",
+    "CREATE INDEX provider_pushes_by_address ON provider_pushes (address, id)",
+)

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from ..core.consent import Transition
 from .bulk import in_batches, select_for
 
+INSERT_PUSH = ("INSERT INTO provider_pushes (provider, address, action, categories, event_id, created_at, "
+               "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
 INSERT_EVENT = ("INSERT INTO events (channel, address, action, categories, changed, state_after, source, "
                 "message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
@@ -47,6 +49,15 @@ def write_states(conn, channel: str, final: dict[str, tuple[dict[str, str], str]
                for address, (state, stamp) in final.items() for scope, status in state.items()))
 
 
+def queue_pushes(conn, push_to: Iterable[str], synced_from: str | None, changes: Iterable[tuple]) -> None:
+    """Queue email consent changes for the providers that send for the business, in the caller's
+    transaction: each change (address, action, categories JSON, event id or None, stamp) for every
+    provider in `push_to` but `synced_from` (a provider's own list already holds what it told us)."""
+    providers = [p for p in push_to if p != synced_from]
+    if providers:
+        conn.executemany(INSERT_PUSH, [(provider, address, action, categories, event_id, stamp, stamp)
+                                       for address, action, categories, event_id, stamp in changes
+                                       for provider in providers])
 
 
 def record_transition(conn, channel: str, address: str, transition: Transition, categories: str, source: str,

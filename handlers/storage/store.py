@@ -18,8 +18,9 @@ from ..core.consent import EVERYTHING
 from ..core.consent import apply as consent_apply
 from ..core.inbound import Inbound, Replay
 from ..core.intake import Decide, Recorded
+from ..core.provider_events import COMPLAINT_RULE
 from .database import StoreError, is_postgres_url, sqlite_path
-from .states import read_state, record_transition
+from .states import queue_pushes, read_state, record_transition
 
 __all__ = ["Store", "StoreError", "now", "dict_rows"]
 T = TypeVar("T")
@@ -63,10 +64,12 @@ class Store:
     """Every query the service makes, over one database: a SQLite file path (or sqlite:/// URL), or a
     postgresql:// URL."""
 
-    def __init__(self, location: str):
+    def __init__(self, location: str, push_to: tuple[str, ...] = ()):
         self.db = open_database(location)
         self.dialect = self.db.dialect
         self.location = self.db.location
+        # The providers every change of email consent is queued for (handlers/storage/pushes.py).
+        self.push_to = push_to
 
     # The database's own calls, so that callers need to know only the store.
     def connection(self):
@@ -141,8 +144,11 @@ class Store:
                  decision.matched, int(decision.flagged), reply),
             ).fetchone()[0]
             if transition.action in (OPT_OUT, OPT_IN):
-                record_transition(conn, inbound.channel, inbound.address, transition, categories,
-                                  f"{inbound.channel}:{inbound.provider}", message_id, stamp)
+                event_id = record_transition(conn, inbound.channel, inbound.address, transition, categories,
+                                             f"{inbound.channel}:{inbound.provider}", message_id, stamp)
+                if inbound.channel == "email" and transition.changed:
+                    queue_pushes(conn, self.push_to, inbound.synced_from,
+                                 [(inbound.address, transition.action, categories, event_id, stamp)])
             if outcome.mail and inbound.address:
                 self._queue_confirmation(conn, inbound, message_id, outcome.mail, stamp)
             return Recorded(False, message_id, transition, reply, decision.rule)
@@ -163,7 +169,10 @@ class Store:
         since = (datetime.now(timezone.utc) - CONFIRMATION_INTERVAL).isoformat(timespec="microseconds")
         recent = conn.execute("SELECT 1 FROM outbox WHERE channel = ? AND address = ? AND created_at > ?",
                               (inbound.channel, inbound.address, since)).fetchone()
-        if recent:
+        # Someone who reported our mail as spam is never sent a confirmation, whatever they do later.
+        complained = conn.execute("SELECT 1 FROM messages WHERE channel = ? AND address = ? AND rule = ?",
+                                  (inbound.channel, inbound.address, COMPLAINT_RULE)).fetchone()
+        if recent or complained:
             return
         conn.execute(
             "INSERT INTO outbox (message_id, channel, address, subject, body, in_reply_to, created_at, "
@@ -276,6 +285,9 @@ class Store:
                 event_id = record_transition(conn, channel, address, transition, json.dumps(list(cats)),
                                              f"review:{actor}", message_id, stamp)
                 changed = transition.changed
+                if channel == "email" and changed:
+                    queue_pushes(conn, self.push_to, None,
+                                 [(address, transition.action, json.dumps(list(cats)), event_id, stamp)])
             conn.execute("INSERT INTO reviews (message_id, verdict, actor, event_id, reviewed_at) "
                          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET verdict = excluded.verdict, "
                          "actor = excluded.actor, event_id = excluded.event_id, reviewed_at = excluded.reviewed_at",

@@ -20,14 +20,14 @@ from dataclasses import replace
 from flask import Blueprint, current_app, jsonify, request
 
 from ..core import intake
-from ..core.addresses import masked
 from ..core.inbound import ProviderError, Replay
 from ..email import reading as email_reading
 from ..email.message import Mail
-from ..providers import mailgun, mime, postmark, sendgrid
+from ..providers import arf, mailgun, mime, postmark, sendgrid
 from ..storage.store import StoreError
 from .context import services
-from .responses import json_error
+from .event_recording import record_events
+from .responses import json_error, refused
 from .webhook_log import log_webhook
 
 email_webhooks = Blueprint("email_webhooks", __name__, url_prefix="/webhooks/email")
@@ -40,12 +40,6 @@ MAILGUN_MAX_AGE = 12 * 3600
 def accepted(**body):
     """200 with a JSON body: recorded, a duplicate, or deliberately ignored."""
     return jsonify(body)
-
-
-def refused(provider: str, status: int, reason: str, sender: str | None = None):
-    """The refusal, and its one log line: provider, status, reason, masked sender."""
-    current_app.logger.warning("%s webhook refused with %d: %s (sender %s)", provider, status, reason, masked(sender))
-    return json_error(status, reason)
 
 
 def basic_auth_refusal(provider: str, status: int = 401):
@@ -111,15 +105,24 @@ def mailgun_inbound():
     try:
         mail = mailgun.parse(fields)
     except ProviderError as e:
-        try:  # the signature was good: spend its token, or it could carry another body later
-            services().store.use_nonce("mailgun", fields["token"], "refused:" + fields["token"])
+        try:
+            spend_mailgun_token(fields["token"], "refused:" + fields["token"])
         except Replay:  # spent already: the refusal stands either way
             current_app.logger.info("mailgun webhook: a refused request's token was already spent")
         except StoreError:
-            current_app.logger.exception("mailgun webhook: could not record a refused request's token")
             return json_error(503, "could not record the request; retry")
         return refused("mailgun", 406, str(e), fields.get("from"))  # Mailgun's "rejected, do not retry"
     return record(mail, nonce=fields["token"])
+
+
+def spend_mailgun_token(token: str, provider_id: str) -> None:
+    """The signature was good but nothing will be recorded: spend its token all the same, or it could
+    carry another body later. Raises Replay if it came before with another request, StoreError (logged)."""
+    try:
+        services().store.use_nonce("mailgun", token, provider_id)
+    except StoreError:
+        current_app.logger.exception("mailgun webhook: could not record a refused request's token")
+        raise
 
 
 @email_webhooks.post("/postmark")
@@ -145,6 +148,8 @@ def mime_inbound():
     if not raw.strip():
         return refused("mime", 400, "expected a raw RFC 5322 message as the request body")
     try:
+        if arf.is_feedback_report(raw):  # a spam complaint (RFC 5965): the person it names opts out
+            return record_events([arf.parse_feedback_report(raw)])
         mail = mime.parse_mime(raw)
     except ProviderError as e:
         return refused("mime", 400, str(e))

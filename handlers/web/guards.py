@@ -19,6 +19,9 @@ LIMITS = (
     ("/webhooks/email/mailgun", 40 * MIB, ("multipart/form-data", "application/x-www-form-urlencoded")),
     ("/webhooks/email/postmark", 40 * MIB, ("application/json",)),
     ("/webhooks/email/mime", 40 * MIB, None),  # raw RFC 5322, whatever the pipe calls it
+    # Event webhooks: SendGrid batches many events in one array; a Postmark spam complaint may carry
+    # the abuse report's dump. A few MiB is far above either and far below harm.
+    ("/webhooks/events/", 10 * MIB, ("application/json",)),
     # A million addresses of check: about 20 MB of JSON.
     ("/api/v1/", 64 * MIB, ("application/json",)),
     ("/u/", 16 * KIB, ("application/x-www-form-urlencoded", "multipart/form-data")),
@@ -59,6 +62,6 @@ def too_deep(error: RecursionError):
 
 
 def refuse(code: int, message: str):
-    if request.path.startswith(("/api/", "/webhooks/email/")):
+    if request.path.startswith(("/api/", "/webhooks/email/", "/webhooks/events/")):
         return json_error(code, message)
     return Response(message + "\n", code, mimetype="text/plain")

@@ -1,8 +1,11 @@
-"""Answers every blueprint gives alike: a JSON error, 429 with Retry-After, our pages' security headers."""
+"""Answers every blueprint gives alike: a JSON error, a provider's refusal, 429 with Retry-After, our
+pages' security headers."""
 
 from __future__ import annotations
 
-from flask import Response, jsonify
+from flask import Response, current_app, jsonify
+
+from ..core.addresses import masked
 
 
 def json_error(status: int, message: str, **extra) -> Response:
@@ -10,6 +13,12 @@ def json_error(status: int, message: str, **extra) -> Response:
     response = jsonify({"error": message, **extra})
     response.status_code = status
     return response
+
+
+def refused(provider: str, status: int, reason: str, sender: str | None = None) -> Response:
+    """A provider's request refused, as JSON, with its one log line: provider, status, reason, masked sender."""
+    current_app.logger.warning("%s webhook refused with %d: %s (sender %s)", provider, status, reason, masked(sender))
+    return json_error(status, reason)
 
 
 def rate_limited(response: Response, retry_after: int) -> Response:

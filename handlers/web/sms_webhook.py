@@ -18,14 +18,23 @@ from .webhook_log import log_webhook
 webhooks = Blueprint("webhooks", __name__)
 
 
-@webhooks.post("/webhooks/twilio/sms")
-def twilio_inbound_sms():
+def twilio_refusal() -> Response | None:
+    """None when the request carries Twilio's signature for the URL it was sent to, else a 403."""
     settings = services().settings
     # request.url is what the client called: behind TRUSTED_PROXIES, as the proxy says (ProxyFix).
     urls = twilio.signed_urls(request.url, settings["PUBLIC_BASE_URL"])
     if not twilio.verify(settings["TWILIO_AUTH_TOKEN"], urls, request.form,
                          request.headers.get("X-Twilio-Signature")):
         return refused(403, f"missing or wrong X-Twilio-Signature (checked against {', '.join(urls)})")
+    return None
+
+
+@webhooks.post("/webhooks/twilio/sms")
+def twilio_inbound_sms():
+    settings = services().settings
+    refusal = twilio_refusal()
+    if refusal:
+        return refusal
     params = {k: v[0] if len(v) == 1 else v for k, v in request.form.lists()}
     try:
         inbound = twilio.parse(params, settings["DEFAULT_REGION"])
