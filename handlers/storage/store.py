@@ -98,39 +98,27 @@ class Store:
     def record_inbound(self, inbound: Inbound, decide: Decide) -> Recorded:
         """Record the message, its decision, the event and the new state in one committed transaction.
 
-        `decide(current_state, known_language)` is pure; what it returns is written only if the
-        state it was given is still the committed state inside the transaction (else it is called
-        again), so two messages from one person are decided one after the other. known_language is
-        the language of their latest message whose words belonged to one language only. A message
+        `decide(current_state, known_language)` is pure and runs inside the transaction, after the
+        person's lock (PostgreSQL) or under the one writer (SQLite): two messages from one person are
+        decided one after the other, each from the state the other committed. known_language is the
+        language of their latest message whose words belonged to one language only. A message
         already recorded (same provider and id) changes nothing: Recorded(duplicate=True).
         """
-        def read(conn):
-            seen = conn.execute("SELECT id FROM messages WHERE provider = ? AND provider_id = ?",
-                                (inbound.provider, inbound.provider_id)).fetchone()
-            if seen:
-                return seen[0], None, None
-            state = read_state(conn, inbound.channel, inbound.address)
-            known = conn.execute(
-                "SELECT language FROM messages WHERE channel = ? AND address = ? AND language_sure = 1 "
-                "ORDER BY id DESC LIMIT 1", (inbound.channel, inbound.address)).fetchone()
-            return None, state, known[0] if known else None
-
-        # Decide before taking the write lock, from what is committed now; under the lock, read again
-        # and decide again only if another message from this person was committed in between. The
-        # write lock is held by one writer at a time across all workers, so it must be short.
-        seen, state, known = read(self.connection())
-        if seen:
-            return Recorded(True, seen, None, None)
-        prepared = (state, known, decide(state, known), json.dumps(inbound.params, ensure_ascii=False))
+        params = json.dumps(inbound.params, ensure_ascii=False)  # outside the lock: it is the costly part
 
         def work(conn) -> Recorded:
             self.dialect.lock_person(conn, inbound.channel, inbound.address)
-            seen, state, known = read(conn)
+            # One statement for "seen before?" and "their language": the webhook's reads are its CPU.
+            seen, known = conn.execute(
+                "SELECT (SELECT id FROM messages WHERE provider = ? AND provider_id = ?), "
+                "(SELECT language FROM messages WHERE channel = ? AND address = ? AND language_sure = 1 "
+                "ORDER BY id DESC LIMIT 1)",
+                (inbound.provider, inbound.provider_id, inbound.channel, inbound.address)).fetchone()
             if inbound.nonce:
                 self._use_nonce(conn, inbound)
-            if seen:
+            if seen is not None:
                 return Recorded(True, seen, None, None)
-            outcome = prepared[2] if (state, known) == prepared[:2] else decide(state, known)
+            outcome = decide(read_state(conn, inbound.channel, inbound.address), known)
             decision, transition, reply = outcome.decision, outcome.transition, outcome.reply
             stamp = now()
             categories = json.dumps(list(decision.categories))
@@ -139,7 +127,7 @@ class Store:
                 "received_at, action, categories, language, language_sure, rule, matched, flagged, reply) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (inbound.channel, inbound.provider, inbound.provider_id, inbound.address, inbound.recipient,
-                 inbound.text, prepared[3], stamp, transition.action,
+                 inbound.text, params, stamp, transition.action,
                  categories, decision.language, int(len(decision.languages) == 1), decision.rule,
                  decision.matched, int(decision.flagged), reply),
             ).fetchone()[0]

@@ -32,14 +32,15 @@ def lists(provider: str):
 
 @event_webhooks.post("/webhooks/twilio/status")
 def twilio_status():
-    refusal = twilio_refusal()
+    fields = twilio.form(request.get_data())
+    refusal = twilio_refusal(fields)
     if refusal:
         return refusal
-    params = {k: v[0] if len(v) == 1 else v for k, v in request.form.lists()}
+    params = {k: v[0] if len(v) == 1 else v for k, v in fields.lists()}
     try:
         event = twilio.parse_status(params, services().settings["DEFAULT_REGION"])
     except ProviderError as e:
-        return refused("twilio", 400, str(e), request.form.get("To"))
+        return refused("twilio", 400, str(e), fields.get("To"))
     return record_events([event] if event else [], unavailable=500)
 
 

@@ -18,28 +18,28 @@ from .webhook_log import log_webhook
 webhooks = Blueprint("webhooks", __name__)
 
 
-def twilio_refusal() -> Response | None:
-    """None when the request carries Twilio's signature for the URL it was sent to, else a 403."""
+def twilio_refusal(fields) -> Response | None:
+    """None when the request carries Twilio's signature of `fields` for the URL it was sent to, else a 403."""
     settings = services().settings
     # request.url is what the client called: behind TRUSTED_PROXIES, as the proxy says (ProxyFix).
     urls = twilio.signed_urls(request.url, settings["PUBLIC_BASE_URL"])
-    if not twilio.verify(settings["TWILIO_AUTH_TOKEN"], urls, request.form,
-                         request.headers.get("X-Twilio-Signature")):
-        return refused(403, f"missing or wrong X-Twilio-Signature (checked against {', '.join(urls)})")
+    if not twilio.verify(settings["TWILIO_AUTH_TOKEN"], urls, fields, request.headers.get("X-Twilio-Signature")):
+        return refused(403, f"missing or wrong X-Twilio-Signature (checked against {', '.join(urls)})", fields)
     return None
 
 
 @webhooks.post("/webhooks/twilio/sms")
 def twilio_inbound_sms():
     settings = services().settings
-    refusal = twilio_refusal()
+    fields = twilio.form(request.get_data())  # once, for the signature and the message
+    refusal = twilio_refusal(fields)
     if refusal:
         return refusal
-    params = {k: v[0] if len(v) == 1 else v for k, v in request.form.lists()}
+    params = {k: v[0] if len(v) == 1 else v for k, v in fields.lists()}
     try:
         inbound = twilio.parse(params, settings["DEFAULT_REGION"])
     except ProviderError as e:
-        return refused(400, str(e))
+        return refused(400, str(e), fields)
     try:
         recorded = intake.handle(inbound, services().keywords, services().store)
     except StoreError:
@@ -50,10 +50,10 @@ def twilio_inbound_sms():
     return Response(twiml(recorded.reply), mimetype="application/xml")
 
 
-def refused(status: int, reason: str):
+def refused(status: int, reason: str, fields):
     """The refusal, and its one log line: provider, status, reason, masked sender."""
     current_app.logger.warning("twilio webhook refused with %d: %s (sender %s)", status, reason,
-                               masked(request.form.get("From")))
+                               masked(fields.get("From")))
     return Response(f"{reason}\n", status, mimetype="text/plain")
 
 
