@@ -17,14 +17,21 @@ RULES = {
     "reaction": "a phone's reaction quoting our message: never an opt-out",
     "keyword": "the whole message is the keyword {matched!r} ({language})",
     "keyword_with_categories": "the keyword {matched!r} ({language}) followed only by category names",
+    "keyword_typo": "a misspelling of the keyword {matched!r} ({language}), and no word of its own: "
+                    "opted out, flagged",
     "leading_keyword": "starts with the stop word {matched!r} ({language}) and goes on",
     "phrase": "contains the phrase {matched!r} ({language})",
+    "request": "asks in other words: the request verb and object {matched!r} ({language})",
     "stop_word_in_message": "the stop word {matched!r} ({language}) inside a longer message: opted out, flagged",
     "weak_word_in_message": "the weak word {matched!r} ({language}) inside a sentence: no action, flagged",
+    "stop_word_in_idiom": "the stop word {matched!r} ({language}) is part of an idiom here (its neighbours say "
+                          "it is not aimed at us): no action",
     "no_match": "no keyword, phrase or reaction: no action, no reply",
 }
 _QUOTE = re.compile(r"[\"“”„‟«»「」]|(?<!\w)['‘’‚‹›]|['‘’‚‹›](?!\w)")
 _ACTIONS = {"stop": OPT_OUT, "stop_weak": OPT_OUT, "start": OPT_IN, "start_if_stopped": OPT_IN, "help": HELP}
+_SENTENCE_END = re.compile(r"[.!?;\n]+")
+_REQUEST_REACH = 4  # a request's object starts within this many words of its verb ("don't want any more of these")
 
 
 @dataclass(frozen=True)
@@ -68,21 +75,37 @@ def classify(text: str, table: KeywordTable) -> Decision:
             return _decide(entry, "keyword_with_categories", categories, table, normalised,
                            category_languages=languages)
 
+    typo = _typo(tokens, table)
+    if typo is not None:
+        entry, categories, languages = typo
+        return _decide(entry, "keyword_typo", categories, table, normalised, flagged=True,
+                       category_languages=languages)
+
     # From here on a stop word inside a not_stop_phrase ("bus stop") does not count.
     padded = f" {normalised} "
     for phrase in table.not_stop_phrases:
         while phrase in padded:
             padded = padded.replace(phrase, " ~ ")
     tokens = tuple(padded.split())
+    alone = _SentenceAlone(text)
 
+    idiom = None
     for n in _prefix_lengths(tokens, table):
         entry = table.entries.get(tokens[:n])
         if entry is not None and entry.kind == "stop":
-            return _decide(entry, "leading_keyword", (), table, normalised)
+            if _reading(tokens, 0, n, table, alone) != "idiom":
+                return _decide(entry, "leading_keyword", (), table, normalised)
+            idiom = entry
+            break
 
     for phrase, language, written in table.phrases:
         if phrase in padded:
             return Decision(OPT_OUT, "phrase", (), language, (language,), written, normalised=normalised)
+
+    request = _request(tokens, table)
+    if request is not None:
+        language, written = request
+        return Decision(OPT_OUT, "request", (), language, (language,), written, normalised=normalised)
 
     weak = None
     for start in range(len(tokens)):
@@ -91,13 +114,106 @@ def classify(text: str, table: KeywordTable) -> Decision:
             if entry is None:
                 continue
             if entry.kind == "stop":
-                return _decide(entry, "stop_word_in_message", (), table, normalised, flagged=True)
+                reading = _reading(tokens, start, n, table, alone)
+                if reading != "idiom":
+                    return _decide(entry, "stop_word_in_message", (), table, normalised, flagged=reading == "plain")
+                idiom = idiom or entry
+                break
             if entry.kind == "stop_weak" and weak is None:
                 weak = entry
     if weak is not None:
         return Decision(NONE, "weak_word_in_message", (), weak.languages[0], weak.languages, weak.written,
                         flagged=True, normalised=normalised)
+    if idiom is not None:
+        return Decision(NONE, "stop_word_in_idiom", (), idiom.languages[0], idiom.languages, idiom.written,
+                        normalised=normalised)
     return Decision(NONE, "no_match", normalised=normalised)
+
+
+def _typo(tokens: tuple[str, ...], table: KeywordTable):
+    """(entry, categories, their languages) when the message is an opt-out keyword misspelt, spelt out
+    ("s-t-o-p", "Sto p") or misspelt before category names ("unsubscirbe surveys"); else None."""
+    if table.typos is None:
+        return None
+    if len(tokens) > 1 and max(map(len, tokens)) <= 3 and min(map(len, tokens)) == 1:  # spaced or dotted out
+        joined = "".join(tokens)
+        entry = table.entries.get((joined,))
+        if entry is None or entry.kind not in ("stop", "stop_weak"):
+            entry = _opt_out_typo(joined, table, shape_only=True)
+        return (entry, (), ()) if entry is not None else None
+    entry = _opt_out_typo(tokens[0], table)
+    if entry is None:
+        return None
+    if len(tokens) == 1:
+        return entry, (), ()
+    named = _categories(tokens[1:], table)
+    return (entry, *named) if named else None
+
+
+def _opt_out_typo(word: str, table: KeywordTable, shape_only: bool = False) -> Entry | None:
+    """The opt-out keyword `word` misspells, if it is nearest to opt-out keywords only."""
+    nearest = table.typos.nearest(word, shape_only)
+    entries = [table.entries[(k,)] for k in nearest]
+    if entries and all(e.kind in ("stop", "stop_weak") for e in entries):
+        return entries[0]
+    return None
+
+
+def _request(tokens: tuple[str, ...], table: KeywordTable) -> tuple[str, str] | None:
+    """(language, "verb + object") for the first request verb followed closely by its language's object."""
+    for start, word in enumerate(tokens):
+        for verb in table.request_verbs.get(word, ()):
+            end = start + len(verb.head)
+            if tokens[start:end] != verb.head or _negated(tokens, start, table):
+                continue
+            reach = tokens[end:end + _REQUEST_REACH + len(verb.tail)]
+            if verb.tail and not _contains(reach, verb.tail):
+                continue
+            for i in range(min(_REQUEST_REACH, len(reach))):
+                found = next((o for o in table.request_objects.get(verb.language, ())
+                              if reach[i:i + len(o)] == o), None)
+                if found is not None:
+                    return verb.language, f"{verb.written} + {' '.join(found)}"
+    return None
+
+
+def _negated(tokens: tuple[str, ...], start: int, table: KeywordTable) -> bool:
+    return any(tokens[max(0, start - len(n)):start] == n for n in table.request_negations)
+
+
+def _contains(words: tuple[str, ...], part: tuple[str, ...]) -> bool:
+    return any(words[i:i + len(part)] == part for i in range(len(words) - len(part) + 1))
+
+
+class _SentenceAlone:
+    """Whether a stop word stands as a sentence of its own ("STOP. wrong number"); split only if asked."""
+
+    def __init__(self, text: str):
+        self.text, self.sentences = text, None
+
+    def __contains__(self, key: tuple[str, ...]) -> bool:
+        if self.sentences is None:
+            self.sentences = {words(s) for s in _SENTENCE_END.split(self.text)}
+        return key in self.sentences
+
+
+def _reading(tokens: tuple[str, ...], start: int, n: int, table: KeywordTable, alone: _SentenceAlone) -> str:
+    """How the stop word at tokens[start:start+n] reads: "aimed" at us, part of an "idiom", or "plain"."""
+    reading = table.in_sentence.get(tokens[start:start + n])
+    if reading is None:
+        return "plain"
+    if tokens[start:start + n] in alone:
+        return "aimed"
+    if any(tokens[max(0, start - len(p)):start] == p for p in reading.not_before):
+        return "idiom"
+    after = tokens[start + n:]
+    objects = (o for code in table.request_objects for o in table.request_objects[code])
+    if any(after[:len(p)] == p for p in reading.aimed) or any(after[:len(o)] == o for o in objects):
+        return "aimed"
+    if after and (after[0] in reading.not_after
+                  or any(after[0].endswith(e) and len(after[0]) > len(e) + 1 for e in reading.other_verb_endings)):
+        return "idiom"
+    return "plain"
 
 
 def _decide(entry: Entry, rule: str, categories: tuple[str, ...], table: KeywordTable, normalised: str,

@@ -12,6 +12,7 @@ from types import MappingProxyType
 import yaml
 
 from .text import GSM7_LOOKALIKES, sms_encoding, sms_segments, words
+from .typos import TypoIndex
 
 # The word lists a language may have, and the action each one means.
 WORD_LISTS = {
@@ -22,6 +23,10 @@ WORD_LISTS = {
     "help": "help",
 }
 OPTIONAL_LISTS = ("start_if_stopped", "stop_phrases", "not_stop_phrases", "reactions", "joiners", "countries")
+# Optional blocks of a language that describe requests in other words, and the lists each may have.
+REQUEST_LISTS = ("verbs", "wants", "objects", "negations")
+IN_SENTENCE_LISTS = ("words", "aimed", "not_before", "not_after", "other_verb_endings")
+GAP = "..."  # in a request verb, where its object goes: "take ... off"
 REPLY_KINDS = {
     "sms": ("stopped_all", "stopped_categories", "started_all", "started_categories", "help"),
     # An email confirms a change of state only; each is a subject and a body.
@@ -60,6 +65,26 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class RequestVerb:
+    """A verb that, followed by one of its language's objects, asks us to stop ("take ... off" + "me")."""
+
+    head: tuple[str, ...]
+    tail: tuple[str, ...]  # words that follow the object ("off"); () if none
+    language: str
+    written: str
+
+
+@dataclass(frozen=True)
+class SentenceReading:
+    """How a stop word that is also an ordinary word reads inside a sentence, from its neighbours."""
+
+    aimed: tuple[tuple[str, ...], ...]  # right after it, these make it a request to us ("stop texting")
+    not_before: tuple[tuple[str, ...], ...]  # right before it, these make it an idiom ("can't stop")
+    not_after: frozenset[str]  # right after it, these make it an idiom ("stop by")
+    other_verb_endings: tuple[str, ...]  # a word after it with this ending is another verb ("stop crying")
+
+
+@dataclass(frozen=True)
 class Language:
     code: str
     name: str
@@ -90,6 +115,11 @@ class KeywordTable:
     reactions: tuple[tuple[str, ...], ...]
     joiners: frozenset[str]
     longest_keyword: int = field(default=1)
+    request_verbs: Mapping[str, tuple[RequestVerb, ...]] = field(default_factory=dict)  # by first word
+    request_objects: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)  # by language
+    request_negations: frozenset[tuple[str, ...]] = frozenset()
+    in_sentence: Mapping[tuple[str, ...], SentenceReading] = field(default_factory=dict)  # by stop word
+    typos: TypoIndex | None = None
 
     def language_of_country(self, country: str | None) -> str | None:
         return next((code for code, lang in self.languages.items() if country and country in lang.countries), None)
@@ -254,6 +284,8 @@ class _Builder:
                     add(words(name), Entry("category", (code,), name, category), where + (code, i))
 
         phrases, not_stop, reactions, joiners, languages, country_of = [], [], [], set(), {}, {}
+        requests: dict[str, dict] = {"verbs": {}, "objects": {}, "negations": set()}
+        in_sentence: dict[tuple[str, ...], list[dict]] = {}
         for code, lang in languages_data.items():
             where = ("languages", code)
             if not isinstance(lang, dict):
@@ -271,6 +303,9 @@ class _Builder:
                 phrases.append((" " + " ".join(words(phrase)) + " ", code, phrase))
             not_stop.extend(" " + " ".join(words(phrase)) + " " for phrase in lists["not_stop_phrases"])
             reactions.extend(words(r) for r in lists["reactions"])
+            self.requests(where + ("requests",), lang.get("requests"), code, requests)
+            self.in_sentence(where + ("stop_in_sentences",), lang.get("stop_in_sentences"), code, entries,
+                             in_sentence)
             joiners.update(w for j in lists["joiners"] for w in words(j))
             countries = self.countries(where + ("countries",), lang.get("countries"), country_of)
             replies = self.replies(where + ("replies",), lang.get("replies"))
@@ -310,12 +345,64 @@ class _Builder:
             reactions=tuple(reactions),
             joiners=frozenset(joiners),
             longest_keyword=max((len(k) for k in entries), default=1),
+            request_verbs=MappingProxyType({w: tuple(v) for w, v in requests["verbs"].items()}),
+            request_objects=MappingProxyType({code: tuple(sorted(set(o), key=len, reverse=True))
+                                              for code, o in requests["objects"].items()}),
+            request_negations=frozenset(requests["negations"]),
+            in_sentence=MappingProxyType({key: _merged(readings) for key, readings in in_sentence.items()}),
+            typos=TypoIndex((key[0] for key, entry in entries.items() if len(key) == 1 and entry.kind in WORD_LISTS),
+                            codes),
         )
         if not self.problems:
             self.check_replies_fit(table)
         if self.problems:
             raise KeywordFileError(self.path, self.problems)
         return table
+
+    def block(self, where, value, known: tuple[str, ...]) -> dict[str, list[str]]:
+        """An optional mapping of word lists (requests, stop_in_sentences), each list checked."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problem(where, f"must be a mapping with the lists {', '.join(known)}")
+            return {}
+        for key in value:
+            if key not in known:
+                self.problem(where + (key,), f"is not a list this block knows ({', '.join(known)})")
+        return {key: self.word_list(where + (key,), value.get(key)) for key in known}
+
+    def requests(self, where, value, code: str, requests: dict) -> None:
+        lists = self.block(where, value, REQUEST_LISTS)
+        if not lists:
+            return
+        if (lists["verbs"] or lists["wants"]) and not lists["objects"]:
+            self.problem(where, "has verbs or wants but no objects: a verb is a request only with an object "
+                                "such as \"me\" or \"my number\"")
+        for list_name in ("verbs", "wants"):
+            for i, written in enumerate(lists[list_name]):
+                parts = written.split(GAP)
+                head, tail = words(parts[0]), words(GAP.join(parts[1:]))
+                if len(parts) > 2 or not head or (len(parts) == 2 and not tail):
+                    self.problem(where + (list_name, i), f"{written!r}: write the words before and after the "
+                                                         f"object around one {GAP}, like \"take {GAP} off\"")
+                    continue
+                verb = RequestVerb(head, tail, code, written)
+                requests["verbs"].setdefault(head[0], []).append(verb)
+        requests["objects"].setdefault(code, []).extend(words(o) for o in lists["objects"])
+        requests["negations"].update(words(n) for n in lists["negations"])
+
+    def in_sentence(self, where, value, code: str, entries: dict, in_sentence: dict) -> None:
+        lists = self.block(where, value, IN_SENTENCE_LISTS)
+        for i, word in enumerate(lists.get("words", [])):
+            entry = entries.get(words(word))
+            if entry is None or entry.kind != "stop" or code not in entry.languages:
+                self.problem(where + ("words", i), f"{word!r} is not one of languages.{code}.stop: only a stop "
+                                                   "word is read with its neighbours")
+                continue
+            in_sentence.setdefault(words(word), []).append(lists)
+        for i, ending in enumerate(lists.get("other_verb_endings", [])):
+            if not ending.isalpha():
+                self.problem(where + ("other_verb_endings", i), f"{ending!r} must be letters only, like ing")
 
     def countries(self, where, value, country_of: dict) -> tuple[str, ...]:
         if value is None:
@@ -416,6 +503,18 @@ class _Builder:
                     self.problem(("languages", code, "replies", "sms", kind),
                                  f"does not fit one SMS: {length} characters in {encoding} (limit {limit}) "
                                  f"when filled in as {text!r}")
+
+
+def _merged(readings: list[dict[str, list[str]]]) -> SentenceReading:
+    """One reading of a stop word shared by languages (STOP): every language's neighbours count."""
+    def phrases(name):
+        return tuple(dict.fromkeys(words(p) for lists in readings for p in lists[name]))
+    return SentenceReading(
+        aimed=phrases("aimed"),
+        not_before=phrases("not_before"),
+        not_after=frozenset(w for lists in readings for p in lists["not_after"] for w in words(p)[:1]),
+        other_verb_endings=tuple(dict.fromkeys(e.lower() for lists in readings for e in lists["other_verb_endings"])),
+    )
 
 
 # Words carriers and Twilio act on by themselves (CTIA; Twilio's defaults; ALTO/AYUDA for US Spanish,
