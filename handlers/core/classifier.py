@@ -166,13 +166,17 @@ def _request(tokens: tuple[str, ...], table: KeywordTable) -> tuple[str, str] | 
             end = start + len(verb.head)
             if tokens[start:end] != verb.head or _negated(tokens, start, table):
                 continue
-            reach = tokens[end:end + _REQUEST_REACH + len(verb.tail)]
-            if verb.tail and not _contains(reach, verb.tail):
-                continue
+            reach = tokens[end:end + _REQUEST_REACH + len(verb.tail) + 2]
+            objects = table.request_objects.get(f"{verb.language}:unwanted" if verb.wants else verb.language, ())
             for i in range(min(_REQUEST_REACH, len(reach))):
-                found = next((o for o in table.request_objects.get(verb.language, ())
-                              if reach[i:i + len(o)] == o), None)
-                if found is not None:
+                # A one-word object ("me") only right after the verb; a longer one a few words on.
+                found = next((o for o in objects if reach[i:i + len(o)] == o and (i == 0 or len(o) > 1)), None)
+                if found is None:
+                    continue
+                after = i + len(found)
+                # The verb's tail ("off") right after the object, or right before it ("take off my number").
+                if not verb.tail or _contains(reach[after:after + len(verb.tail) + 1], verb.tail) \
+                        or reach[max(0, i - len(verb.tail)):i] == verb.tail:
                     return verb.language, f"{verb.written} + {' '.join(found)}"
     return None
 
@@ -204,11 +208,11 @@ def _reading(tokens: tuple[str, ...], start: int, n: int, table: KeywordTable, a
         return "plain"
     if tokens[start:start + n] in alone:
         return "aimed"
-    if any(tokens[max(0, start - len(p)):start] == p for p in reading.not_before):
+    # One word may come between ("will completely stop", "can't ever stop").
+    if any(tokens[max(0, start - len(p) - gap):start - gap] == p for p in reading.not_before for gap in (0, 1)):
         return "idiom"
     after = tokens[start + n:]
-    objects = (o for code in table.request_objects for o in table.request_objects[code])
-    if any(after[:len(p)] == p for p in reading.aimed) or any(after[:len(o)] == o for o in objects):
+    if any(after[:len(p)] == p for p in reading.aimed) or any(after[:len(o)] == o for o in table.request_targets):
         return "aimed"
     if after and (after[0] in reading.not_after
                   or any(after[0].endswith(e) and len(after[0]) > len(e) + 1 for e in reading.other_verb_endings)):

@@ -24,7 +24,7 @@ WORD_LISTS = {
 }
 OPTIONAL_LISTS = ("start_if_stopped", "stop_phrases", "not_stop_phrases", "reactions", "joiners", "countries")
 # Optional blocks of a language that describe requests in other words, and the lists each may have.
-REQUEST_LISTS = ("verbs", "wants", "objects", "negations")
+REQUEST_LISTS = ("verbs", "objects", "wants", "unwanted", "negations")
 IN_SENTENCE_LISTS = ("words", "aimed", "not_before", "not_after", "other_verb_endings")
 GAP = "..."  # in a request verb, where its object goes: "take ... off"
 REPLY_KINDS = {
@@ -72,6 +72,7 @@ class RequestVerb:
     tail: tuple[str, ...]  # words that follow the object ("off"); () if none
     language: str
     written: str
+    wants: bool = False  # a negated want ("don't want"): its objects are the language's `unwanted`
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,10 @@ class KeywordTable:
     joiners: frozenset[str]
     longest_keyword: int = field(default=1)
     request_verbs: Mapping[str, tuple[RequestVerb, ...]] = field(default_factory=dict)  # by first word
-    request_objects: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)  # by language
+    # By language; a language's `unwanted` under "<code>:unwanted".
+    request_objects: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     request_negations: frozenset[tuple[str, ...]] = frozenset()
+    request_targets: tuple[tuple[str, ...], ...] = ()  # every language's objects and unwanted: "stop" + one is aimed
     in_sentence: Mapping[tuple[str, ...], SentenceReading] = field(default_factory=dict)  # by stop word
     typos: TypoIndex | None = None
 
@@ -349,6 +352,7 @@ class _Builder:
             request_objects=MappingProxyType({code: tuple(sorted(set(o), key=len, reverse=True))
                                               for code, o in requests["objects"].items()}),
             request_negations=frozenset(requests["negations"]),
+            request_targets=tuple(dict.fromkeys(o for objects in requests["objects"].values() for o in objects)),
             in_sentence=MappingProxyType({key: _merged(readings) for key, readings in in_sentence.items()}),
             typos=TypoIndex((key[0] for key, entry in entries.items() if len(key) == 1 and entry.kind in WORD_LISTS),
                             codes),
@@ -375,9 +379,10 @@ class _Builder:
         lists = self.block(where, value, REQUEST_LISTS)
         if not lists:
             return
-        if (lists["verbs"] or lists["wants"]) and not lists["objects"]:
-            self.problem(where, "has verbs or wants but no objects: a verb is a request only with an object "
-                                "such as \"me\" or \"my number\"")
+        for verbs, objects, example in (("verbs", "objects", "me"), ("wants", "unwanted", "texts")):
+            if lists[verbs] and not lists[objects]:
+                self.problem(where, f"has {verbs} but no {objects}: a {verbs[:-1]} is a request only with what it "
+                                    f"is about, such as \"{example}\"")
         for list_name in ("verbs", "wants"):
             for i, written in enumerate(lists[list_name]):
                 parts = written.split(GAP)
@@ -386,9 +391,10 @@ class _Builder:
                     self.problem(where + (list_name, i), f"{written!r}: write the words before and after the "
                                                          f"object around one {GAP}, like \"take {GAP} off\"")
                     continue
-                verb = RequestVerb(head, tail, code, written)
+                verb = RequestVerb(head, tail, code, written, wants=list_name == "wants")
                 requests["verbs"].setdefault(head[0], []).append(verb)
         requests["objects"].setdefault(code, []).extend(words(o) for o in lists["objects"])
+        requests["objects"].setdefault(f"{code}:unwanted", []).extend(words(o) for o in lists["unwanted"])
         requests["negations"].update(words(n) for n in lists["negations"])
 
     def in_sentence(self, where, value, code: str, entries: dict, in_sentence: dict) -> None:
