@@ -141,13 +141,11 @@ def _typo(tokens: tuple[str, ...], table: KeywordTable):
         if entry is None or entry.kind not in ("stop", "stop_weak"):
             entry = _opt_out_typo(joined, table, shape_only=True)
         return (entry, (), ()) if entry is not None else None
-    entry = _opt_out_typo(tokens[0], table)
-    if entry is None:
+    named = _categories(tokens[1:], table) if len(tokens) > 1 else ((), ())
+    if named is None:
         return None
-    if len(tokens) == 1:
-        return entry, (), ()
-    named = _categories(tokens[1:], table)
-    return (entry, *named) if named else None
+    entry = _opt_out_typo(tokens[0], table)
+    return (entry, *named) if entry is not None else None
 
 
 def _opt_out_typo(word: str, table: KeywordTable, shape_only: bool = False) -> Entry | None:
