@@ -80,6 +80,26 @@ def test_the_minimal_file_is_valid():
     (broken("      email:", "      mail:"), 15, "has no email replies"),
     (broken('intro: "For {address}"', 'intro: "For {email}"'), 28, "page.intro: unknown placeholder {email}"),
     (broken('save: "Save",', ''), 28, "page.save: must be a non-empty text"),
+    (broken("    joiners: [and]\n", "    joiners: [and]\n    requests:\n      verbs: [take off ...]\n"
+            "      objects: [me]\n"), 16, "'take off ...': write the words before and after the object around one"),
+    (broken("    joiners: [and]\n", "    joiners: [and]\n    requests:\n      verbs: [take ... off ... now]\n"
+            "      objects: [me]\n"), 16, "around one ..."),
+    (broken("    joiners: [and]\n", "    joiners: [and]\n    requests:\n      verbs: [erase]\n"), 15,
+     "has verbs but no objects"),
+    (broken("    joiners: [and]\n", "    joiners: [and]\n    requests:\n      wants: [don't want]\n"
+            "      objects: [me]\n"), 15, "has wants but no unwanted"),
+    (broken("    joiners: [and]\n", "    joiners: [and]\n    requests:\n      nouns: [me]\n"), 16,
+     "nouns: is not a list this block knows (verbs, objects, wants, unwanted, negations)"),
+    (broken("    joiners: [and]\n", "    joiners: [and]\n    requests: [erase, me]\n"), 15,
+     "requests: must be a mapping with the lists verbs, objects"),
+    (broken("    joiners: [and]\n", "    joiners: [and]\n    requests:\n      verbs: [erase]\n"
+            "      objects: [me, \"!!\"]\n"), 17, "objects.1: must be a word or phrase"),
+    (broken("    joiners: [and]\n", "    joiners: [and]\n    stop_in_sentences:\n      words: [end]\n"), 16,
+     "'end' is not one of languages.en.stop: only a stop word is read with its neighbours"),
+    (broken("    joiners: [and]\n", "    joiners: [and]\n    stop_in_sentences:\n      words: [stop]\n"
+            "      not_after: [by, \"off\"]\n      other_verb_endings: [\"-ing\"]\n"), 18, "must be letters only"),
+    (broken("    joiners: [and]\n", "    joiners: [and]\n    stop_in_sentences:\n      words: [stop]\n"
+            "      not_after: [by, off]\n"), 17, "was read as true/false"),
     (broken("brand: Acme", "brand: ''"), 1, "brand: must be a non-empty text"),
     (broken("brand: Acme", "brand: Acme\ncolour: blue"), 2, "colour: is not a setting"),
     (broken("brand: Acme", "brand: [Acme"), None, "not valid YAML"),
@@ -131,6 +151,7 @@ def test_check_keywords_command_passes_on_the_shipped_file():
     result = run_flask("check-keywords", env_path=ROOT / "keywords.yaml")
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout and "1 segment" in result.stdout
+    assert "request verbs and wants, 5 stop words read with their neighbours" in result.stdout
 
 
 def test_every_shipped_reply_fits_one_sms_without_lookalike_characters():
@@ -171,6 +192,9 @@ def test_check_keywords_prints_warnings_and_still_passes():
     ("Can you stop?", "the stop word 'stop' (en) inside a longer message"),
     ("please remove me from your list", "contains the phrase 'remove me from your list' (en)"),
     ("hello", "no keyword, phrase or reaction"),
+    ("unsubscirbe", "a misspelling of the keyword 'unsubscribe' (en), and no word of its own"),
+    ("get me off your list", "asks in other words: the request verb and object 'get ... off + me' (en)"),
+    ("I couldn't stop crying", "the stop word 'stop' (en) is part of an idiom here"),
 ])
 def test_classify_command_explains_the_decision(text, why):
     import json
