@@ -173,7 +173,7 @@ def _request(tokens: tuple[str, ...], table: KeywordTable) -> tuple[str, str] | 
                     continue
                 after = i + len(found)
                 # The verb's tail ("off") right after the object, or right before it ("take off my number").
-                if not verb.tail or _contains(reach[after:after + len(verb.tail) + 1], verb.tail) \
+                if not verb.tail or reach[after:after + len(verb.tail)] == verb.tail \
                         or reach[max(0, i - len(verb.tail)):i] == verb.tail:
                     return verb.language, f"{verb.written} + {' '.join(found)}"
     return None
@@ -181,10 +181,6 @@ def _request(tokens: tuple[str, ...], table: KeywordTable) -> tuple[str, str] | 
 
 def _negated(tokens: tuple[str, ...], start: int, table: KeywordTable) -> bool:
     return any(tokens[max(0, start - len(n)):start] == n for n in table.request_negations)
-
-
-def _contains(words: tuple[str, ...], part: tuple[str, ...]) -> bool:
-    return any(words[i:i + len(part)] == part for i in range(len(words) - len(part) + 1))
 
 
 class _SentenceAlone:

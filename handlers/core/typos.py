@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import wordfreq
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
+
+from .text import words
 
 # A word at least this common (Zipf scale: 2.5 is about 3 in 10 million words) in a shipped language
 # is a word, not a typo: "shop", "step", "spot", "stoep", "stoop" and "stopt" are all above it, while
@@ -39,8 +41,8 @@ class TypoIndex:
             by_shape.setdefault(collapse(keyword), set()).add(keyword)
         self.by_shape = {shape: tuple(sorted(found)) for shape, found in by_shape.items()}
         self.widest = max((allowed_edits(k) for k in self.keywords), default=0)
-        for code in self.languages:  # load each language's word list now, not on the first typo
-            is_a_word("a", (code,))
+        for code in self.languages:  # read each language's word list now (once a process), not on the first typo
+            _accented_words(code)
 
     def nearest(self, word: str, shape_only: bool = False) -> tuple[str, ...]:
         """The keywords `word` is a typo of (several only when equally close); () if none or if `word` is
@@ -60,5 +62,15 @@ class TypoIndex:
 
 @lru_cache(maxsize=4096)
 def is_a_word(word: str, languages: tuple[str, ...]) -> bool:
-    """`word` is common enough in one of `languages` to have been meant as written."""
-    return any(wordfreq.zipf_frequency(word, code) >= WORD_ZIPF for code in languages)
+    """`word` (as text.words writes it: no accents) is common enough in one of `languages` to have been
+    meant as written ("kundigt" is "kündigt")."""
+    return any(wordfreq.zipf_frequency(word, code) >= WORD_ZIPF or word in _accented_words(code)
+               for code in languages)
+
+
+@cache
+def _accented_words(code: str) -> frozenset[str]:
+    """The common words of a language that have accents, as text.words writes them (once a process)."""
+    least = 10 ** (WORD_ZIPF - 9)  # Zipf is log10 of frequency per billion words
+    folded = (words(w) for w, f in wordfreq.get_frequency_dict(code).items() if f >= least and not w.isascii())
+    return frozenset(w[0] for w in folded if len(w) == 1)
