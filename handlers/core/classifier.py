@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .keywords import Entry, KeywordTable
 from .text import words
+from .wording import SentenceAlone, reading, request
 
 OPT_OUT, OPT_IN, HELP, NONE = "opt_out", "opt_in", "help", "none"
 REFUSED = "refused"  # an opt-in the channel cannot trust (email from an unverified sender)
@@ -30,8 +31,6 @@ RULES = {
 }
 _QUOTE = re.compile(r"[\"“”„‟«»「」]|(?<!\w)['‘’‚‹›]|['‘’‚‹›](?!\w)")
 _ACTIONS = {"stop": OPT_OUT, "stop_weak": OPT_OUT, "start": OPT_IN, "start_if_stopped": OPT_IN, "help": HELP}
-_SENTENCE_END = re.compile(r"[.!?;\n]+")
-_REQUEST_REACH = 4  # a request's object starts within this many words of its verb ("don't want any more of these")
 
 
 @dataclass(frozen=True)
@@ -87,13 +86,13 @@ def classify(text: str, table: KeywordTable) -> Decision:
         while phrase in padded:
             padded = padded.replace(phrase, " ~ ")
     tokens = tuple(padded.split())
-    alone = _SentenceAlone(text)
+    alone = SentenceAlone(text)
 
     idiom = None
     for n in _prefix_lengths(tokens, table):
         entry = table.entries.get(tokens[:n])
         if entry is not None and entry.kind == "stop":
-            if _reading(tokens, 0, n, table, alone) != "idiom":
+            if reading(tokens, 0, n, table, alone) != "idiom":
                 return _decide(entry, "leading_keyword", (), table, normalised)
             idiom = entry
             break
@@ -102,9 +101,9 @@ def classify(text: str, table: KeywordTable) -> Decision:
         if phrase in padded:
             return Decision(OPT_OUT, "phrase", (), language, (language,), written, normalised=normalised)
 
-    request = _request(tokens, table)
-    if request is not None:
-        language, written = request
+    asked = request(tokens, table)
+    if asked is not None:
+        language, written = asked
         return Decision(OPT_OUT, "request", (), language, (language,), written, normalised=normalised)
 
     weak = None
@@ -114,9 +113,9 @@ def classify(text: str, table: KeywordTable) -> Decision:
             if entry is None:
                 continue
             if entry.kind == "stop":
-                reading = _reading(tokens, start, n, table, alone)
-                if reading != "idiom":
-                    return _decide(entry, "stop_word_in_message", (), table, normalised, flagged=reading == "plain")
+                read_as = reading(tokens, start, n, table, alone)
+                if read_as != "idiom":
+                    return _decide(entry, "stop_word_in_message", (), table, normalised, flagged=read_as == "plain")
                 idiom = idiom or entry
                 break
             if entry.kind == "stop_weak" and weak is None:
@@ -155,63 +154,6 @@ def _opt_out_typo(word: str, table: KeywordTable, shape_only: bool = False) -> E
     if entries and all(e.kind in ("stop", "stop_weak") for e in entries):
         return entries[0]
     return None
-
-
-def _request(tokens: tuple[str, ...], table: KeywordTable) -> tuple[str, str] | None:
-    """(language, "verb + object") for the first request verb followed closely by its language's object."""
-    for start, word in enumerate(tokens):
-        for verb in table.request_verbs.get(word, ()):
-            end = start + len(verb.head)
-            if tokens[start:end] != verb.head or _negated(tokens, start, table):
-                continue
-            reach = tokens[end:end + _REQUEST_REACH + len(verb.tail) + 2]
-            objects = table.request_objects.get(f"{verb.language}:unwanted" if verb.wants else verb.language, ())
-            for i in range(min(_REQUEST_REACH, len(reach))):
-                # A one-word object ("me") only right after the verb; a longer one a few words on.
-                found = next((o for o in objects if reach[i:i + len(o)] == o and (i == 0 or len(o) > 1)), None)
-                if found is None:
-                    continue
-                after = i + len(found)
-                # The verb's tail ("off") right after the object, or right before it ("take off my number").
-                if not verb.tail or reach[after:after + len(verb.tail)] == verb.tail \
-                        or reach[max(0, i - len(verb.tail)):i] == verb.tail:
-                    return verb.language, f"{verb.written} + {' '.join(found)}"
-    return None
-
-
-def _negated(tokens: tuple[str, ...], start: int, table: KeywordTable) -> bool:
-    return any(tokens[max(0, start - len(n)):start] == n for n in table.request_negations)
-
-
-class _SentenceAlone:
-    """Whether a stop word stands as a sentence of its own ("STOP. wrong number"); split only if asked."""
-
-    def __init__(self, text: str):
-        self.text, self.sentences = text, None
-
-    def __contains__(self, key: tuple[str, ...]) -> bool:
-        if self.sentences is None:
-            self.sentences = {words(s) for s in _SENTENCE_END.split(self.text)}
-        return key in self.sentences
-
-
-def _reading(tokens: tuple[str, ...], start: int, n: int, table: KeywordTable, alone: _SentenceAlone) -> str:
-    """How the stop word at tokens[start:start+n] reads: "aimed" at us, part of an "idiom", or "plain"."""
-    reading = table.in_sentence.get(tokens[start:start + n])
-    if reading is None:
-        return "plain"
-    if tokens[start:start + n] in alone:
-        return "aimed"
-    # One word may come between ("will completely stop", "can't ever stop").
-    if any(tokens[max(0, start - len(p) - gap):start - gap] == p for p in reading.not_before for gap in (0, 1)):
-        return "idiom"
-    after = tokens[start + n:]
-    if any(after[:len(p)] == p for p in reading.aimed) or any(after[:len(o)] == o for o in table.request_targets):
-        return "aimed"
-    if after and (after[0] in reading.not_after
-                  or any(after[0].endswith(e) and len(after[0]) > len(e) + 1 for e in reading.other_verb_endings)):
-        return "idiom"
-    return "plain"
 
 
 def _decide(entry: Entry, rule: str, categories: tuple[str, ...], table: KeywordTable, normalised: str,

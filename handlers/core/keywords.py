@@ -25,7 +25,7 @@ WORD_LISTS = {
 OPTIONAL_LISTS = ("start_if_stopped", "stop_phrases", "not_stop_phrases", "reactions", "joiners", "countries")
 # Optional blocks of a language that describe requests in other words, and the lists each may have.
 REQUEST_LISTS = ("verbs", "objects", "wants", "unwanted", "negations")
-IN_SENTENCE_LISTS = ("words", "aimed", "not_before", "not_after", "other_verb_endings")
+IN_SENTENCE_LISTS = ("words", "aimed", "not_before", "between", "not_after", "other_verb_endings")
 GAP = "..."  # in a request verb, where its object goes: "take ... off"
 REPLY_KINDS = {
     "sms": ("stopped_all", "stopped_categories", "started_all", "started_categories", "help"),
@@ -81,6 +81,7 @@ class SentenceReading:
 
     aimed: tuple[tuple[str, ...], ...]  # right after it, these make it a request to us ("stop texting")
     not_before: tuple[tuple[str, ...], ...]  # right before it, these make it an idiom ("can't stop")
+    between: frozenset[str]  # one of these may stand between not_before and the word ("will completely stop")
     not_after: frozenset[str]  # right after it, these make it an idiom ("stop by")
     other_verb_endings: tuple[str, ...]  # a word after it with this ending is another verb ("stop crying")
 
@@ -518,6 +519,7 @@ def _merged(readings: list[dict[str, list[str]]]) -> SentenceReading:
     return SentenceReading(
         aimed=phrases("aimed"),
         not_before=phrases("not_before"),
+        between=frozenset(w for lists in readings for p in lists["between"] for w in words(p)[:1]),
         not_after=frozenset(w for lists in readings for p in lists["not_after"] for w in words(p)[:1]),
         other_verb_endings=tuple(dict.fromkeys(e.lower() for lists in readings for e in lists["other_verb_endings"])),
     )
