@@ -67,15 +67,17 @@ def read_corpus(path: str) -> list[str]:
     return [line.strip() for line in lines if line.strip()]
 
 
-def per_call_us(fn, table, messages: list[str], repeat: int) -> float:
-    """The median over `repeat` rounds of the mean time of one classification, in microseconds."""
-    rounds = []
+def per_call_us(contenders, messages: list[str], repeat: int) -> list[list[float]]:
+    """For each (classify, table), the mean time of one classification in each of `repeat` rounds, in
+    microseconds; the contenders take turns within a round, so that a busy machine slows them alike."""
+    rounds: list[list[float]] = [[] for _ in contenders]
     for _ in range(repeat):
-        start = time.perf_counter()
-        for text in messages:
-            fn(text, table)
-        rounds.append((time.perf_counter() - start) / len(messages) * 1e6)
-    return statistics.median(rounds)
+        for times, (fn, table) in zip(rounds, contenders, strict=True):
+            start = time.perf_counter()
+            for text in messages:
+                fn(text, table)
+            times.append((time.perf_counter() - start) / len(messages) * 1e6)
+    return rounds
 
 
 def main() -> int:
@@ -93,11 +95,13 @@ def main() -> int:
         for fn, tbl in ((old_classify, old_table), (classify, table)):  # warm both (caches, word lists)
             for text in messages[:200]:
                 fn(text, tbl)
-        old_us = per_call_us(old_classify, old_table, messages, args.repeat)
-        new_us = per_call_us(classify, table, messages, args.repeat)
+        old_rounds, new_rounds = per_call_us([(old_classify, old_table), (classify, table)], messages, args.repeat)
+        old_us, new_us = statistics.median(old_rounds), statistics.median(new_rounds)
+        ratio = statistics.median(new / old for old, new in zip(old_rounds, new_rounds, strict=True))
         print(f"{len(messages)} messages ({args.corpus or 'built-in samples'}), median of {args.repeat} rounds")
         print(f"  {'classifier at ' + args.baseline:<24} {old_us:8.1f} µs per classification")
-        print(f"  {'this classifier':<24} {new_us:8.1f} µs per classification  (x{new_us / old_us:.2f})")
+        print(f"  {'this classifier':<24} {new_us:8.1f} µs per classification  (x{ratio:.2f}, median of "
+              "the rounds' ratios)")
         if not args.corpus:
             return 0
         for name, fn, tbl in (("at " + args.baseline, old_classify, old_table), ("this one", classify, table)):

@@ -79,8 +79,9 @@ class RequestVerb:
 class SentenceReading:
     """How a stop word that is also an ordinary word reads inside a sentence, from its neighbours."""
 
-    aimed: tuple[tuple[str, ...], ...]  # right after it, these make it a request to us ("stop texting")
-    not_before: tuple[tuple[str, ...], ...]  # right before it, these make it an idiom ("can't stop")
+    # Phrases by the word next to the stop word (aimed: their first; not_before: their last).
+    aimed: Mapping[str, tuple[tuple[str, ...], ...]]  # right after it, a request to us ("stop texting")
+    not_before: Mapping[str, tuple[tuple[str, ...], ...]]  # right before it, an idiom ("can't stop")
     between: frozenset[str]  # one of these may stand between not_before and the word ("will completely stop")
     not_after: frozenset[str]  # right after it, these make it an idiom ("stop by")
     other_verb_endings: tuple[str, ...]  # a word after it with this ending is another verb ("stop crying")
@@ -118,10 +119,11 @@ class KeywordTable:
     joiners: frozenset[str]
     longest_keyword: int = field(default=1)
     request_verbs: Mapping[str, tuple[RequestVerb, ...]] = field(default_factory=dict)  # by first word
-    # By language; a language's `unwanted` under "<code>:unwanted".
-    request_objects: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
-    request_negations: frozenset[tuple[str, ...]] = frozenset()
-    request_targets: tuple[tuple[str, ...], ...] = ()  # every language's objects and unwanted: "stop" + one is aimed
+    # By language (a language's `unwanted` under "<code>:unwanted"), then first word; longest first.
+    request_objects: Mapping[str, Mapping[str, tuple[tuple[str, ...], ...]]] = field(default_factory=dict)
+    request_negations: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)  # by last word
+    # Every language's objects and unwanted, by first word: "stop" followed by one is aimed at us.
+    request_targets: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     in_sentence: Mapping[tuple[str, ...], SentenceReading] = field(default_factory=dict)  # by stop word
     typos: TypoIndex | None = None
 
@@ -350,10 +352,9 @@ class _Builder:
             joiners=frozenset(joiners),
             longest_keyword=max((len(k) for k in entries), default=1),
             request_verbs=MappingProxyType({w: tuple(v) for w, v in requests["verbs"].items()}),
-            request_objects=MappingProxyType({code: tuple(sorted(set(o), key=len, reverse=True))
-                                              for code, o in requests["objects"].items()}),
-            request_negations=frozenset(requests["negations"]),
-            request_targets=tuple(dict.fromkeys(o for objects in requests["objects"].values() for o in objects)),
+            request_objects=MappingProxyType({code: _by_word(o, 0) for code, o in requests["objects"].items()}),
+            request_negations=_by_word(list(requests["negations"]), -1),
+            request_targets=_by_word([o for objects in requests["objects"].values() for o in objects], 0),
             in_sentence=MappingProxyType({key: _merged(readings) for key, readings in in_sentence.items()}),
             typos=TypoIndex((key[0] for key, entry in entries.items() if len(key) == 1 and entry.kind in WORD_LISTS),
                             codes),
@@ -512,13 +513,21 @@ class _Builder:
                                  f"when filled in as {text!r}")
 
 
+def _by_word(phrases: list[tuple[str, ...]], at: int) -> Mapping[str, tuple[tuple[str, ...], ...]]:
+    """Phrases grouped by their word `at` (0: first, -1: last), longest first: one look-up per word."""
+    grouped: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in sorted(set(phrases), key=len, reverse=True):
+        grouped.setdefault(phrase[at], []).append(phrase)
+    return MappingProxyType({word: tuple(group) for word, group in grouped.items()})
+
+
 def _merged(readings: list[dict[str, list[str]]]) -> SentenceReading:
     """One reading of a stop word shared by languages (STOP): every language's neighbours count."""
-    def phrases(name):
-        return tuple(dict.fromkeys(words(p) for lists in readings for p in lists[name]))
+    def phrases(name, at):
+        return _by_word([words(p) for lists in readings for p in lists[name]], at)
     return SentenceReading(
-        aimed=phrases("aimed"),
-        not_before=phrases("not_before"),
+        aimed=phrases("aimed", 0),
+        not_before=phrases("not_before", -1),
         between=frozenset(w for lists in readings for p in lists["between"] for w in words(p)[:1]),
         not_after=frozenset(w for lists in readings for p in lists["not_after"] for w in words(p)[:1]),
         other_verb_endings=tuple(dict.fromkeys(e.lower() for lists in readings for e in lists["other_verb_endings"])),

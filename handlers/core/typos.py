@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import cache, lru_cache
+from functools import cache
 
 import wordfreq
 from rapidfuzz import process
@@ -41,8 +41,11 @@ class TypoIndex:
             by_shape.setdefault(collapse(keyword), set()).add(keyword)
         self.by_shape = {shape: tuple(sorted(found)) for shape, found in by_shape.items()}
         self.widest = max((allowed_edits(k) for k in self.keywords), default=0)
-        for code in self.languages:  # read each language's word list now (once a process), not on the first typo
-            _accented_words(code)
+        # For each length of word, the keywords it can be within their allowed edits of.
+        longest = max(map(len, self.keywords), default=0) + self.widest
+        self.by_length = {n: tuple(k for k in self.keywords if abs(len(k) - n) <= allowed_edits(k))
+                          for n in range(1, longest + 1)}
+        self.words = _common_words(self.languages)  # read now (once a process), not on the first typo
 
     def nearest(self, word: str, shape_only: bool = False) -> tuple[str, ...]:
         """The keywords `word` is a typo of (several only when equally close); () if none or if `word` is
@@ -51,26 +54,28 @@ class TypoIndex:
             return ()
         found = self.by_shape.get(collapse(word), ())
         if not found and not shape_only:
-            close = process.extract(word, self.keywords, scorer=OSA.distance, score_cutoff=self.widest, limit=None)
+            choices = self.by_length.get(len(word), ())
+            close = process.extract(word, choices, scorer=OSA.distance, score_cutoff=self.widest, limit=None)
             fitting = [(d, k) for k, d, _ in close if 0 < d <= allowed_edits(k)]
             best = min((d for d, _ in fitting), default=None)
             found = tuple(k for d, k in fitting if d == best)
-        if found and is_a_word(word, self.languages):
+        # A word of a language ("stoop"; "kundigt" is "kündigt") was meant as written.
+        if found and word in self.words:
             return ()
         return found
 
 
-@lru_cache(maxsize=4096)
-def is_a_word(word: str, languages: tuple[str, ...]) -> bool:
-    """`word` (as text.words writes it: no accents) is common enough in one of `languages` to have been
-    meant as written ("kundigt" is "kündigt")."""
-    return any(wordfreq.zipf_frequency(word, code) >= WORD_ZIPF or word in _accented_words(code)
-               for code in languages)
-
-
 @cache
-def _accented_words(code: str) -> frozenset[str]:
-    """The common words of a language that have accents, as text.words writes them (once a process)."""
-    least = 10 ** (WORD_ZIPF - 9)  # Zipf is log10 of frequency per billion words
-    folded = (words(w) for w, f in wordfreq.get_frequency_dict(code).items() if f >= least and not w.isascii())
-    return frozenset(w[0] for w in folded if len(w) == 1)
+def _common_words(languages: tuple[str, ...]) -> frozenset[str]:
+    """Every word of `languages` at least WORD_ZIPF common, as text.words writes them; read once a process
+    from wordfreq's lists without keeping them (a frozenset of them takes a quarter of wordfreq's own cache)."""
+    found = set()
+    paths = wordfreq.available_languages()
+    for code in languages:
+        # wordfreq's lists hold words by frequency in centibels: bucket i has frequency 10^(-i/100), Zipf 9 - i/100.
+        for bucket in wordfreq.read_cBpack(paths[code])[:round((9 - WORD_ZIPF) * 100) + 1]:
+            for written in bucket:
+                folded = (written,) if written.isascii() else words(written)
+                if len(folded) == 1 and len(folded[0]) >= 3:  # shorter words are never typos of keywords here
+                    found.add(folded[0])
+    return frozenset(found)

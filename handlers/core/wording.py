@@ -20,10 +20,11 @@ def request(tokens: tuple[str, ...], table: KeywordTable) -> tuple[str, str] | N
             if tokens[start:end] != verb.head or _negated(tokens, start, table):
                 continue
             reach = tokens[end:end + _REQUEST_REACH + len(verb.tail) + 2]
-            objects = table.request_objects.get(f"{verb.language}:unwanted" if verb.wants else verb.language, ())
+            objects = table.request_objects.get(f"{verb.language}:unwanted" if verb.wants else verb.language, {})
             for i in range(min(_REQUEST_REACH, len(reach))):
                 # A one-word object ("me") only right after the verb; a longer one a few words on.
-                found = next((o for o in objects if reach[i:i + len(o)] == o and (i == 0 or len(o) > 1)), None)
+                found = next((o for o in objects.get(reach[i], ()) if reach[i:i + len(o)] == o
+                              and (i == 0 or len(o) > 1)), None)
                 if found is None:
                     continue
                 after = i + len(found)
@@ -35,7 +36,9 @@ def request(tokens: tuple[str, ...], table: KeywordTable) -> tuple[str, str] | N
 
 
 def _negated(tokens: tuple[str, ...], start: int, table: KeywordTable) -> bool:
-    return any(tokens[max(0, start - len(n)):start] == n for n in table.request_negations)
+    if not start:
+        return False
+    return any(tokens[max(0, start - len(n)):start] == n for n in table.request_negations.get(tokens[start - 1], ()))
 
 
 class SentenceAlone:
@@ -59,10 +62,12 @@ def reading(tokens: tuple[str, ...], start: int, n: int, table: KeywordTable, al
         return "aimed"
     # One of `between` may come between ("will completely stop", "can't ever stop").
     gaps = (0, 1) if start and tokens[start - 1] in neighbours.between else (0,)
-    if any(tokens[max(0, start - len(p) - gap):start - gap] == p for p in neighbours.not_before for gap in gaps):
+    if any(tokens[max(0, start - len(p) - gap):start - gap] == p
+           for gap in gaps if start > gap for p in neighbours.not_before.get(tokens[start - 1 - gap], ())):
         return "idiom"
     after = tokens[start + n:]
-    if any(after[:len(p)] == p for p in neighbours.aimed) or any(after[:len(o)] == o for o in table.request_targets):
+    first = after[0] if after else None
+    if any(after[:len(p)] == p for p in (*neighbours.aimed.get(first, ()), *table.request_targets.get(first, ()))):
         return "aimed"
     if after and (after[0] in neighbours.not_after
                   or any(after[0].endswith(e) and len(after[0]) > len(e) + 1 for e in neighbours.other_verb_endings)):
