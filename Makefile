@@ -1,4 +1,5 @@
-# make run   create the environment if needed, migrate, start the Procfile's web and worker on $PORT (default 8000)
+# make run   create the environment if needed, migrate, start the Procfile's web and worker on
+#            127.0.0.1:$PORT (default 8000; PORT and BIND_ADDRESS from .env or the environment)
 # make test  create the environment if needed (chromium and PostgreSQL's server included), run the whole suite
 # make lint  ruff over the code, the tests and the benchmarks
 # make lock  re-pin requirements.lock and requirements-test.lock from pyproject.toml (pip-compile)
@@ -26,9 +27,12 @@ $(BIN)/.installed: $(BIN)/.runtime requirements-test.lock
 
 # The web and worker commands are the Procfile's, run by honcho (which also reads .env, PORT included),
 # so what runs here is what runs in production. Stopping one stops both.
+# The Procfile binds 0.0.0.0, as a platform's router must reach the process; here the default is
+# 127.0.0.1, so a laptop does not offer the service (and its dashboard) to its whole network.
+# BIND_ADDRESS=0.0.0.0 in .env or the environment opens it, e.g. for a phone on the same network.
 run: $(BIN)/.runtime
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho run flask --app app migrate
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) web worker
+	BIND_ADDRESS="$${BIND_ADDRESS:-127.0.0.1}" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) web worker
 
 test: $(BIN)/.installed browser postgres
 	$(BIN)/python -m pytest

@@ -8,6 +8,7 @@ import logging
 import click
 from dotenv import find_dotenv, load_dotenv
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from handlers import cli
 from handlers.services import Services
@@ -34,6 +35,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     settings.update(test_config or {})
     app.config.update(settings)
     app.extensions["optout"] = services = Services(settings)
+    proxies = trusted_proxies(settings.get("TRUSTED_PROXIES"))
+    if proxies:
+        # The client's address, scheme and host as the proxies saw them; with none trusted, those
+        # headers are anyone's to write and are never read.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
 
     app.register_blueprint(webhooks)
     app.register_blueprint(email_webhooks)
@@ -57,4 +63,15 @@ def create_app(test_config: dict | None = None) -> Flask:
                                   ("MAILGUN_SIGNING_KEY", "the Mailgun webhook refuses all")):
             if not settings[name]:
                 app.logger.warning("%s is not set: %s", name, consequence)
+        if not settings.get("PUBLIC_BASE_URL") and not app.debug:
+            app.logger.warning("PUBLIC_BASE_URL is not set: Twilio signatures are checked against, and unsubscribe "
+                               "links made from, the Host each request names")
     return app
+
+
+def trusted_proxies(value: str | None) -> int:
+    """TRUSTED_PROXIES as a count; a clear error at start for anything else."""
+    text = str(value if value is not None else "0").strip() or "0"
+    if not text.isdecimal():
+        raise ValueError(f"TRUSTED_PROXIES must be the number of reverse proxies in front (0, 1, 2 ...), not {text!r}")
+    return int(text)

@@ -1,4 +1,4 @@
-"""Commands for operators: flask migrate, check-keywords, classify, mail-worker."""
+"""Commands for operators: flask migrate, check-keywords, classify, mail-worker, simulate-sms ..."""
 
 from __future__ import annotations
 
@@ -7,20 +7,26 @@ import logging
 import os
 import signal
 import sys
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ElementTree
 from dataclasses import asdict
 
 import click
 from flask import Flask
 
+from . import simulate
 from .core.classifier import classify, explain
 from .core.keywords import KeywordFileError, load_keywords
 from .core.keywords import warnings as keyword_warnings
 from .core.text import sms_encoding, sms_segments
 from .email import outbox
+from .settings import local_origin
 from .storage import backfill, export, imports
 from .storage.bulk import TransferError
 from .storage.copy import copy_database as copy_rows
 from .storage.database import StoreError
+from .storage.schema import MIGRATIONS
 from .storage.store import Store
 from .web.api import links_for
 from .web.context import services
@@ -36,6 +42,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(import_suppressions)
     app.cli.add_command(backfill_twilio)
     app.cli.add_command(copy_database)
+    app.cli.add_command(simulate_sms)
+    app.cli.add_command(simulate_email)
 
 
 @click.command("migrate")
@@ -47,7 +55,10 @@ def migrate():
         click.echo(f"migrate: {e}", err=True)
         sys.exit(1)
     applied = services().migrated
-    if applied:
+    if applied and applied[0] == MIGRATIONS[0][0]:
+        click.echo(f"database {store.location}: created the schema ({len(applied)} migrations applied: "
+                   f"{', '.join(applied)})")
+    elif applied:
         click.echo(f"database {store.location}: applied {len(applied)} migration{'s' * (len(applied) > 1)} "
                    f"({', '.join(applied)}); schema up to date")
     else:
@@ -120,12 +131,13 @@ def mail_worker(once):
 @click.option("--address", required=True)
 @click.option("--category", default=None, help="Unsubscribe from this category only.")
 def unsubscribe_link(channel, address, category):
-    """Print the unsubscribe URL and List-Unsubscribe headers for ADDRESS, as JSON (uses PUBLIC_BASE_URL)."""
+    """Print the unsubscribe URL and List-Unsubscribe headers for ADDRESS, as JSON (under PUBLIC_BASE_URL,
+    else the local http://127.0.0.1:$PORT)."""
     base = services().settings["PUBLIC_BASE_URL"]
     if not base:
-        click.echo("PUBLIC_BASE_URL is not set: links need the public origin, like https://optout.example.com",
-                   err=True)
-        sys.exit(1)
+        base = local_origin()
+        click.echo(f"PUBLIC_BASE_URL is not set: this link points at {base}, where make run serves; set it to "
+                   "the public origin (https://optout.example.com) before sending links to anyone", err=True)
     try:
         link = links_for(channel, address, category, base)
     except (ValueError, LookupError) as e:
@@ -231,4 +243,70 @@ def copy_database(source, target, overwrite):
     destination.close()
     if before != after:
         click.echo("the row counts differ: the copy is incomplete", err=True)
+        sys.exit(1)
+
+
+URL_HELP = "The running service (default: PUBLIC_BASE_URL, else http://127.0.0.1:$PORT)."
+
+
+@click.command("simulate-sms")
+@click.argument("body")
+@click.option("--from", "sender", default="+14155550100", show_default=True, help="The sender's number.")
+@click.option("--url", default=None, help=URL_HELP)
+def simulate_sms(body, sender, url):
+    """Send BODY to the running service as Twilio would (signed with TWILIO_AUTH_TOKEN); print the reply."""
+    settings = services().settings
+    if not settings["TWILIO_AUTH_TOKEN"]:
+        click.echo("TWILIO_AUTH_TOKEN is not set: the service refuses unsigned SMS webhooks (set it in .env)",
+                   err=True)
+        sys.exit(1)
+    request = simulate.sms(url or settings["PUBLIC_BASE_URL"] or local_origin(), settings["TWILIO_AUTH_TOKEN"],
+                           body, sender)
+    status, answer = _post(request)
+    if status == 200:
+        message = ElementTree.fromstring(answer).find("Message")
+        answer = message.text if message is not None else "(no reply: nothing is owed)"
+    click.echo(f"{status} reply: {answer}")
+
+
+@click.command("simulate-email")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--text", default=None, help="The reply's text (instead of FILE, a raw RFC 5322 message).")
+@click.option("--from", "sender", default="pat@example.org", show_default=True, help="The sender (with --text).")
+@click.option("--provider", type=click.Choice(simulate.EMAIL_PROVIDERS), default="mime", show_default=True)
+@click.option("--url", default=None, help=URL_HELP)
+def simulate_email(file, text, sender, provider, url):
+    """Send an email reply (FILE or --text) to the running service as PROVIDER would; print the answer.
+    An opt-in by email needs SPF or DKIM to pass, which only a FILE with such headers shows."""
+    if (file is None) == (text is None):
+        click.echo("give either FILE (a raw message) or --text TEXT", err=True)
+        sys.exit(2)
+    settings = services().settings
+    needs = ("MAILGUN_SIGNING_KEY",) if provider == "mailgun" else ("INBOUND_EMAIL_USER", "INBOUND_EMAIL_PASSWORD")
+    missing = [name for name in needs if not settings[name]]
+    if missing:
+        click.echo(f"{' and '.join(missing)} not set: the service refuses {provider} webhooks (set them in .env)",
+                   err=True)
+        sys.exit(1)
+    if file:
+        with open(file, "rb") as f:
+            raw = f.read()
+    else:
+        raw = simulate.reply_message(text, sender)
+    status, answer = _post(simulate.email_reply(provider, url or settings["PUBLIC_BASE_URL"] or local_origin(),
+                                                raw, settings))
+    click.echo(f"{status} {answer}")
+
+
+def _post(request: simulate.SimulatedRequest) -> tuple[int, str]:
+    """(status, body) of POSTing `request`; exit 1 saying so if nothing answers at its URL."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(request.url, data=request.body, headers=request.headers),
+                                    timeout=30) as response:
+            return response.status, response.read().decode("utf-8", "replace").strip()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace").strip()
+    except (urllib.error.URLError, OSError) as e:
+        click.echo(f"nothing answers at {request.url} ({getattr(e, 'reason', e)}): is the service running "
+                   "(make run), or give --url", err=True)
         sys.exit(1)

@@ -12,6 +12,9 @@ threads = 8
 # Load the app once in the master: a broken keywords.yaml or an unwritable database stops the
 # service before any worker serves, and the schema is migrated before workers fork.
 preload_app = True
+# gunicorn's control socket lives at one path per user ($HOME/.gunicorn/gunicorn.ctl): a second
+# instance on the host would take it over. Nothing here uses it.
+control_socket_disable = True
 
 # A thread returning from fsync must get the GIL back while the others parse requests; the default
 # 5 ms switch interval made the writer wait that long with the write lock held.

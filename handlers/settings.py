@@ -22,6 +22,8 @@ SETTINGS = (
             "Twilio auth token; signs every webhook. Unset: every SMS webhook is refused (403)."),
     Setting("PUBLIC_BASE_URL", None,
             "Public origin Twilio calls (https://sms.example.com), for signature checks behind a proxy."),
+    Setting("TRUSTED_PROXIES", "0",
+            "Reverse proxies in front (0: none). Only then are X-Forwarded-For/-Proto/-Host believed."),
     Setting("ADMIN_TOKEN", None, "Bearer token for /api/v1. Unset: the API is closed (401)."),
     Setting("DEFAULT_REGION", "US", "Region for phone numbers written without a country code (ISO 3166 code)."),
     Setting("INBOUND_EMAIL_USER", None, "Basic-auth user the SendGrid, Postmark and raw MIME webhooks must send."),
@@ -37,3 +39,9 @@ def read_settings(environ=None) -> dict[str, str | None]:
     """Return {name: value} for every setting, empty strings counting as unset."""
     environ = os.environ if environ is None else environ
     return {s.name: (environ.get(s.name) or s.default) for s in SETTINGS}
+
+
+def local_origin(environ=None) -> str:
+    """http://127.0.0.1:$PORT (8000 unset): where `make run` serves, for commands that call the service."""
+    environ = os.environ if environ is None else environ
+    return f"http://127.0.0.1:{environ.get('PORT') or 8000}"

@@ -1,7 +1,9 @@
 """Debian's chromium, headless, driven by Selenium: what the browser tests share."""
 
+import base64
 import contextlib
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +36,38 @@ def chromium(profile_dir, window="1280,900", languages=None):
         yield driver
     finally:
         driver.quit()
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def viewport(driver, width: int) -> None:
+    """Show pages `width` CSS pixels wide, exactly: below 600 as a phone (its viewport meta tag applies)."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": 844 if width < 600 else 900, "deviceScaleFactor": 1, "mobile": width < 600})
+
+
+def screenshot(driver, name: str, width: int) -> Path:
+    """The whole page (up to 3,000 px tall) at `width` CSS pixels as docs/<name>.png, which the README shows."""
+    viewport(driver, width)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": width, "height": min(height, 3000), "scale": 1}})
+    DOCS.mkdir(exist_ok=True)
+    path = DOCS / f"{name}.png"
+    path.write_bytes(base64.b64decode(shot["data"]))
+    return path
+
+
+def dark(driver, on: bool = True) -> None:
+    """Emulate the system's dark mode (prefers-color-scheme: dark), as a phone set to dark shows pages."""
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+        "features": [{"name": "prefers-color-scheme", "value": "dark" if on else "light"}]})
+
+
+def displayed_font_sizes(driver, css: str) -> list[float]:
+    """The font size of each element matching `css` as drawn on screen, in CSS pixels (SVG scaling included)."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(e => parseFloat(getComputedStyle(e).fontSize)"
+        " * (e.getScreenCTM ? e.getScreenCTM().a : 1));", css)

@@ -47,7 +47,7 @@ class Service:
         return [int(p) for p in out.split()]
 
     def master(self):
-        out = subprocess.run(["pgrep", "-f", f"gunicorn --bind 0.0.0.0:{self.port}", "-o"], capture_output=True,
+        out = subprocess.run(["pgrep", "-f", f"gunicorn --bind [0-9.]*:{self.port}", "-o"], capture_output=True,
                              text=True).stdout
         return int(out.split()[0])
 

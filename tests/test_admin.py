@@ -307,14 +307,14 @@ def test_looking_up_an_address_shows_its_state_and_audit_trail(admin, db):
     assert {r["Category"]: r["State"] for r in table(page, "state-table")} == {
         "everything": "suppressed", "promotions": "suppressed", "surveys": "receiving", "newsletter": "suppressed"}
     trail = [(r["Message"], r["Decision"].split(" (")[0], r["By"]) for r in table(page, "trail-table")]
-    assert trail == [("Can you stop?", "opt_out everything", "sms:twilio"),
-                     ("START SURVEYS", "opt_in surveys", "sms:twilio"),
+    assert trail == [("Can you stop?", "Opted out of everything", "sms:twilio"),
+                     ("START SURVEYS", "Opted back in to surveys", "sms:twilio"),
                      ("Can you stop?", "confirmed the decision on message 1", "review:admin")]
 
 
 @pytest.mark.parametrize("query, status, text", [
     ({"channel": "sms", "address": "+14155550199"}, 200, "Nothing recorded for this address."),
-    ({"channel": "sms", "address": "nope"}, 400, "not a phone number"),
+    ({"channel": "sms", "address": "+1"}, 400, "not a phone number"),
     ({"channel": "email", "address": "nope"}, 400, "not an email address"),
     ({"channel": "fax", "address": "1"}, 400, "unknown channel"),
     ({}, 200, "Phone number or email address"),
@@ -335,3 +335,32 @@ def test_failed_api_tokens_are_rate_limited(client):
     statuses = [client.post("/api/v1/suppressions/check", json=body, headers={"Authorization": "Bearer no"}).status_code
                 for _ in range(31)]
     assert statuses == [401] * 30 + [429]
+
+
+def test_opt_outs_by_reason_and_language_and_the_review_queue_per_day(admin, db):
+    for body, sender in [("STOP", PAT), ("Arrêt", SAM), ("please remove me from your list", KIM),
+                         ("Can you stop?", LEE), ("Does the offer end today?", "+14155550104")]:
+        sms(admin, body, sender)
+    today = datetime.now(timezone.utc)
+    flagged = message_id(db, "Can you stop?")
+    db.execute("UPDATE messages SET received_at = ? WHERE id = ?", ((today - timedelta(days=2)).isoformat(), flagged))
+    db.commit()
+    review = admin.get("/admin/review").text
+    admin.post(f"/admin/review/{flagged}", data={"csrf": csrf_of(review), "verdict": "confirmed"})
+    db.execute("UPDATE reviews SET reviewed_at = ? WHERE message_id = ?",
+               ((today - timedelta(days=1)).isoformat(), flagged))
+    db.commit()
+
+    page = admin.get("/admin").text
+    for title in ("Keyword (STOP ...): 2 opt-outs, last 30 days", "Phrase (&#34;remove me ...&#34;): 1 opt-outs",
+                  "Stop word in a message: 1 opt-outs", "English: 3 opt-outs", "French: 1 opt-outs"):
+        assert f"<title>{title}" in page, title
+    day = lambda n: (today - timedelta(days=n)).date().isoformat()  # noqa: E731
+    for n, waiting in ((3, 0), (2, 1), (1, 0), (0, 1)):  # 'stop' flagged two days ago, reviewed yesterday; 'end'
+        title = f"<title>{day(n)}: {waiting} waiting for review at the end of the day</title>"
+        assert (title in page) == bool(waiting), title
+    assert "Waiting for review: 1 now, at most 1 at the end of a day in the last 30 days." in page
+    decisions = [row["Decision"] for row in table(page, "messages")]
+    assert decisions[:2] == ["Not an opt-out (the word 'end' in a sentence)",
+                             "Opted out of everything (the word 'stop' inside a longer message)"]
+    assert "Opted out of everything (keyword ARRET)" in decisions

@@ -1,12 +1,15 @@
 """The dashboard in a real headless browser (Debian's chromium) against the real gunicorn service: log in,
-correct a flagged opt-out from the review queue, check the API, and look the address up."""
+correct a flagged opt-out from the review queue, check the API, and look the address up; the charts as
+drawn, and the screenshots in docs/."""
 
 import json
+import sqlite3
 import urllib.parse
 import urllib.request
+from datetime import datetime, timedelta, timezone
 
 import pytest
-from browser import chromium, needs_chromium
+from browser import chromium, displayed_font_sizes, needs_chromium, screenshot, viewport
 from conftest import ADMIN_TOKEN, AUTH_TOKEN, serve, twilio_params
 from twilio.request_validator import RequestValidator
 
@@ -21,9 +24,14 @@ PERSON = "+14155550142"
 
 
 @pytest.fixture
-def service(tmp_path):
-    with serve(tmp_path) as (base, _env):
-        yield base
+def served(tmp_path):
+    with serve(tmp_path) as (base, env):
+        yield base, env
+
+
+@pytest.fixture
+def service(served):
+    return served[0]
 
 
 @pytest.fixture
@@ -37,9 +45,9 @@ def wait_for(browser, css):
     return WebDriverWait(browser, 10).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css)))
 
 
-def text_message(base, body):
+def text_message(base, body, sender=PERSON, **extra):
     url = f"{base}/webhooks/twilio/sms"
-    params = twilio_params(body, sender=PERSON)
+    params = twilio_params(body, sender=sender, **extra)
     request = urllib.request.Request(url, data=urllib.parse.urlencode(params).encode(), headers={
         "X-Twilio-Signature": RequestValidator(AUTH_TOKEN).compute_signature(url, params)})
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -65,7 +73,8 @@ def test_log_in_correct_a_flagged_opt_out_and_look_the_address_up(service, brows
 
     wait_for(browser, "article")
     [item] = browser.find_elements(By.TAG_NAME, "article")
-    assert "Can you stop?" in item.text and "stop_word_in_message" in item.text
+    assert "Can you stop?" in item.text and "stop_word_in_message" not in item.text
+    assert "Opted out of everything (the word 'stop' inside a longer message)" in item.text
     browser.save_screenshot(str(tmp_path / "review.png"))
     item.find_element(By.XPATH, ".//button[normalize-space()='This was not an opt-out']").click()
 
@@ -91,3 +100,70 @@ def test_log_in_correct_a_flagged_opt_out_and_look_the_address_up(service, brows
     assert chart.size["height"] > 50
     assert "1 opt-outs" in browser.find_element(By.TAG_NAME, "figcaption").text
     browser.save_screenshot(str(tmp_path / "dashboard.png"))
+
+
+def log_in(browser, service):
+    browser.get(f"{service}/admin/login")
+    wait_for(browser, "#token").send_keys(ADMIN_TOKEN, Keys.ENTER)
+    wait_for(browser, "#glance")
+
+
+# A month of replies for the charts: (days ago, body, sender's country), each from its own number.
+MONTH = [(0, "STOP", "US"), (0, "UNSUBSCRIBE SURVEYS", "US"), (0, "Does the offer end today?", "US"),
+         (0, "HELP", "US"), (1, "Arrêt", "FR"), (1, "please remove me from your list", "US"), (2, "BAJA", "MX"),
+         (3, "STOP PROMOS", "US"), (3, "Can you stop?", "US"), (5, "Stop sending me these", "US"),
+         (6, "bitte keine SMS mehr", "DE"), (8, "START", "US"), (9, "STOP", "GB"), (12, "ALTO PROMOCIONES", "MX"),
+         (15, "stop", "US"), (16, "Can you stop the emails?", "US"), (20, "Désabonner", "FR"), (22, "HELP", "US"),
+         (25, "STOP", "US"), (27, "Quit texting me", "US")]
+
+
+def titles(browser, chart):
+    """The hover texts (<title>) of a chart's bars."""
+    return [t.get_attribute("textContent")
+            for t in browser.find_elements(By.CSS_SELECTOR, f"#chart-{chart}-title ~ rect title")]
+
+
+def test_the_dashboard_speaks_plainly_with_readable_charts_and_screenshots(served, browser):
+    service, env = served
+    for i, (_, body, country) in reversed(list(enumerate(MONTH))):  # the oldest first, as they would have come
+        text_message(service, body, sender=f"+1415555{1000 + i:04d}", FromCountry=country)
+    now = datetime.now(timezone.utc)
+    with sqlite3.connect(env["DATABASE_PATH"]) as db:  # spread them over the month, as if they had come then
+        for i, (days_ago, _, _) in enumerate(MONTH):
+            db.execute("UPDATE messages SET received_at = ? WHERE address = ?",
+                       ((now - timedelta(days=days_ago)).isoformat(), f"+1415555{1000 + i:04d}"))
+    log_in(browser, service)
+    main = browser.find_element(By.TAG_NAME, "main").text
+    for plain in ("Opted out of everything (keyword STOP)", "Not an opt-out (the word 'end' in a sentence)",
+                  "Opted out of surveys (keyword UNSUBSCRIBE followed by the category)",
+                  "Asked for help (keyword HELP)"):
+        assert plain in main, plain
+    assert "opt_out" not in main and "weak_word_in_message" not in main
+
+    for width in (1280, 390):
+        viewport(browser, width)
+        sizes = displayed_font_sizes(browser, "svg.chart text")
+        assert sizes and min(sizes) >= 12, (width, sorted(sizes)[:3])
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= width  # no sideways scroll
+    reasons = titles(browser, "reasons")
+    assert "Keyword (STOP ...): 7 opt-outs, last 30 days" in reasons  # STOP, Arrêt, BAJA, stop, Désabonner
+    assert "Phrase (\"remove me ...\"): 3 opt-outs, last 30 days" in reasons
+    assert "Stop word in a message: 2 opt-outs, last 30 days" in reasons
+    languages = browser.find_element(By.CSS_SELECTOR, "svg[aria-labelledby^='chart-languages']").text
+    assert "English" in languages and "French" in languages and "Spanish" in languages and "German" in languages
+    queue = titles(browser, "queue")
+    day = lambda n: (now - timedelta(days=n)).date().isoformat()  # noqa: E731
+    assert f"{day(16)}: 1 waiting for review at the end of the day" in queue
+    assert f"{day(3)}: 2 waiting for review at the end of the day" in queue
+    assert f"{day(0)}: 3 waiting for review at the end of the day" in queue  # 'end' and the two 'stop's
+
+    screenshot(browser, "dashboard-desktop", 1280)
+    screenshot(browser, "dashboard-phone", 390)
+
+
+def test_the_login_label_stays_on_one_line_on_a_phone(service, browser):
+    viewport(browser, 390)
+    browser.get(f"{service}/admin/login")
+    name = wait_for(browser, "label[for='token'] .name")
+    line = browser.execute_script("return parseFloat(getComputedStyle(arguments[0]).lineHeight)", name)
+    assert name.size["height"] < 1.5 * line and name.text == "Admin token"

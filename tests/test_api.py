@@ -38,10 +38,10 @@ def test_who_must_not_be_texted(opted, category, suppressed):
 
 
 def test_addresses_are_normalised_and_bad_ones_explained(opted):
-    result = check(opted, channel="sms", addresses=["(415) 555-0001", "415.555.0005", "hello", "", 42, "+1 555"])
+    result = check(opted, channel="sms", addresses=["(415) 555-0001", "415.555.0005", "hello!", "", 42, "+1 555"])
     assert result["suppressed"] == ["+14155550001"]
     assert result["allowed"] == ["+14155550005"]
-    assert [i["address"] for i in result["invalid"]] == ["hello", "", 42, "+1 555"]
+    assert [i["address"] for i in result["invalid"]] == ["hello!", "", 42, "+1 555"]
     assert all(i["error"] for i in result["invalid"])
 
 
@@ -103,7 +103,7 @@ def test_an_unknown_contact_has_no_history(client):
     assert contact["suppressed"]["all"] is False and contact["events"] == []
 
 
-@pytest.mark.parametrize("path, status", [("/api/v1/contacts/fax/123", 404), ("/api/v1/contacts/sms/hello", 400)])
+@pytest.mark.parametrize("path, status", [("/api/v1/contacts/fax/123", 404), ("/api/v1/contacts/sms/hello%21", 400)])
 def test_bad_contact_lookups(client, path, status):
     assert client.get(path, headers=AUTH).status_code == status
 

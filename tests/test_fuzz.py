@@ -6,8 +6,10 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import sqlite3
 import time
+import urllib.parse
 import uuid
 
 import pytest
@@ -132,5 +134,98 @@ def test_sendgrid_random_fields(fuzz_app, fields):
        form=st.dictionaries(st.sampled_from(["List-Unsubscribe", "csrf", "keep", "everything"]), TEXT))
 def test_one_click_and_the_page_with_random_tokens(fuzz_app, token, form):
     client = fuzz_app.test_client()
-    assert sound(client.post(f"/u/{token}", data=form)) in (400, 413, 429)
+    # 404: a token of only line breaks or spaces makes a path that is no route at all
+    assert sound(client.post(f"/u/{token}", data=form)) in (400, 404, 413, 429)
     assert sound(client.get(f"/u/{token}")) in (400, 404, 429)
+
+
+# Every route, and every header an attacker controls ----------------------------------------------------
+
+ADMIN_TOKEN_FUZZ = "fuzz-admin"
+BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN_FUZZ}"}
+QUERY = st.dictionaries(st.sampled_from(["channel", "category", "format", "address", "page", "action", "next"]),
+                        TEXT, max_size=5)
+ROUTES = {  # each route's fuzz tests below; test_every_route_is_fuzzed keeps this in step with the app
+    "/webhooks/twilio/sms": "test_twilio_signed_random_fields",
+    "/webhooks/email/sendgrid": "test_sendgrid_random_fields",
+    "/webhooks/email/mailgun": "test_mailgun_signed_random_fields",
+    "/webhooks/email/postmark": "test_postmark_random_json",
+    "/webhooks/email/mime": "test_raw_mime_random_bytes",
+    "/u/<token>": "test_one_click_and_the_page_with_random_tokens",
+    "/api/v1/suppressions/check": "test_api_random_json",
+    "/api/v1/suppressions": "test_api_random_queries",
+    "/api/v1/contacts/<channel>/<path:address>": "test_api_random_queries",
+    "/api/v1/unsubscribe-link": "test_api_random_queries",
+    "/healthz": "test_random_credentials_on_every_route",
+    "/admin/login": "test_admin_random_input",
+    "/admin/logout": "test_admin_random_input",
+    "/admin": "test_admin_random_input",
+    "/admin/review": "test_admin_random_input",
+    "/admin/review/<int:message_id>": "test_admin_random_input",
+    "/admin/contacts": "test_admin_random_input",
+}
+
+
+def test_every_route_is_fuzzed(fuzz_app):
+    rules = {rule.rule for rule in fuzz_app.url_map.iter_rules() if rule.endpoint != "static"}
+    assert rules == set(ROUTES)
+    assert all(name in globals() for name in ROUTES.values())
+
+
+@FUZZ
+@given(payload=JSON)
+def test_api_random_json(fuzz_app, payload):
+    response = fuzz_app.test_client().post("/api/v1/suppressions/check", json=payload, headers=BEARER)
+    assert sound(response) in (200, 400)
+
+
+@FUZZ
+@given(query=QUERY, channel=st.one_of(st.sampled_from(["sms", "email"]), TEXT), address=TEXT)
+def test_api_random_queries(fuzz_app, query, channel, address):
+    client = fuzz_app.test_client()
+    for path in ("/api/v1/suppressions", "/api/v1/unsubscribe-link"):
+        sound(client.get(path, query_string=query, headers=BEARER))
+    quoted = urllib.parse.quote(address, safe="") or "x"
+    sound(client.get(f"/api/v1/contacts/{urllib.parse.quote(channel, safe='') or 'x'}/{quoted}", headers=BEARER))
+
+
+@FUZZ
+@given(query=QUERY, form=st.dictionaries(st.sampled_from(["token", "next", "verdict", "csrf"]), TEXT, max_size=4),
+       message_id=st.integers(min_value=0, max_value=2**70))
+def test_admin_random_input(fuzz_app, query, form, message_id):
+    client = fuzz_app.test_client()
+    sound(client.post("/admin/login", data=form))
+    page = client.get("/admin/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    assert sound(client.post("/admin/login", data={"token": ADMIN_TOKEN_FUZZ, "csrf": csrf})) == 303
+    for path in ("/admin", "/admin/review", "/admin/contacts"):
+        assert sound(client.get(path, query_string=query)) in (200, 400)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/admin/review").text).group(1)
+    sound(client.post(f"/admin/review/{message_id}", data={**form, "csrf": csrf}))
+    assert sound(client.post("/admin/logout", data={"csrf": csrf})) == 303
+
+
+# Anything a header can carry (no line breaks: no HTTP client sends those), ASCII or not.
+CREDENTIALS = st.one_of(TEXT, st.text(alphabet=st.characters(min_codepoint=0x80, max_codepoint=0x2FFF), max_size=40)
+                        ).map(lambda text: text.replace("\r", "").replace("\n", ""))
+
+
+@FUZZ
+@given(user=CREDENTIALS, password=CREDENTIALS, signature=CREDENTIALS, bearer=CREDENTIALS)
+def test_random_credentials_on_every_route(fuzz_app, user, password, signature, bearer):
+    basic = base64.b64encode(f"{user}:{password}".encode("utf-8", "surrogatepass")).decode()
+    client = fuzz_app.test_client()
+    for path, kwargs in (
+            ("/webhooks/email/mime", {"data": b"From: a@b.example\r\n\r\nstop", "content_type": "message/rfc822"}),
+            ("/webhooks/email/postmark", {"json": {"FromFull": {"Email": "a@b.example"}, "TextBody": "stop"}}),
+            ("/webhooks/email/sendgrid", {"data": {"headers": "From: a@b.example", "text": "stop"}}),
+            ("/webhooks/twilio/sms", {"data": {"From": "+14155550100", "MessageSid": "SMfuzz", "Body": "STOP"}})):
+        response = client.post(path, headers={"Authorization": f"Basic {basic}",
+                                              "X-Twilio-Signature": signature.encode("utf-8", "surrogatepass")
+                                              .decode("latin-1")}, **kwargs)
+        # Never let in; 503 only where it is SendGrid's "retry" for wrong credentials.
+        expected = (503,) if path.endswith("sendgrid") else (401, 403)
+        assert response.status_code in expected and b"Traceback" not in response.data, (path, response.status_code)
+    header = bearer.encode("utf-8", "surrogatepass").decode("latin-1")
+    assert sound(client.get("/api/v1/suppressions", headers={"Authorization": f"Bearer {header}"})) in (401, 429)
+    assert sound(client.get("/healthz", headers={"Authorization": header})) == 200

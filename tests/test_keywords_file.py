@@ -1,5 +1,6 @@
 """keywords.yaml is validated on load, with errors that name the place and the problem."""
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -43,7 +44,8 @@ VALID = textwrap.dedent("""\
         page: {title: "{brand}", intro: "For {address}", keep: "Keep", everything: "Everything", save: "Save",
                saved_title: "Saved", stopped_all: "No more from {brand}", stopped: "No more: {categories}",
                continuing: "Still: {categories}", nothing_stopped: "Nothing", undo: "Come back", bad_link_title: "Bad",
-               bad_link: "Reply STOP. {help}", one_click_done: "Done", receiving: "on", not_receiving: "off"}
+               bad_link: "Reply STOP. {help}", one_click_done: "Done", focus: "You get {categories}",
+               focus_button: "Stop {categories}", change_again: "Change"}
     """)
 
 
@@ -105,6 +107,19 @@ def test_the_minimal_file_is_valid():
     (broken("brand: Acme", "brand: ''"), 1, "brand: must be a non-empty text"),
     (broken("brand: Acme", "brand: Acme\ncolour: blue"), 2, "colour: is not a setting"),
     (broken("brand: Acme", "brand: [Acme"), None, "not valid YAML"),
+    (broken("    still_sent: receipts", "    still_sent: receipts\n    descriptions: {polls: Now and then}"), 28,
+     "descriptions.polls: 'polls' is not one of the categories (surveys)"),
+    (broken("    still_sent: receipts", "    still_sent: receipts\n    descriptions: {surveys: ''}"), 28,
+     "descriptions.surveys: must be a non-empty text"),
+    (broken("    still_sent: receipts", "    still_sent: receipts\n    descriptions: {surveys: 'For {brand}'}"), 28,
+     "a description takes no placeholders"),
+    (broken("    still_sent: receipts", "    still_sent: receipts\n    descriptions: surveys"), 28,
+     "must map each category to a short description"),
+    (broken("brand: Acme", "brand: Acme\nlogo_url: http://cdn.acme.example/logo.png"), 2, "must be an https:// URL"),
+    (broken("brand: Acme", "brand: Acme\nlogo_url: https://x.example/a.svg\"onload=x"), 2,
+     "must be an https:// URL"),
+    (broken("brand: Acme", "brand: Acme\naccent_colour: teal"), 2, "must be a colour written #rrggbb"),
+    (broken("brand: Acme", "brand: Acme\naccent_colour: '#0b6e4f; color: red'"), 2, "must be a colour"),
     (b"\xff\xfe", None, "not UTF-8"),
 ])
 def test_a_broken_file_names_the_line_and_the_problem(raw, line, message):
@@ -217,3 +232,63 @@ def test_classify_command_explains_the_decision(text, why):
     result = run_flask("classify", text, env_path=ROOT / "keywords.yaml")
     assert result.returncode == 0, result.stderr
     assert why in json.loads(result.stdout)["why"]
+
+
+def test_a_category_description_in_every_category_or_none():
+    two = VALID.replace("  surveys:\n    en: [surveys, survey]",
+                        "  surveys:\n    en: [surveys, survey]\n  promotions:\n    en: [promos]")
+    described = two.replace("    still_sent: receipts",
+                            "    still_sent: receipts\n    descriptions: {surveys: Monthly}")
+    assert described != two
+    with pytest.raises(KeywordFileError, match="has no description of 'promotions'"):
+        parse_keywords(described.encode())
+    assert parse_keywords(two.encode()).languages["en"].descriptions == {}
+
+
+def test_page_texts_of_earlier_versions_are_tolerated():
+    old = VALID.replace('one_click_done: "Done",', 'one_click_done: "Done", receiving: "on",')
+    table = parse_keywords(old.encode())
+    assert "receiving" not in table.languages["en"].page
+
+
+# Grammar that depends on the brand: for each shipped language, forms that are wrong before a brand
+# starting with a vowel. A language added to keywords.yaml must be added here, with its own.
+WRONG_BEFORE_VOWEL = {
+    "en": r"\ba {brand}",
+    "es": r"\b(de|a) el {brand}",
+    "fr": r"\b(de|que|le|la|ce|je|ne|se) {brand}",
+    "de": r"\b(von|an|zu) dem {brand}",
+    "pt": r"\b(de|em) (o|a) {brand}",
+    "it": r"\b(lo|la) {brand}",
+    "nl": r"\b(van|aan) de {brand}",
+}
+SHIPPED = (ROOT / "keywords.yaml").read_text()
+
+
+def every_text(table, code) -> list[str]:
+    """Every reply, email and page text of one language, with {brand} and the other placeholders filled."""
+    lang = table.languages[code]
+    texts = [table.render("sms", kind, code, table.categories[:1]) for kind in lang.replies["sms"]]
+    texts += [table.render("email", kind, code, table.categories[:1]) for kind in lang.replies["email"]]
+    values = {"brand": table.brand, "address": "p•••@example.org", "categories": "x", "still_sent": "y", "help": "z"}
+    return texts + [text.format(**values) for text in lang.page.values()]
+
+
+@pytest.mark.parametrize("brand", ["Acme Outfitters", "Orchard & Co", "Émile", "Ulysse"])
+@pytest.mark.parametrize("code", sorted(WRONG_BEFORE_VOWEL))
+def test_texts_follow_each_languages_grammar_before_a_brand_starting_with_a_vowel(tmp_path, code, brand):
+    path = tmp_path / "keywords.yaml"
+    path.write_text(SHIPPED.replace("brand: Acme Outfitters", f"brand: {brand}", 1))
+    table = load_keywords(str(path))
+    assert set(table.languages) == set(WRONG_BEFORE_VOWEL), "a new language needs its grammar checked here"
+    wrong = re.compile(WRONG_BEFORE_VOWEL[code].format(brand=re.escape(brand)), re.I)
+    for text in every_text(table, code):
+        assert not wrong.search(text), text
+
+
+def test_french_elides_before_a_vowel_and_not_before_a_consonant(tmp_path):
+    for brand, title in (("Acme Outfitters", "Vos messages d'Acme Outfitters"),
+                         ("Boulanger", "Vos messages de Boulanger"), ("Hermès", "Vos messages de Hermès")):
+        path = tmp_path / "keywords.yaml"
+        path.write_text(SHIPPED.replace("brand: Acme Outfitters", f"brand: {brand}", 1))
+        assert load_keywords(str(path)).languages["fr"].page["title"].format(brand=brand) == title

@@ -1,11 +1,12 @@
 """The preference page in a real headless browser (Debian's chromium) against the real gunicorn service:
-open a minted link, change categories with the keyboard, save, and check the suppression API."""
+open a minted link, change categories with the keyboard, save, and check the suppression API; a category's
+link and its one button; light and dark, desktop and phone, with the screenshots in docs/."""
 
 import json
 import urllib.request
 
 import pytest
-from browser import chromium, needs_chromium
+from browser import chromium, dark, needs_chromium, screenshot, viewport
 from conftest import ADMIN_TOKEN, serve
 
 pytestmark = needs_chromium
@@ -67,3 +68,49 @@ def test_a_changed_link_shows_what_to_do(service, browser):
     browser.get(link["url"].replace("http://localhost", service)[:-4] + "AAAA")
     assert "STOP" in browser.find_element(By.TAG_NAME, "main").text
     assert suppressed(service, None) == []
+
+
+@pytest.fixture
+def english(tmp_path):
+    with chromium(tmp_path / "chromium-en", window="1280,900", languages="en-US,en") as driver:
+        yield driver
+
+
+def background(browser, css):
+    return browser.execute_script("return getComputedStyle(arguments[0]).backgroundColor",
+                                  browser.find_element(By.CSS_SELECTOR, css))
+
+
+def test_a_surveys_link_opens_on_surveys_and_its_one_button_stops_only_them(service, english):
+    link = api(service, "/api/v1/unsubscribe-link?channel=email&address=pat@example.org&category=surveys")
+    english.get(link["url"].replace("http://localhost", service))
+    main = english.find_element(By.TAG_NAME, "main")
+    focus = english.find_element(By.CSS_SELECTOR, ".focus")
+    assert focus.text.startswith("You're receiving this because you get Acme Outfitters surveys.")
+    [primary] = english.find_elements(By.CSS_SELECTOR, "button.primary")
+    assert primary.text == "Unsubscribe from surveys"
+    assert primary.location["y"] < english.find_element(By.TAG_NAME, "fieldset").location["y"]  # above the list
+    assert "Sales and new arrivals, about once a week." in main.text and "(receiving)" not in main.text
+    for width, name in ((1280, "preferences-desktop"), (390, "preferences-phone")):
+        screenshot(english, name, width)
+        assert english.execute_script("return document.documentElement.scrollWidth") <= width
+        size = english.execute_script("return parseFloat(getComputedStyle(document.body).fontSize)")
+        assert size >= 16  # comfortable on a phone, no zooming
+    light = background(english, "body")
+    dark(english)
+    assert background(english, "body") != light and background(english, "body") == "rgb(17, 20, 23)"
+    screenshot(english, "preferences-dark-phone", 390)
+    dark(english, False)
+
+    viewport(english, 390)
+    english.find_element(By.CSS_SELECTOR, "button.primary").click()
+    saved = english.find_element(By.TAG_NAME, "main").text
+    assert "No more: surveys." in saved and "Still coming: promos, newsletter." in saved
+    assert suppressed(service, "surveys") == ["pat@example.org"]
+    assert suppressed(service, "promotions") == [] and suppressed(service, None) == []
+    screenshot(english, "preferences-saved-phone", 390)
+
+    english.find_element(By.LINK_TEXT, "Change my choices").click()
+    boxes = {b.get_attribute("value"): b.is_selected() for b in english.find_elements(By.NAME, "keep")}
+    assert boxes == {"promotions": True, "surveys": False, "newsletter": True}
+    assert not english.find_elements(By.CSS_SELECTOR, ".focus")  # surveys already stopped: nothing in focus

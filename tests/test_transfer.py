@@ -39,7 +39,7 @@ def consent(db, channel="sms"):
     ("postmark_suppressions.csv", "postmark", "email",
      ["address@wildbit.com", "spam.complaint.address@wildbit.com"], 0, [(4, "bounce at wildbit.com")]),
     ("plain_phones.txt", "plain", "sms", ["+14155550101", "+14155550102", "+14155550103"], 1,
-     [(5, "hello"), (6, "+1 555")]),
+     [(5, "hello!"), (6, "+1 555")]),
     ("plain_emails.txt", "plain", "email", ["one@example.org", "two@example.org"], 1, [(5, "three(at)example.org")]),
 ])
 def test_each_format_is_imported_as_opt_outs_of_everything(app, db, name, fmt, channel, imported, duplicates, invalid):

@@ -1,5 +1,6 @@
 """Unsubscribe links: tokens, the List-Unsubscribe headers, one-click (RFC 8058) and the preference page."""
 
+import html
 import re
 import subprocess
 import sys
@@ -239,3 +240,69 @@ def test_floods_are_refused_but_never_a_real_opt_out(app, client, db):
         client.post(path, data={"List-Unsubscribe": "One-Click"})
     assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 429
     assert client.get(path).status_code == 429
+
+
+# The page as people see it -------------------------------------------------------------------------
+
+def visible_text(page: str) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<style.*?</style>|<[^>]+>", " ", page, flags=re.S)))
+
+
+@pytest.mark.parametrize("category, focus, button", [
+    ("surveys", "You're receiving this because you get Acme Outfitters surveys.", "Unsubscribe from surveys"),
+    ("promotions", "You're receiving this because you get Acme Outfitters promos.", "Unsubscribe from promos"),
+    (None, None, None),
+])
+def test_a_category_link_opens_on_that_category_with_one_primary_button(client, category, focus, button):
+    page = client.get(path_of(mint(client, category=category))).get_data(as_text=True)
+    text = visible_text(page)
+    assert page.count('class="primary"') == 1  # the focused button, or else Save
+    if focus:
+        assert focus in text and button in text
+        assert text.index(focus) < text.index("Keep receiving")  # above the full list
+        assert re.search(rf'name="stop" value="{category}">\s*<button type="submit" class="primary"', page)
+    else:
+        assert "because you get" not in text and re.search(r'class="primary">Save my choices<', page)
+
+
+def test_the_focused_button_stops_that_category_only_and_says_what_continues(client, db):
+    path = path_of(mint(client, category="surveys"))
+    page = client.get(path).get_data(as_text=True)
+    response = client.post(path, data={"csrf": csrf_of(page), "stop": "surveys"})
+    assert state(db) == {"surveys": "out"}
+    text = visible_text(response.get_data(as_text=True))
+    assert "No more: surveys." in text and "Still coming: promos, newsletter." in text
+    assert f'href="{path}"' in response.get_data(as_text=True) and "Change my choices" in text
+    again = visible_text(client.get(path).get_data(as_text=True))
+    assert "because you get" not in again  # stopped already: the page opens on the full list
+
+
+def test_each_category_shows_its_description_and_no_state_label(client):
+    text = visible_text(client.get(path_of(mint(client))).get_data(as_text=True))
+    for name, description in (("promos", "Sales and new arrivals, about once a week."),
+                              ("surveys", "A few questions after an order, now and then."),
+                              ("newsletter", "News and stories, once a month.")):
+        assert f"{name} {description}" in text
+    assert "(receiving)" not in text and "(stopped)" not in text
+
+
+def test_the_page_has_the_brand_dark_mode_and_no_script(client):
+    response = client.get(path_of(mint(client)))
+    page = response.get_data(as_text=True)
+    assert '<span class="wordmark">Acme Outfitters</span>' in page and "--accent: #0b6e4f;" in page
+    assert "@media (prefers-color-scheme: dark)" in page and "<script" not in page
+    nonce = re.search(r'nonce="([^"]+)"', page).group(1)
+    assert response.headers["Content-Security-Policy"] == (
+        f"default-src 'none'; style-src 'nonce-{nonce}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+def test_a_logo_is_shown_and_allowed_from_its_origin_only(settings, make_app, tmp_path):
+    keywords = tmp_path / "keywords.yaml"
+    keywords.write_text((ROOT / "keywords.yaml").read_text().replace(
+        "# logo_url: https://cdn.acme.example/logo.svg", "logo_url: https://cdn.acme.example/brand/logo.svg", 1))
+    app = make_app({**settings, "KEYWORDS_PATH": str(keywords), "UNSUBSCRIBE_SECRET": SECRET})
+    client = app.test_client()
+    response = client.get(path_of(mint(client)))
+    assert '<img src="https://cdn.acme.example/brand/logo.svg" alt="Acme Outfitters">' in response.get_data(True)
+    policy = response.headers["Content-Security-Policy"]
+    assert "img-src https://cdn.acme.example;" in policy and "script-src" not in policy

@@ -8,7 +8,16 @@ import phonenumbers
 
 CHANNELS = ("sms", "email")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-_EMAIL = re.compile(r"[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+")
+# An addr-spec we can act on and write into a header: RFC 5322's dot-atom local part (letters of any
+# script allowed, as RFC 6531 does) and a domain of at least two labels. Quoted local parts,
+# comments, IP literals, whitespace, controls and separators (\x0b, \x1c, \x85, U+2028 ...) are not.
+_ATOM = r"[\w!#$%&'*+/=?^`{|}~-]+"
+_LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
+_EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})*\.[^\W\d_]{{2,63}}")
+_ANGLE = re.compile(r"<([^<>]*)>")
+_SHORT_CODE = re.compile(r"[0-9]{3,8}")
+_ALPHANUMERIC_ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ]{0,9}[A-Za-z0-9])?")
+_COMMENT = re.compile(r"\s*\([^()<>]*\)$")
 
 
 # Strings already in the form normalise() returns, checked without parsing (lower-case email only).
@@ -38,15 +47,61 @@ def normalise_phone(raw: str, region: str = "US") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def sms_sender(raw: str, region: str = "US") -> str:
+    """The form an SMS sender is stored and looked up in: E.164 for a phone number; a short code (3 to 8
+    digits) or an alphanumeric sender ID (up to 11 letters, digits and spaces) as sent, since neither
+    has an E.164 form. Raises InvalidAddress for anything else (a redacted "+1", a formula)."""
+    try:
+        return normalise_phone(raw, region)
+    except InvalidAddress as not_a_number:
+        text = raw.strip() if isinstance(raw, str) else ""
+        if _SHORT_CODE.fullmatch(text) or (_ALPHANUMERIC_ID.fullmatch(text) and not text.isdigit()):
+            return text
+        raise not_a_number
+
+
 def normalise_email(raw: str) -> str:
-    if not isinstance(raw, str) or not _EMAIL.fullmatch(raw.strip()):
+    """The address in lower case; raises InvalidAddress for anything but a plain addr-spec."""
+    if not isinstance(raw, str) or len(raw) > 320 or not _EMAIL.fullmatch(raw.strip()):
         raise InvalidAddress("not an email address")
     return raw.strip().lower()
 
 
+def mailbox(header_value: str) -> str:
+    """The addr-spec of a From (or To) header's mailbox, normalised; raises InvalidAddress.
+
+    With angle brackets, the address is the last <...> (a display name, decoded or not, may hold
+    anything, "Bcc: thief@..." included, and never names the mailbox); without, the whole value
+    must be one addr-spec. Anything else (no address, several, a malformed one) is unusable.
+    """
+    value = _COMMENT.sub("", (header_value or "").strip())  # "pat@example.org (Pat Doe)", an old form
+    if "<" in value or ">" in value:
+        found = _ANGLE.findall(value)
+        if not found or not value.endswith(">"):
+            raise InvalidAddress("no address in angle brackets at the end of the header")
+        value = found[-1]
+    return normalise_email(value)
+
+
 def normalise(channel: str, raw: str, region: str = "US") -> str:
     if channel == "sms":
-        return normalise_phone(raw, region)
+        return sms_sender(raw, region)
     if channel == "email":
         return normalise_email(raw)
     raise InvalidAddress(f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}")
+
+
+def masked(raw: str | None) -> str:
+    """An address as a log may show it: +1415555••23, p•••@example.org; enough to recognise, not to harvest.
+    Any other text (a sender we could not read) shows only its length."""
+    text = (raw or "").strip()
+    if not text:
+        return "(none)"
+    found = _ANGLE.findall(text)
+    email = (found[-1] if found else text).strip()
+    if "@" in email and " " not in email:
+        local, _, domain = email.rpartition("@")
+        return f"{local[:1]}•••@{domain[-60:]}"
+    if _E164.fullmatch(text) or (text.isdigit() and 3 <= len(text) <= 15):
+        return text[:-4] + "••" + text[-2:] if len(text) > 6 else text[:1] + "••"
+    return f"({len(text)} characters)"

@@ -36,6 +36,7 @@ class Recorded:
     message_id: int | None
     transition: Transition | None
     reply: str | None
+    rule: str | None = None  # the classifier's rule that decided (None for a duplicate)
 
 
 class Decide(Protocol):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import string
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -34,9 +36,12 @@ REPLY_KINDS = {
 }
 EMAIL_PARTS = ("subject", "body")
 # The texts of the preference page (/u/<token>), and the placeholders each may use.
-PAGE_TEXTS = ("title", "intro", "keep", "everything", "save", "saved_title", "stopped_all", "stopped",
-              "continuing", "nothing_stopped", "undo", "bad_link_title", "bad_link", "one_click_done",
-              "receiving", "not_receiving")
+PAGE_TEXTS = ("title", "intro", "focus", "focus_button", "keep", "everything", "save", "saved_title",
+              "stopped_all", "stopped", "continuing", "nothing_stopped", "undo", "change_again", "bad_link_title",
+              "bad_link", "one_click_done")
+# Page texts of earlier versions, no longer shown: tolerated in an operator's file, so that an upgrade
+# does not stop the service on them.
+RETIRED_PAGE_TEXTS = frozenset({"receiving", "not_receiving"})
 PAGE_PLACEHOLDERS = frozenset({"brand", "address", "categories", "still_sent", "help"})
 PLACEHOLDERS = frozenset({"brand", "help", "categories", "category_words", "start", "stop", "help_word",
                           "still_sent"})
@@ -99,6 +104,7 @@ class Language:
     category_names: Mapping[str, str]  # category -> the name replies use in this language
     still_sent: str = ""
     page: Mapping[str, str] = field(default_factory=dict)  # PAGE_TEXTS -> text
+    descriptions: Mapping[str, str] = field(default_factory=dict)  # category -> a line under its name on the page
     countries: tuple[str, ...] = ()  # where a keyword shared by languages (STOP) most likely means this one
 
 
@@ -126,6 +132,8 @@ class KeywordTable:
     request_targets: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     in_sentence: Mapping[tuple[str, ...], SentenceReading] = field(default_factory=dict)  # by stop word
     typos: TypoIndex | None = None
+    logo_url: str = ""  # optional https URL of the brand's logo, shown on the preference page
+    accent_colour: str = ""  # optional #rrggbb of the page's buttons and links
 
     def language_of_country(self, country: str | None) -> str | None:
         return next((code for code, lang in self.languages.items() if country and country in lang.countries), None)
@@ -152,6 +160,20 @@ class KeywordTable:
             "help_word": lang.help_word.upper(),
             "still_sent": lang.still_sent,
         }
+
+
+def starts_with_vowel(text: str) -> bool:
+    """Whether `text` starts with a vowel sound as elision rules read it (É and À count; H and Y do not)."""
+    first = unicodedata.normalize("NFD", text.strip()[:1])[:1].lower()
+    return first in "aeiou" if first else False
+
+
+def elide(template: str, elided: list[str]) -> str:
+    """`template` with each of these words before {brand} elided: "de {brand}" -> "d'{brand}"."""
+    for word in elided:
+        template = re.sub(rf"(?<!\w)({re.escape(word[:-1])}){re.escape(word[-1])} \{{brand\}}", r"\1'{brand}",
+                          template, flags=re.I)
+    return template
 
 
 def load_keywords(path: str) -> KeywordTable:
@@ -317,6 +339,14 @@ class _Builder:
             replies = self.replies(where + ("replies",), lang.get("replies"))
             still_sent = self.text(where + ("still_sent",), lang.get("still_sent")) or ""
             page = self.page(where + ("page",), lang.get("page"))
+            descriptions = self.descriptions(where + ("descriptions",), lang.get("descriptions"), categories_data)
+            # Grammar that depends on the brand, e.g. French "d'Acme" (not "de Acme"), written once here.
+            elided = self.word_list(where + ("elision",), lang.get("elision"))
+            if elided and brand and starts_with_vowel(brand):
+                replies = MappingProxyType({channel: MappingProxyType({k: elide(t, elided) for k, t in kinds.items()})
+                                            for channel, kinds in replies.items()})
+                page = MappingProxyType({k: elide(t, elided) for k, t in page.items()})
+                descriptions = MappingProxyType({k: elide(t, elided) for k, t in descriptions.items()})
             if lists["stop"] and lists["start"] and lists["help"]:
                 languages[code] = Language(
                     code=code,
@@ -330,11 +360,21 @@ class _Builder:
                     countries=countries,
                     still_sent=still_sent,
                     page=page,
+                    descriptions=descriptions,
                 )
-        unknown = set(data) - {"brand", "help_contact", "default_language", "categories", "languages"}
+        unknown = set(data) - {"brand", "logo_url", "accent_colour", "help_contact", "default_language", "categories",
+                               "languages"}
         for key in sorted(unknown):
-            self.problem((key,), "is not a setting this file knows (brand, help_contact, default_language, "
-                                 "categories, languages)")
+            self.problem((key,), "is not a setting this file knows (brand, logo_url, accent_colour, help_contact, "
+                                 "default_language, categories, languages)")
+        logo_url = self.text(("logo_url",), data.get("logo_url"), required=False) or ""
+        if logo_url and not re.fullmatch(r"https://[A-Za-z0-9.-]+(:\d+)?/[^\s\"'<>()\\]*", logo_url):
+            self.problem(("logo_url",), "must be an https:// URL of an image, like https://cdn.acme.example/logo.svg")
+            logo_url = ""
+        accent_colour = self.text(("accent_colour",), data.get("accent_colour"), required=False) or ""
+        if accent_colour and not re.fullmatch(r"#[0-9A-Fa-f]{6}", accent_colour):
+            self.problem(("accent_colour",), "must be a colour written #rrggbb, like \"#0b6e4f\" (in quotes)")
+            accent_colour = ""
 
         table = KeywordTable(
             path=self.path,
@@ -358,6 +398,8 @@ class _Builder:
             in_sentence=MappingProxyType({key: _merged(readings) for key, readings in in_sentence.items()}),
             typos=TypoIndex((key[0] for key, entry in entries.items() if len(key) == 1 and entry.kind in WORD_LISTS),
                             codes),
+            logo_url=logo_url,
+            accent_colour=accent_colour,
         )
         if not self.problems:
             self.check_replies_fit(table)
@@ -430,12 +472,33 @@ class _Builder:
                 out.append(country)
         return tuple(out)
 
+    def descriptions(self, where, value, categories) -> Mapping[str, str]:
+        """Optional: category -> one line saying what it is and how often it comes."""
+        if value is None:
+            return MappingProxyType({})
+        if not isinstance(value, dict):
+            self.problem(where, "must map each category to a short description, like promotions: sales, weekly")
+            return MappingProxyType({})
+        texts = {}
+        for category, text in value.items():
+            if category not in categories:
+                self.problem(where + (category,), f"{category!r} is not one of the categories "
+                                                  f"({', '.join(map(str, categories))})")
+            elif self.text(where + (category,), text) is not None:
+                if "{" in text or "}" in text:
+                    self.problem(where + (category,), "a description takes no placeholders")
+                texts[category] = text
+        for category in categories:
+            if texts and category not in value:
+                self.problem(where, f"has no description of {category!r} (describe every category, or none)")
+        return MappingProxyType(texts)
+
     def page(self, where, value) -> Mapping[str, str]:
         if not isinstance(value, dict):
             self.problem(where, "the language has no page texts (" + ", ".join(PAGE_TEXTS) + ")")
             return MappingProxyType({})
         for key in value:
-            if key not in PAGE_TEXTS:
+            if key not in PAGE_TEXTS and key not in RETIRED_PAGE_TEXTS:
                 self.problem(where + (key,), f"is not a text of the page ({', '.join(PAGE_TEXTS)})")
         texts = {}
         for key in PAGE_TEXTS:

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from email import policy
 from email.header import decode_header, make_header
 
+from ..core.addresses import InvalidAddress, mailbox
+
 Headers = Sequence[tuple[str, str]]
 
 # Declared charsets that senders routinely get wrong: decode with the superset they meant
@@ -23,6 +25,8 @@ _SUPERSETS = {
 _UNDECLARED = {"", "us-ascii", "ascii", "unknown-8bit", "x-unknown", "unknown"}
 LINE_BREAKS = re.compile(r"\r\n|\r|\n")
 _FIRST_WORD = re.compile(r"\s*([A-Za-z]+)")
+_ADDRESS_HEADERS = frozenset({"from", "sender", "reply-to", "to", "cc", "delivered-to", "x-original-to"})
+_MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,900}>")  # printable ASCII, no < or > inside
 
 
 def header_pairs(message: email.message.Message) -> tuple[tuple[str, str], ...]:
@@ -71,6 +75,22 @@ def address(value: str | None) -> str:
         pass
     found = email.utils.parseaddr(value)[1]
     return "" if found in ("<>", "") or found.endswith(":;") else found
+
+
+def sender_address(value: str | None) -> str:
+    """The mailbox of a From header, normalised (core.addresses.mailbox: the last <...>, never anything a
+    display name says); when it names none we can use, the value as written, which reading.to_inbound
+    then records as an unusable sender. "" when there is no value."""
+    try:
+        return mailbox(value or "")
+    except InvalidAddress:
+        return (value or "").strip()
+
+
+def message_id(value: str | None) -> str | None:
+    """A Message-ID we may put into In-Reply-To: <left@right> in printable ASCII, else None."""
+    value = (value or "").strip()
+    return value if _MESSAGE_ID.fullmatch(value) else None
 
 
 def envelope_address(value: str) -> str:
@@ -149,10 +169,15 @@ def parse_authentication_results(values: Iterable[str]) -> tuple[str | None, tup
 
 
 def _decode_header_value(name: str, value: str) -> str:
-    try:
-        text = str(policy.default.header_fetch_parse(name, value))
-    except Exception:  # a header the registry cannot parse (bad address list, broken encoded-word)
+    if name.lower() in _ADDRESS_HEADERS:
+        # Decoded word by word, never re-rendered: the registry rewrites a malformed address list
+        # ("Eve Bcc: thief@... <real@...>" becomes a group of thief@...), losing the real mailbox.
         text = decode_words(value)
+    else:
+        try:
+            text = str(policy.default.header_fetch_parse(name, value))
+        except Exception:  # a header the registry cannot parse (a broken encoded-word)
+            text = decode_words(value)
     text = LINE_BREAKS.sub("", text)
     # 8-bit header bytes (RFC 6532 UTF-8, or a careless sender) come through as surrogate escapes.
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 class Mail:
     provider: str  # sendgrid | mailgun | postmark | mime
     headers: tuple[tuple[str, str], ...]  # every header of the message, in order, decoded to text
-    sender: str  # the From header's address, as written ("" when there is none)
+    sender: str  # the From mailbox, normalised; as written when it names none we can use; "" when absent
     envelope_from: str | None  # SMTP MAIL FROM / Return-Path; "" for the null sender <>; None if unknown
     recipient: str | None  # the address it was sent to (ours)
     subject: str

@@ -12,12 +12,15 @@ import smtplib
 import ssl
 import time
 from dataclasses import dataclass
+from email.errors import MessageError
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from ..core.addresses import normalise_email
 from ..storage import outbox
 from ..storage.store import Store, StoreError
+from .headers import message_id
 
 
 class MailConfigError(ValueError):
@@ -49,10 +52,11 @@ class SmtpSettings:
 
 
 def compose(row: dict, mail_from: str) -> EmailMessage:
-    """The confirmation as an RFC 5322 message: an automatic reply in the person's thread (RFC 3834)."""
+    """The confirmation as an RFC 5322 message: an automatic reply in the person's thread (RFC 3834).
+    Raises ValueError for a row that cannot be written as a message (an address that is none)."""
     message = EmailMessage()
     message["From"] = mail_from
-    message["To"] = row["address"]
+    message["To"] = normalise_email(row["address"])
     message["Subject"] = row["subject"]
     message["Date"] = formatdate(localtime=False)
     domain = parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
@@ -60,9 +64,10 @@ def compose(row: dict, mail_from: str) -> EmailMessage:
     message["Auto-Submitted"] = "auto-replied"
     # Asks Exchange and Outlook not to answer it with an out-of-office of their own.
     message["X-Auto-Response-Suppress"] = "All"
-    if row["in_reply_to"]:
-        message["In-Reply-To"] = row["in_reply_to"]
-        message["References"] = row["in_reply_to"]
+    in_reply_to = message_id(row["in_reply_to"])  # rows queued before it was checked at the door
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to
+        message["References"] = in_reply_to
     message.set_content(row["body"])
     return message
 
@@ -86,7 +91,13 @@ def send_due(store: Store, smtp_url: str | None, mail_from: str | None, limit: i
     try:
         for row in rows:
             try:
-                server.send_message(compose(row, mail_from))
+                composed = compose(row, mail_from)
+            except (ValueError, MessageError) as e:  # this row only: give it up with the reason, go on
+                outbox.give_up(store, row, f"cannot be written as an email: {e}")
+                counts["failed"] += 1
+                continue
+            try:
+                server.send_message(composed)
             except smtplib.SMTPRecipientsRefused as e:
                 outbox.give_up(store, row, f"refused by the server: {e.recipients}")
                 counts["failed"] += 1
@@ -118,7 +129,12 @@ def run_worker(store: Store, smtp_url: str | None, mail_from: str | None, log, p
                 log.info("mail worker: sent %(sent)d, will retry %(retry)d, gave up on %(failed)d", counts)
         except (MailConfigError, StoreError) as e:
             if str(e) != complained:  # say it once, not every second
-                log.error("mail worker: %s; confirmations wait in the outbox until it is fixed", e)
+                if not (smtp_url and mail_from) and isinstance(e, MailConfigError):
+                    # Not set yet is how a new install starts, not a failure: say what it means.
+                    log.warning("mail worker: confirmations will wait in the outbox until MAIL_FROM and SMTP_URL "
+                                "are set")
+                else:
+                    log.error("mail worker: %s; confirmations wait in the outbox until it is fixed", e)
                 complained = str(e)
         finally:
             store.release()  # a PostgreSQL connection goes back to the pool, checked before its next use

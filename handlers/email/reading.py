@@ -7,7 +7,9 @@ import hashlib
 import re
 from email.utils import parseaddr
 
+from ..core.addresses import InvalidAddress, normalise_email
 from ..core.inbound import Inbound
+from .headers import message_id as reply_to_id
 from .message import Mail
 from .reply_text import extract_reply, reply_from
 
@@ -24,7 +26,10 @@ _DAEMONS = ("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon")
 
 def to_inbound(mail: Mail) -> Inbound:
     """The Inbound for `mail`; `ignored` says why no person's reply is in it (then nothing is done)."""
-    address = parseaddr(mail.sender or "")[1].strip().lower()
+    try:
+        address = normalise_email(mail.sender or "")
+    except InvalidAddress:
+        address = ""  # recorded with its evidence and ignored: nothing suppressed, nothing mailed
     message_id = (mail.header("Message-ID") or "").strip() or None
     evidence = {
         **mail.evidence,
@@ -46,7 +51,7 @@ def to_inbound(mail: Mail) -> Inbound:
         recipient=mail.recipient,
         text=text,
         params=evidence,
-        message_id=message_id,
+        message_id=reply_to_id(message_id),
         subject=mail.subject,
         ignored=ignored,
         sender_verified=sender_verified(mail, address),
@@ -61,7 +66,7 @@ def ignore_reason(mail: Mail, address: str) -> str | None:
     if mail.envelope_from == "":
         return "empty return path (a bounce)"
     if not address:
-        return "no sender address"
+        return "no usable sender address" if mail.sender else "no sender address"
     if address.split("@")[0] in _DAEMONS:
         return f"sent by {address.split('@')[0]}"
     auto_submitted = (mail.header("Auto-Submitted") or "").strip().lower()

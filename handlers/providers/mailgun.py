@@ -21,7 +21,16 @@ import re
 from collections.abc import Mapping
 
 from ..core.inbound import ProviderError, first_value
-from ..email.headers import address, authentication, decode_words, envelope_address, every, first, mime_type
+from ..email.headers import (
+    address,
+    authentication,
+    decode_words,
+    envelope_address,
+    every,
+    first,
+    mime_type,
+    sender_address,
+)
 from ..email.message import Mail
 from .mime import parse_mime
 
@@ -51,15 +60,15 @@ def verify(signing_key: str | None, timestamp: str, token: str, signature: str, 
 
 def parse(fields: Mapping[str, str]) -> Mail:
     """Turn Mailgun's form fields into a Mail. Raises ProviderError(permanent=True) if unusable."""
-    raw = first_value(fields, "body-mime")
+    raw, problems = first_value(fields, "body-mime"), []
     if raw is not None:
         mail = parse_mime(raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw, provider="mailgun")
         headers, text, html, content_type = mail.headers, mail.text, mail.html, mail.content_type
     else:
-        headers = _message_headers(first_value(fields, "message-headers"))
+        headers, problems = _message_headers(first_value(fields, "message-headers"))
         text, html = first_value(fields, "body-plain") or None, first_value(fields, "body-html") or None
         content_type = mime_type(first(headers, "Content-Type"))
-    sender = address(first_value(fields, "from")) or address(first(headers, "From"))
+    sender = sender_address(first_value(fields, "from")) or sender_address(first(headers, "From"))
     if not sender:
         raise ProviderError("no from in the Mailgun post")
     envelope_sender = first_value(fields, "sender")
@@ -80,22 +89,27 @@ def parse(fields: Mapping[str, str]) -> Mail:
         evidence={name: first_value(fields, name) for name in ("timestamp", "token", "attachment-count")
                   if first_value(fields, name) is not None}
         | {name: value for name in ("X-Mailgun-Sflag", "X-Mailgun-Sscore", "X-Mailgun-Spf",
-                                    "X-Mailgun-Dkim-Check-Result") if (value := first(headers, name))},
+                                    "X-Mailgun-Dkim-Check-Result") if (value := first(headers, name))}
+        | ({"problems": problems} if problems else {}),
     )
 
 
-def _message_headers(value: str | None) -> tuple[tuple[str, str], ...]:
+def _message_headers(value: str | None) -> tuple[tuple[tuple[str, str], ...], list[str]]:
+    """The [name, value] pairs of message-headers that are such pairs, and what was wrong with the rest:
+    a broken field costs only itself (from, body-plain and stripped-text are separate fields)."""
     if value is None:
-        raise ProviderError("no message-headers in the Mailgun post")
+        return (), ["no message-headers field"]
     try:
         pairs = json.loads(value)
-    except ValueError as error:
-        raise ProviderError(f"message-headers is not JSON: {error}") from error
-    if not isinstance(pairs, list) or not all(
-            isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, str) for part in pair)
-            for pair in pairs):
-        raise ProviderError("message-headers is not a JSON list of [name, value] pairs")
-    return tuple((name, decode_words(text)) for name, text in pairs)
+    except (ValueError, RecursionError) as error:
+        return (), [f"message-headers is not JSON ({error}): ignored"]
+    if not isinstance(pairs, list):
+        return (), [f"message-headers is a JSON {type(pairs).__name__}, not a list of [name, value] pairs: ignored"]
+    good = [pair for pair in pairs
+            if isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, str) for part in pair)]
+    problems = [f"{len(pairs) - len(good)} message-headers entries are not [name, value] pairs: ignored"] \
+        if len(good) < len(pairs) else []
+    return tuple((name, decode_words(text)) for name, text in good), problems
 
 
 def _authentication(headers) -> tuple[str | None, tuple[str, ...]]:

@@ -26,6 +26,7 @@ from ..email.headers import (
     envelope_address,
     first,
     header_pairs,
+    sender_address,
 )
 from ..email.message import Mail
 
@@ -49,7 +50,7 @@ def parse_mime(raw: bytes, provider: str = "mime") -> Mail:
         return Mail(
             provider=provider,
             headers=headers,
-            sender=address(first(headers, "From")),
+            sender=sender_address(first(headers, "From")),
             envelope_from=None if return_path is None else envelope_address(return_path),
             recipient=(address(first(headers, "Delivered-To")) or address(first(headers, "X-Original-To"))
                        or address(first(headers, "To")) or None),

@@ -23,7 +23,16 @@ import re
 from collections.abc import Mapping
 
 from ..core.inbound import ProviderError
-from ..email.headers import address, authentication, decode_words, envelope_address, every, first, mime_type
+from ..email.headers import (
+    address,
+    authentication,
+    decode_words,
+    envelope_address,
+    every,
+    first,
+    mime_type,
+    sender_address,
+)
 from ..email.message import Mail
 
 _LIFTED = (("From", "From"), ("To", "To"), ("Cc", "Cc"), ("Subject", "Subject"), ("Date", "Date"))
@@ -35,10 +44,10 @@ def parse(payload: Mapping) -> Mail:
     if not isinstance(payload, Mapping):
         raise ProviderError("the Postmark payload is not a JSON object")
     from_full = payload.get("FromFull") if isinstance(payload.get("FromFull"), Mapping) else {}
-    sender = _text(from_full.get("Email")) or address(_text(payload.get("From")))
+    sender = _text(from_full.get("Email")).strip() or sender_address(_text(payload.get("From")))
     if not sender:
         raise ProviderError("no From in the Postmark payload")
-    headers = _headers(payload.get("Headers"))
+    headers, problems = _headers(payload.get("Headers"))
     headers += tuple((name, _text(payload.get(key))) for name, key in _LIFTED
                      if _text(payload.get(key)) and first(headers, name) is None)
     spf, dkim_domains = authentication(headers)
@@ -67,19 +76,24 @@ def parse(payload: Mapping) -> Mail:
         evidence={key: payload[key] for key in ("MessageStream", "MailboxHash", "OriginalRecipient", "Tag")
                   if _text(payload.get(key))}
         | {name: value for name in ("X-Spam-Status", "X-Spam-Score") if (value := first(headers, name))}
-        | {"attachments": len(payload.get("Attachments") or [])}
-        | ({} if content_type else {"content_type_inferred": True}),
+        | {"attachments": len(attachments) if isinstance(attachments := payload.get("Attachments"), list) else 0}
+        | ({} if content_type else {"content_type_inferred": True})
+        | ({"problems": problems} if problems else {}),
     )
 
 
-def _headers(value) -> tuple[tuple[str, str], ...]:
+def _headers(value) -> tuple[tuple[tuple[str, str], ...], list[str]]:
+    """The headers that are {Name, Value} objects, and what was wrong with the others: one odd entry
+    must not cost the message (its sender and text are elsewhere in the payload)."""
     if value is None:
-        return ()
-    if not isinstance(value, list) or not all(
-            isinstance(h, Mapping) and isinstance(h.get("Name"), str) and isinstance(h.get("Value"), str)
-            for h in value):
-        raise ProviderError("Headers is not a list of {Name, Value} objects")
-    return tuple((h["Name"], decode_words(h["Value"])) for h in value)
+        return (), []
+    if not isinstance(value, list):
+        return (), [f"Headers is a {type(value).__name__}, not a list: ignored"]
+    good = [h for h in value if isinstance(h, Mapping) and isinstance(h.get("Name"), str)
+            and isinstance(h.get("Value"), str)]
+    problems = [f"{len(value) - len(good)} Headers entries are not {{Name, Value}} strings: ignored"] \
+        if len(good) < len(value) else []
+    return tuple((h["Name"], decode_words(h["Value"])) for h in good), problems
 
 
 def _envelope_from(headers) -> str | None:

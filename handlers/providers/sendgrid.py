@@ -10,17 +10,22 @@ Raw mode ("POST the raw, full MIME message") sends `email`, the whole message, i
 text, html and attachments (tests/data/email/sendgrid_raw.json).
 https://www.twilio.com/docs/sendgrid/for-developers/parsing-email/setting-up-the-inbound-parse-webhook
 
-Character sets: SendGrid posts `text` and `html` in the message's own charset and names it only in
-`charsets`, not in the form part. Flask decodes every part as UTF-8, which is right for UTF-8 mail
-(nearly all of it) and irreparably wrong for the rest. So values may come three ways: bytes (decoded
-here with the declared charset), str decoded as latin-1 by the route (say form_encoding="latin-1":
+Character sets: SendGrid posts `text`, `html`, `subject`, `from` ... in the message's own charset and
+names it only in `charsets`, not in the form part. Flask decodes every part as UTF-8, which is right
+for UTF-8 mail (nearly all of it) and irreparably wrong for the rest ("Arrêt" in windows-1252 becomes
+"Arr\ufffdt"). So the route hands over the parts' bytes (form_fields) and each is decoded here with
+its declared charset. Values may also come as str decoded as latin-1 (form_encoding="latin-1":
 lossless, re-encoded and decoded with the declared charset), or str as Flask gives it (taken as is).
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
+import email.utils
 import json
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -33,6 +38,7 @@ from ..email.headers import (
     first,
     mime_type,
     parse_header_block,
+    sender_address,
     spf_word,
 )
 from ..email.message import Mail
@@ -42,10 +48,32 @@ _DKIM_RESULT = re.compile(r"@?([A-Za-z0-9][A-Za-z0-9.-]*)\s*:\s*([A-Za-z]+)")
 _LATIN_1 = {"latin-1", "latin1", "iso-8859-1", "iso8859-1"}
 
 
+def form_fields(body: bytes, content_type: str) -> dict[str, bytes]:
+    """The parts of a multipart/form-data body as {name: bytes}, undecoded (the first of a repeated name).
+    Raises ProviderError for a body that is no form."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        # SendGrid only posts multipart; a urlencoded form is percent-encoded bytes, taken the same way.
+        pairs = urllib.parse.parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+        return {name: value.encode("latin-1") for name, value in reversed(pairs)}
+    message = email.message_from_bytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body,
+                                       policy=email.policy.compat32)
+    if not message.is_multipart():
+        raise ProviderError("the multipart/form-data body has no parts")
+    fields: dict[str, bytes] = {}
+    for part in message.get_payload():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, tuple):  # RFC 2231 name*=...
+            name = email.utils.collapse_rfc2231_value(name)
+        if name and name not in fields:
+            fields[name] = part.get_payload(decode=True) or b""
+    return fields
+
+
 def parse(fields: Mapping[str, str | bytes], form_encoding: str = "utf-8") -> Mail:
     """Turn SendGrid's form fields into a Mail. Raises ProviderError(permanent=True) if unusable."""
-    charsets = _json(fields, "charsets", dict) or {}
-    envelope = _json(fields, "envelope", dict) or {}
+    problems: list[str] = []
+    charsets = _json(fields, "charsets", dict, problems) or {}
+    envelope = _json(fields, "envelope", dict, problems) or {}
     text = _Decoder(fields, charsets, form_encoding)
     if first_value(fields, "email") is not None:
         mail = parse_mime(text.raw("email"), provider="sendgrid")
@@ -72,7 +100,8 @@ def parse(fields: Mapping[str, str | bytes], form_encoding: str = "utf-8") -> Ma
         dkim_pass_domains=dkim_domains,
         evidence={**mail.evidence, **{name: text(name) for name in ("sender_ip", "spam_score", "SPF", "dkim")
                                       if first_value(fields, name) is not None},
-                  **({"envelope": envelope} if envelope else {}), **({"charsets": charsets} if charsets else {})},
+                  **({"envelope": envelope} if envelope else {}), **({"charsets": charsets} if charsets else {}),
+                  **({"problems": problems} if problems else {})},
     )
 
 
@@ -84,7 +113,7 @@ def _parsed_mode(text: _Decoder) -> Mail:
     return Mail(
         provider="sendgrid",
         headers=headers,
-        sender=address(first(headers, "From")) or address(text("from")),
+        sender=sender_address(first(headers, "From")) or sender_address(text("from")),
         envelope_from=None,
         recipient=address(first(headers, "To")) or address(text("to")) or None,
         subject=first(headers, "Subject") or text("subject") or "",
@@ -120,15 +149,19 @@ class _Decoder:
         return value.encode("latin-1", errors="replace")
 
 
-def _json(fields: Mapping, name: str, kind: type):
+def _json(fields: Mapping, name: str, kind: type, problems: list[str]):
+    """A JSON field's value, or None (and a line in `problems`) when it is not JSON of that kind: the
+    message is read without it (charsets then default to UTF-8; the envelope to the headers)."""
     value = first_value(fields, name)
     if value is None or value == "":
         return None
     try:
         parsed = json.loads(value)
-    except ValueError as error:
-        raise ProviderError(f"`{name}` is not JSON: {error}") from error
+    except (ValueError, RecursionError) as error:
+        problems.append(f"`{name}` is not JSON ({error}): ignored")
+        return None
     if not isinstance(parsed, kind):
-        raise ProviderError(f"`{name}` is not a JSON {kind.__name__}")
+        problems.append(f"`{name}` is a JSON {type(parsed).__name__}, not a {kind.__name__}: ignored")
+        return None
     return parsed
 

@@ -15,33 +15,26 @@ from urllib.parse import urlsplit, urlunsplit
 
 from twilio.request_validator import RequestValidator
 
-from ..core.addresses import InvalidAddress, normalise_phone
+from ..core.addresses import InvalidAddress, sms_sender
 from ..core.inbound import Inbound, ProviderError, first_value
 
 # Twilio's Advanced Opt-Out names the action it already took and answered.
 _PROVIDER_ACTIONS = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
 
 
-def signed_urls(request_url: str, public_base_url: str | None, forwarded_proto: str | None,
-                forwarded_host: str | None) -> list[str]:
-    """The URLs Twilio may have signed: the configured public origin, else what we saw and what a
-    proxy says the client called. Trying several is safe: each must still match the HMAC."""
-    parts = urlsplit(request_url)
+def signed_urls(request_url: str, public_base_url: str | None) -> list[str]:
+    """The URL Twilio signed: the configured public origin with the request's path, else the URL of the
+    request as the client called it."""
     if public_base_url:
-        base = urlsplit(public_base_url.rstrip("/"))
+        parts, base = urlsplit(request_url), urlsplit(public_base_url.rstrip("/"))
         return [urlunsplit((base.scheme, base.netloc, base.path + parts.path, parts.query, ""))]
-    urls = [request_url]
-    if forwarded_proto or forwarded_host:
-        proto = (forwarded_proto or parts.scheme).split(",")[0].strip()
-        host = (forwarded_host or parts.netloc).split(",")[0].strip()
-        urls.append(urlunsplit((proto, host, parts.path, parts.query, "")))
-    return urls
+    return [request_url]
 
 
 def verify(auth_token: str | None, urls: Iterable[str], params: Mapping, signature: str | None) -> bool:
     """True when `signature` is Twilio's signature of one of `urls` with `params`."""
-    if not auth_token or not signature:
-        return False
+    if not auth_token or not signature or not signature.isascii():
+        return False  # Twilio's signatures are base64: anything else is no signature (and trips compare_digest)
     validator = RequestValidator(auth_token)
     # The URL exactly as seen is what Twilio signed in practice: one HMAC. validate() computes two
     # (with and without the port), so it is the fallback for the rarer spellings.
@@ -59,10 +52,11 @@ def parse(params: Mapping[str, str], default_region: str) -> Inbound:
     if not sender:
         raise ProviderError("no From in the request")
     try:
-        address = normalise_phone(sender, default_region)
-    except InvalidAddress:
-        # Short codes and alphanumeric senders are not E.164; keep them as sent rather than lose them.
-        address = sender.strip()
+        address, unusable = sms_sender(sender, default_region), None
+    except InvalidAddress as e:
+        # Recorded with its evidence, nothing done and nothing answered: no reply could reach it,
+        # and the API could never find it.
+        address, unusable = "", f"no usable sender ({e})"
     opt_out_type = (first_value(params, "OptOutType") or "").upper()
     return Inbound(
         channel="sms",
@@ -74,5 +68,6 @@ def parse(params: Mapping[str, str], default_region: str) -> Inbound:
         params=dict(params),
         country=(first_value(params, "FromCountry") or "").upper() or None,
         provider_action=_PROVIDER_ACTIONS.get(opt_out_type),
+        ignored=unusable,
     )
 

@@ -13,7 +13,7 @@ from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
 from ..core import consent
-from ..core.addresses import InvalidAddress, normalise_phone
+from ..core.addresses import InvalidAddress, sms_sender
 from ..core.classifier import HELP, NONE, OPT_IN, OPT_OUT, Decision, classify
 from ..core.intake import reply_language
 from ..core.keywords import KeywordTable
@@ -175,9 +175,9 @@ def read_twilio_log(raw: BinaryIO, table: KeywordTable, region: str, report: Bac
         address = senders.get(sender)
         if address is None:
             try:
-                address = normalise_phone(sender, region)
+                address = sms_sender(sender, region)  # as the webhook stores it
             except InvalidAddress:
-                address = sender  # short codes and alphanumeric senders, kept as sent (as the webhook does)
+                address = sender  # recorded as it was, as evidence; nobody can be found by it
             senders[sender] = address
         body = row[i_body]
         params = row_json(row)

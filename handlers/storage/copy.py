@@ -9,7 +9,7 @@ from .bulk import TransferError
 from .store import Store
 
 # Every table, parents before the rows that refer to them.
-TABLES = ("messages", "events", "consent", "outbox", "nonces", "links", "reviews", "throttle_events")
+TABLES = ("messages", "events", "consent", "outbox", "nonces", "links", "reviews", "throttle_events", "admin_sessions")
 WITH_IDS = ("messages", "events", "outbox")  # their ids are copied as they are; new rows continue after
 _CHUNK = 5000
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator
 
 from ..core import consent
@@ -56,6 +57,18 @@ def _category_rows(rows, category: str) -> Iterator[tuple[str, str, str, str]]:
         yield row
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A cell a spreadsheet shows as text: one starting with = + - @ tab or CR gets a leading ' (as OWASP
+    advises against CSV injection), except an E.164 number, which is a number and stays as it is."""
+    if cell and cell.startswith(_FORMULA_START) and not _E164.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
 def export_chunks(rows: Iterable[tuple[str, str, str, str]], fmt: str, per_chunk: int = 2000) -> Iterator[str]:
     """The rows as CSV (header channel,address,scope,since) or as one JSON array of objects, in pieces."""
     if fmt not in EXPORT_FORMATS:
@@ -65,7 +78,7 @@ def export_chunks(rows: Iterable[tuple[str, str, str, str]], fmt: str, per_chunk
         writer = csv.writer(buffer)
         writer.writerow(EXPORT_COLUMNS)
         for n, row in enumerate(rows, 1):
-            writer.writerow(row)
+            writer.writerow(map(spreadsheet_safe, row))
             if n % per_chunk == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)

@@ -36,6 +36,28 @@ def daily_counts(store: Store, days: list[str]) -> dict[tuple[str, str, str], in
     return {(day, channel, series): n for day, channel, series, n in rows}
 
 
+def opt_outs_by(store: Store, days: list[str], column: str) -> dict[str, int]:
+    """{rule or language: opt-outs received in those days}, most first; column is "rule" or "language"."""
+    if column not in ("rule", "language"):
+        raise ValueError(f"opt-outs are counted by rule or language, not {column!r}")
+    rows = store.connection().execute(
+        f"SELECT {column}, count(*) AS n FROM messages WHERE action = 'opt_out' "
+        f"AND received_at >= ? AND received_at < ? GROUP BY {column} ORDER BY n DESC, {column}",
+        (days[0], (date.fromisoformat(days[-1]) + timedelta(days=1)).isoformat()))
+    return {key or "": n for key, n in rows}
+
+
+def review_queue_sizes(store: Store, days: list[str]) -> dict[str, int]:
+    """{day: flagged decisions waiting for review at the end of that UTC day}."""
+    ends = [(date.fromisoformat(d) + timedelta(days=1)).isoformat() for d in days]
+    rows = store.connection().execute(
+        "SELECT m.received_at, r.reviewed_at FROM messages m LEFT JOIN reviews r ON r.message_id = m.id "
+        "WHERE m.flagged = 1 AND m.received_at < ? AND (r.reviewed_at IS NULL OR r.reviewed_at >= ?)",
+        (ends[-1], days[0])).fetchall()
+    return {day: sum(1 for received, reviewed in rows if received < end and (reviewed is None or reviewed >= end))
+            for day, end in zip(days, ends, strict=True)}
+
+
 def recent_messages(store: Store, channel: str | None, action: str | None, limit: int,
                     offset: int) -> tuple[list[dict], int]:
     """Inbound messages newest first, with their decision and any review, and how many match."""
@@ -75,7 +97,8 @@ def audit_trail(store: Store, record: dict, channel: str, address: str) -> list[
     """One timeline of an address, oldest first, from Store.contact's record and the reviews.
 
     Each entry: when, message (text or None), decision, by (events.source, the provider, or
-    review:<actor>), result (the state after, or None when nothing changed).
+    review:<actor>), result (the state after, or None when nothing changed), and facts: the decision's
+    action, categories, rule and matched word, for pages that word it (None for a confirmation).
     """
     messages = {m["id"]: m for m in record["messages"]}
     with_event = {e["message_id"] for e in record["events"] if not e["source"].startswith("review:")}
@@ -83,23 +106,26 @@ def audit_trail(store: Store, record: dict, channel: str, address: str) -> list[
     for m in record["messages"]:
         if m["id"] not in with_event:
             entries.append({"when": m["received_at"], "message": m["body"], "decision": _decision(m),
-                            "by": f"{channel}:{m['provider']}", "result": None, "message_id": m["id"]})
+                            "by": f"{channel}:{m['provider']}", "result": None, "message_id": m["id"],
+                            "facts": _facts(m)})
     for e in record["events"]:
         m = messages.get(e["message_id"]) or {}
+        facts = _facts({**m, "action": e["action"], "categories": e["categories"], "rule": e["rule"],
+                        "matched": e["matched"]})
         if e["source"].startswith("review:"):
             decision = f"{e['action']} {_scope(e['categories'])} (correction of message {e['message_id']})"
+            facts["rule"] = e["source"]
         else:
-            decision = _decision({**m, "action": e["action"], "categories": e["categories"],
-                                  "rule": e["rule"], "matched": e["matched"]})
+            decision = _decision(facts)
         entries.append({"when": e["created_at"], "message": e["message"], "decision": decision,
                         "by": e["source"], "result": e["state_after"] if e["changed"] else None,
-                        "message_id": e["message_id"]})
+                        "message_id": e["message_id"], "facts": facts})
     for r in _rows(store, "SELECT r.message_id, r.actor, r.reviewed_at, m.body FROM reviews r "
                           "JOIN messages m ON m.id = r.message_id WHERE r.verdict = 'confirmed' "
                           "AND m.channel = ? AND m.address = ?", (channel, address)):
         entries.append({"when": r["reviewed_at"], "message": r["body"],
                         "decision": f"confirmed the decision on message {r['message_id']}",
-                        "by": f"review:{r['actor']}", "result": None, "message_id": r["message_id"]})
+                        "by": f"review:{r['actor']}", "result": None, "message_id": r["message_id"], "facts": None})
     return sorted(entries, key=lambda e: (e["when"], e["message_id"] or 0))
 
 
@@ -109,6 +135,10 @@ def _decision(m: dict) -> str:
     if m.get("matched"):
         how += f" “{m['matched']}”"
     return f"{text} ({how})" if how else text
+
+
+def _facts(m: dict) -> dict:
+    return {key: m.get(key) for key in ("action", "categories", "rule", "matched")}
 
 
 def _scope(categories: list[str]) -> str:

@@ -134,3 +134,17 @@ migration(
         )""",
     "CREATE INDEX throttle_events_by_key ON throttle_events (name, key, at)",
 )
+
+
+# The dashboard's logins, so that logging out (or the token changing) ends a session even for a copy of
+# its cookie: the cookie names a row here, and only a live row lets it in.
+migration(
+    "m006_admin_sessions",
+    """
+        CREATE TABLE admin_sessions (
+            id TEXT PRIMARY KEY,            -- random; the only thing the cookie carries besides its signature
+            token_digest TEXT NOT NULL,     -- which ADMIN_TOKEN it was opened with (derived, not the token)
+            started_at TEXT NOT NULL,
+            ended_at TEXT                   -- logged out
+        )""",
+)

@@ -32,6 +32,16 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
+def _claim_nonce(conn, provider: str, nonce: str, provider_id: str) -> None:
+    """Record that `nonce` came with `provider_id`; Replay if it came before with another message.
+    Insert first: of two requests with one token on two nodes at once, the second waits, then sees it."""
+    conn.execute("INSERT INTO nonces (nonce, provider, provider_id, seen_at) VALUES (?, ?, ?, ?) "
+                 "ON CONFLICT (nonce) DO NOTHING", (nonce, provider, provider_id, now()))
+    row = conn.execute("SELECT provider_id FROM nonces WHERE nonce = ?", (nonce,)).fetchone()
+    if row[0] != provider_id:
+        raise Replay(f"{provider} token already used by another message")
+
+
 def dict_rows(cursor) -> list[dict]:
     """A cursor's rows as {column: value}, from either database's cursor."""
     names = [column[0] for column in cursor.description]
@@ -135,18 +145,18 @@ class Store:
                                   f"{inbound.channel}:{inbound.provider}", message_id, stamp)
             if outcome.mail and inbound.address:
                 self._queue_confirmation(conn, inbound, message_id, outcome.mail, stamp)
-            return Recorded(False, message_id, transition, reply)
+            return Recorded(False, message_id, transition, reply, decision.rule)
 
         return self.write(work)
 
     @staticmethod
     def _use_nonce(conn, inbound: Inbound) -> None:
-        # Insert first: of two messages with one token on two nodes at once, the second waits, then sees it.
-        conn.execute("INSERT INTO nonces (nonce, provider, provider_id, seen_at) VALUES (?, ?, ?, ?) "
-                     "ON CONFLICT (nonce) DO NOTHING", (inbound.nonce, inbound.provider, inbound.provider_id, now()))
-        row = conn.execute("SELECT provider_id FROM nonces WHERE nonce = ?", (inbound.nonce,)).fetchone()
-        if row[0] != inbound.provider_id:
-            raise Replay(f"{inbound.provider} token already used by another message")
+        _claim_nonce(conn, inbound.provider, inbound.nonce, inbound.provider_id)
+
+    def use_nonce(self, provider: str, nonce: str, provider_id: str) -> None:
+        """Spend a one-time value on a request that will not be recorded (refused after its signature
+        was checked), so that the same signature cannot carry another body later. Raises Replay."""
+        self.write(lambda conn: _claim_nonce(conn, provider, nonce, provider_id))
 
     @staticmethod
     def _queue_confirmation(conn, inbound: Inbound, message_id: int, mail: tuple[str, str], stamp: str) -> None:

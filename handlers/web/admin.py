@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from flask import (
     Blueprint,
@@ -32,14 +31,17 @@ from flask.sessions import SecureCookieSessionInterface
 from ..core.addresses import CHANNELS, InvalidAddress, normalise
 from ..core.consent import EVERYTHING, suppressed
 from ..core.keywords import KeywordFileError
-from ..storage import reports
+from ..storage import reports, sessions
 from ..storage.store import StoreError
+from . import charts as chart_geometry
+from . import wording
 from .context import services
 from .responses import page_headers, rate_limited
 from .throttles import shared_throttle
 
 admin = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 PER_PAGE = 50
+MAX_PAGE = 1_000_000
 SESSION_HOURS = 12
 LABELS = {"opt_out": "Opt-outs", "opt_in": "Opt-ins", "help": "Help requests", "ignored": "Ignored"}
 VERDICTS = {"confirmed": "Confirm", "not_opt_out": "This was not an opt-out", "opt_out": "This was an opt-out"}
@@ -50,8 +52,7 @@ class AdminSession(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app) -> bool:
         base = services().settings.get("PUBLIC_BASE_URL") or ""
-        forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
-        return request.is_secure or base.startswith("https://") or forwarded == "https"
+        return request.is_secure or base.startswith("https://")  # is_secure: as a trusted proxy says
 
     def get_cookie_httponly(self, app) -> bool:
         return True
@@ -61,6 +62,12 @@ class AdminSession(SecureCookieSessionInterface):
 
     def get_cookie_path(self, app) -> str:
         return admin.url_prefix
+
+    def open_session(self, app, request):
+        # Only the dashboard has a session: a webhook need not verify a cookie it never uses (~70 us).
+        if not request.path.startswith(admin.url_prefix):
+            return None  # Flask then uses a null session, which is never saved
+        return super().open_session(app, request)
 
 
 def derive(token: str, purpose: str) -> str:
@@ -81,9 +88,10 @@ def admin_token() -> str | None:
 
 
 def logged_in() -> bool:
-    given, since = session.get("admin", ""), session.get("since", 0)
-    return (hmac.compare_digest(given.encode(), derive(admin_token(), "login").encode())
-            and time.time() - since < SESSION_HOURS * 3600)
+    """The cookie names a live session opened with the current token (logout and a new token end it)."""
+    session_id = session.get("sid")
+    return isinstance(session_id, str) and sessions.live(
+        services().store, session_id, derive(admin_token(), "login"), timedelta(hours=SESSION_HOURS))
 
 
 @admin.before_request
@@ -116,6 +124,8 @@ def store_unavailable(e):
 @admin.context_processor
 def shared():
     return {"nonce": g.nonce, "csrf": session.get("csrf", ""), "when": when, "labels": LABELS,
+            "filters": wording.FILTERS,
+            "describe": lambda m: wording.describe(m["action"], m["categories"], m["rule"], m["matched"]),
             "signed_in": bool(admin_token()) and logged_in()}
 
 
@@ -151,12 +161,14 @@ def login():
         current_app.logger.warning("admin: wrong token from %s", client)
         return page("login.html", 403, error="That is not the admin token.", next=safe_next(request.form.get("next")))
     session.clear()
-    session.update(admin=derive(token, "login"), since=time.time(), csrf=secrets.token_urlsafe(32))
+    session.update(sid=sessions.start(services().store, derive(token, "login")), csrf=secrets.token_urlsafe(32))
     return redirect(safe_next(request.form.get("next")), 303)
 
 
 @admin.post("/logout")
 def logout():
+    if isinstance(session.get("sid"), str):
+        sessions.end(services().store, session["sid"])
     session.clear()
     return redirect(url_for("admin.login_form"), 303)
 
@@ -177,12 +189,14 @@ def dashboard():
         return page("message.html", 400, title="Unknown filter",
                     text=f"channel is one of {', '.join(CHANNELS)}; action one of {', '.join(reports.ACTIONS)}.")
     number = request.args.get("page", "1")
-    number = int(number) if number.isdigit() and int(number) > 0 else 1
+    # isdecimal, not isdigit: "²" is a digit int() refuses; the cap keeps OFFSET within 64 bits.
+    number = min(max(int(number), 1), MAX_PAGE) if number.isdecimal() else 1
     store = services().store
     days = reports.days_until(datetime.now(timezone.utc).date())
     counts = reports.daily_counts(store, days)
     messages, total = reports.recent_messages(store, channel, action, PER_PAGE, (number - 1) * PER_PAGE)
     return page("dashboard.html", days=days, counts=counts, charts=charts(days, counts), channels=CHANNELS,
+                opt_out_charts=opt_out_charts(store, days), queue_chart=queue_chart(store, days),
                 series=reports.SERIES, actions=reports.ACTIONS, messages=messages, total=total, page=number,
                 pages=max(1, -(-total // PER_PAGE)), channel=channel, action=action,
                 waiting=reports.review_queue(store, limit=0)[1], keywords=keyword_status())
@@ -197,7 +211,8 @@ def review_queue():
 @admin.post("/review/<int:message_id>")
 def review(message_id: int):
     store, verdict = services().store, request.form.get("verdict", "")
-    item = reports.awaiting_review(store, message_id)
+    # Ids are 64-bit in both databases; a larger number in the URL names no message (and overflows SQLite).
+    item = reports.awaiting_review(store, message_id) if message_id < 2**63 else None
     if item is None:
         flash(f"Message {message_id} is not waiting for review (someone may have reviewed it already).", "error")
         return redirect(url_for("admin.review_queue"), 303)
@@ -247,32 +262,44 @@ def keyword_status() -> dict:
     return services().keyword_status()
 
 
-# The chart ------------------------------------------------------------------------------------------
-
-WIDTH, HEIGHT, LEFT, BOTTOM, TOP, SLOT = 640, 200, 40, 22, 12, 20
-
+# The charts -----------------------------------------------------------------------------------------
 
 def charts(days: list[str], counts: dict) -> list[dict]:
-    """Stacked bars per day for each channel, one shared scale, as SVG geometry for the template."""
-    totals = [sum(counts.get((d, c, s), 0) for s in reports.SERIES) for d in days for c in CHANNELS]
-    top = max(totals + [1])
-    plot = HEIGHT - BOTTOM - TOP
+    """Stacked bars per day for each channel, each on its own scale."""
     result = []
     for channel in CHANNELS:
-        bars, sums = [], {s: sum(counts.get((d, channel, s), 0) for d in days) for s in reports.SERIES}
-        for i, day in enumerate(days):
-            y = HEIGHT - BOTTOM
-            for s in reports.SERIES:
-                n = counts.get((day, channel, s), 0)
-                if n:
-                    h = n * plot / top
-                    y -= h
-                    bars.append({"x": LEFT + i * SLOT + 3, "y": round(y, 2), "w": SLOT - 6, "h": round(h, 2),
-                                 "series": s, "title": f"{day}, {channel}: {n} {LABELS[s].lower()}"})
-        result.append({
-            "channel": channel, "bars": bars, "top": top, "width": WIDTH, "height": HEIGHT, "left": LEFT,
-            "base": HEIGHT - BOTTOM, "ceiling": TOP,
-            "ticks": [{"x": LEFT + i * SLOT + SLOT / 2, "label": days[i][5:]} for i in range(0, len(days), 7)],
-            "summary": f"{channel.upper()}, last {len(days)} days: "
-                       + ", ".join(f"{sums[s]} {LABELS[s].lower()}" for s in reports.SERIES) + "."})
+        sums = {s: sum(counts.get((d, channel, s), 0) for d in days) for s in reports.SERIES}
+        stacks = [[(s, counts.get((day, channel, s), 0), f"{day}, {channel}: {counts.get((day, channel, s), 0)} "
+                    f"{LABELS[s].lower()}") for s in reports.SERIES] for day in days]
+        summary = (f"{channel.upper()}, last {len(days)} days: "
+                   + ", ".join(f"{sums[s]} {LABELS[s].lower()}" for s in reports.SERIES) + ".")
+        result.append({"channel": channel, "title": f"{channel.upper()}: messages per day",
+                       **chart_geometry.columns(days, stacks, summary)})
     return result
+
+
+def opt_out_charts(store, days: list[str]) -> list[dict]:
+    """Opt-outs of the last days by how they were asked for, and by language."""
+    by_rule: dict[str, int] = {}
+    for rule, n in reports.opt_outs_by(store, days, "rule").items():
+        by_rule[wording.kind(rule)] = by_rule.get(wording.kind(rule), 0) + n
+    languages = services().keywords.languages
+    by_language = [(languages[code].name if code in languages else "Unknown", n)
+                   for code, n in reports.opt_outs_by(store, days, "language").items()]
+    span = f"last {len(days)} days"
+    return [
+        {"id": "reasons", "title": f"Opt-outs by reason, {span}", **chart_geometry.rows(
+            sorted(by_rule.items(), key=lambda item: -item[1]), f"opt-outs, {span}",
+            "; ".join(f"{k}: {n}" for k, n in by_rule.items()) or "No opt-outs.")},
+        {"id": "languages", "title": f"Opt-outs by language, {span}", **chart_geometry.rows(
+            by_language, f"opt-outs, {span}", "; ".join(f"{k}: {n}" for k, n in by_language) or "No opt-outs.")},
+    ]
+
+
+def queue_chart(store, days: list[str]) -> dict:
+    """The review queue's size at the end of each day."""
+    sizes = reports.review_queue_sizes(store, days)
+    stacks = [[("queue", sizes[d], f"{d}: {sizes[d]} waiting for review at the end of the day")] for d in days]
+    return {"id": "queue", "title": "Review queue, waiting at the end of each day", **chart_geometry.columns(
+        days, stacks, f"Waiting for review: {sizes[days[-1]]} now, at most {max(sizes.values())} "
+                      f"at the end of a day in the last {len(days)} days.")}

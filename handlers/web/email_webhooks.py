@@ -20,6 +20,7 @@ from dataclasses import replace
 from flask import Blueprint, current_app, jsonify, request
 
 from ..core import intake
+from ..core.addresses import masked
 from ..core.inbound import ProviderError, Replay
 from ..email import reading as email_reading
 from ..email.message import Mail
@@ -27,6 +28,7 @@ from ..providers import mailgun, mime, postmark, sendgrid
 from ..storage.store import StoreError
 from .context import services
 from .responses import json_error
+from .webhook_log import log_webhook
 
 email_webhooks = Blueprint("email_webhooks", __name__, url_prefix="/webhooks/email")
 
@@ -40,19 +42,26 @@ def accepted(**body):
     return jsonify(body)
 
 
-def basic_auth_refusal(status: int = 401):
+def refused(provider: str, status: int, reason: str, sender: str | None = None):
+    """The refusal, and its one log line: provider, status, reason, masked sender."""
+    current_app.logger.warning("%s webhook refused with %d: %s (sender %s)", provider, status, reason, masked(sender))
+    return json_error(status, reason)
+
+
+def basic_auth_refusal(provider: str, status: int = 401):
     """None when the request carries INBOUND_EMAIL_USER / INBOUND_EMAIL_PASSWORD, else a refusal."""
     settings = services().settings
     user, password = settings["INBOUND_EMAIL_USER"], settings["INBOUND_EMAIL_PASSWORD"]
     if not user or not password:
-        current_app.logger.error("email webhook refused: INBOUND_EMAIL_USER / INBOUND_EMAIL_PASSWORD are not set")
-        return json_error(status, "inbound email credentials are not configured on the server")
+        return refused(provider, status, "inbound email credentials are not configured on the server "
+                                         "(INBOUND_EMAIL_USER, INBOUND_EMAIL_PASSWORD)")
     given = request.authorization
     ok = given is not None and given.type == "basic"
-    ok = hmac.compare_digest((given.username if ok else "") or "", user) & hmac.compare_digest(
-        (given.password if ok else "") or "", password)
+    # As bytes: compare_digest refuses str with characters outside ASCII, which anyone can send.
+    ok = hmac.compare_digest(((given.username if ok else "") or "").encode(), user.encode()) & hmac.compare_digest(
+        ((given.password if ok else "") or "").encode(), password.encode())
     if not ok:
-        response = json_error(status, "missing or wrong HTTP Basic credentials")
+        response = refused(provider, status, "missing or wrong HTTP Basic credentials")
         response.headers["WWW-Authenticate"] = 'Basic realm="inbound email"'
         return response
     return None
@@ -65,11 +74,11 @@ def record(mail: Mail, nonce: str | None = None):
     try:
         recorded = intake.handle(inbound, services().keywords, services().store)
     except Replay as e:
-        current_app.logger.warning("email webhook refused: %s", e)
-        return json_error(403, str(e))
+        return refused(inbound.provider, 403, str(e), inbound.address)
     except StoreError:
         current_app.logger.exception("email webhook: could not record message from %s", inbound.provider)
         return json_error(503, "could not record the message; nothing was acknowledged; retry")
+    log_webhook(inbound, recorded)
     if recorded.duplicate:
         return accepted(status="duplicate")
     return accepted(status="ignored" if inbound.ignored else "recorded",
@@ -78,13 +87,16 @@ def record(mail: Mail, nonce: str | None = None):
 
 @email_webhooks.post("/sendgrid")
 def sendgrid_inbound():
-    refusal = basic_auth_refusal(status=503)  # SendGrid drops anything but 5xx
+    refusal = basic_auth_refusal("sendgrid", status=503)  # SendGrid drops anything but 5xx
     if refusal:
         return refusal
+    fields = {}
     try:
-        mail = sendgrid.parse(request.form.to_dict())
+        # The parts' bytes, not Flask's form: SendGrid posts each in the message's charset (`charsets`).
+        fields = sendgrid.form_fields(request.get_data(), request.content_type or "")
+        mail = sendgrid.parse(fields)
     except ProviderError as e:
-        return json_error(400, str(e))
+        return refused("sendgrid", 400, str(e), fields.get("from", b"").decode("utf-8", "replace"))
     return record(mail)
 
 
@@ -95,38 +107,45 @@ def mailgun_inbound():
                              fields.get("token", ""), fields.get("signature", ""), now=time.time(),
                              max_age=MAILGUN_MAX_AGE)
     if problem:
-        current_app.logger.warning("mailgun webhook refused: %s", problem)
-        return json_error(401, problem)
+        return refused("mailgun", 401, problem, fields.get("from"))
     try:
         mail = mailgun.parse(fields)
     except ProviderError as e:
-        return json_error(406, str(e))  # Mailgun's "rejected, do not retry"
+        try:  # the signature was good: spend its token, or it could carry another body later
+            services().store.use_nonce("mailgun", fields["token"], "refused:" + fields["token"])
+        except Replay:  # spent already: the refusal stands either way
+            current_app.logger.info("mailgun webhook: a refused request's token was already spent")
+        except StoreError:
+            current_app.logger.exception("mailgun webhook: could not record a refused request's token")
+            return json_error(503, "could not record the request; retry")
+        return refused("mailgun", 406, str(e), fields.get("from"))  # Mailgun's "rejected, do not retry"
     return record(mail, nonce=fields["token"])
 
 
 @email_webhooks.post("/postmark")
 def postmark_inbound():
-    refusal = basic_auth_refusal()
+    refusal = basic_auth_refusal("postmark")
     if refusal:
         return refusal
     payload = request.get_json(silent=True)
     try:
         mail = postmark.parse(payload)
     except ProviderError as e:
-        return json_error(400, str(e))
+        claimed = payload.get("From") if isinstance(payload, dict) and isinstance(payload.get("From"), str) else None
+        return refused("postmark", 400, str(e), claimed)
     return record(mail)
 
 
 @email_webhooks.post("/mime")
 def mime_inbound():
-    refusal = basic_auth_refusal()
+    refusal = basic_auth_refusal("mime")
     if refusal:
         return refusal
     raw = request.get_data()
     if not raw.strip():
-        return json_error(400, "expected a raw RFC 5322 message as the request body")
+        return refused("mime", 400, "expected a raw RFC 5322 message as the request body")
     try:
         mail = mime.parse_mime(raw)
     except ProviderError as e:
-        return json_error(400, str(e))
+        return refused("mime", 400, str(e))
     return record(mail)

@@ -30,6 +30,7 @@ LIMITS = (
 def register(app: Flask) -> None:
     app.before_request(check_request)
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(RecursionError, too_deep)
 
 
 def limits_for(path: str) -> tuple[int, tuple[str, ...] | None]:
@@ -50,6 +51,11 @@ def check_request():
 def http_error(error: HTTPException):
     """Every HTTP error as a short message (JSON under /api/v1 and for JSON clients), never a trace."""
     return refuse(error.code or 500, error.description or error.name)
+
+
+def too_deep(error: RecursionError):
+    """JSON (or anything parsed from a request) nested deeper than Python recurses: the client's doing."""
+    return refuse(400, "the request body is nested too deeply to read")
 
 
 def refuse(code: int, message: str):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import uuid
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, render_template, request
 
@@ -39,22 +40,29 @@ def too_many():
 
 @pages.after_request
 def security_headers(response: Response) -> Response:
-    return page_headers(response, getattr(request, "_style_nonce", "none"))
+    logo = services().keywords.logo_url
+    return page_headers(response, getattr(request, "_style_nonce", "none"),
+                        img_origin="{0.scheme}://{0.netloc}".format(urlsplit(logo)) if logo else None)
 
 
 @pages.get("/u/<token>")
 def preferences(token: str):
     table, language = services().keywords, page_language()
     try:
-        channel, address, _ = resolve(token)
+        channel, address, category = resolve(token)
     except links.BadLink:
         return bad_link(language) if throttle("bad_links").allow(request.remote_addr or "") else too_many()
     if not throttle("per_link").allow(token):
         return too_many()
     blocked = suppressed(services().store.state(channel, address), table.categories)
+    lang = table.languages[language]
+    # A link made for one category opens on it, while the person still gets it: one button stops it.
+    focus = category if category and not blocked[category] else None
     csrf = secrets.token_urlsafe(24)
     response = Response(page(language, address, form=True, csrf=csrf, everything_out=blocked[EVERYTHING],
-                             categories=[{"name": c, "label": table.languages[language].category_names[c],
+                             focus=focus, focus_label=lang.category_names[focus] if focus else "",
+                             categories=[{"name": c, "label": lang.category_names[c],
+                                          "description": lang.descriptions.get(c, ""),
                                           "receiving": not blocked[c]} for c in table.categories]))
     response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="Strict", secure=request.is_secure,
                         path="/u/")
@@ -87,6 +95,8 @@ def choose(token: str):
         return bad_link(language)
     before = suppressed(store.state(channel, address), table.categories)
     keep = set(request.form.getlist("keep")) & set(table.categories)
+    if request.form.get("stop") in table.categories:  # the focused category's one button: the rest stays as is
+        keep = {c for c in table.categories if not before[c]} - {request.form["stop"]}
     for decision in choices(before, keep, request.form.get("everything") == "1", table.categories, language):
         record(channel, address, decision, f"preference page: keep {sorted(keep)}, "
                                            f"everything={request.form.get('everything') == '1'}")
@@ -139,9 +149,17 @@ def page(language: str, address: str, **context) -> str:
     texts = table.languages[language].page
     request._style_nonce = secrets.token_urlsafe(12)
     values = placeholders(language, address)
+    if context.get("focus_label"):
+        values["categories"] = context["focus_label"]
     title = texts["saved_title" if not context.get("form") else "title"].format(**values)
     return render_template("preferences.html", lang=language, nonce=request._style_nonce, title=title,
-                           texts={k: v.format(**values) for k, v in texts.items()}, **context)
+                           texts={k: v.format(**values) for k, v in texts.items()}, **brand(), **context)
+
+
+def brand() -> dict[str, str]:
+    """The brand as the page shows it: its name, its logo if any, and the accent colour."""
+    table = services().keywords
+    return {"brand": table.brand, "logo_url": table.logo_url, "accent": table.accent_colour or "#1a56db"}
 
 
 def result(language: str, address: str, after: dict) -> str:
@@ -160,7 +178,7 @@ def result(language: str, address: str, after: dict) -> str:
     if going and stopped:
         lines.append(lang.page["continuing"].format(**{**values, "categories": joined(going)}))
     lines.append(lang.page["undo"].format(**values))
-    return page(language, address, form=False, lines=lines)
+    return page(language, address, form=False, lines=lines, back=request.path)
 
 
 def bad_link(language: str):
@@ -170,7 +188,7 @@ def bad_link(language: str):
     request._style_nonce = secrets.token_urlsafe(12)
     html = render_template("preferences.html", lang=language, nonce=request._style_nonce,
                            title=texts["bad_link_title"], form=False, texts={},
-                           lines=[texts["bad_link"].format(**values)])
+                           lines=[texts["bad_link"].format(**values)], **brand())
     return Response(html, 400)
 
 

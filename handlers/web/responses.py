@@ -19,11 +19,13 @@ def rate_limited(response: Response, retry_after: int) -> Response:
     return response
 
 
-def page_headers(response: Response, style_nonce: str) -> Response:
-    """Security headers of our HTML pages: no scripts, one nonce-tagged style, no framing, no
-    referrer (an unsubscribe token is a key: it must never reach another site), no caching."""
+def page_headers(response: Response, style_nonce: str, img_origin: str | None = None) -> Response:
+    """Security headers of our HTML pages: no scripts, one nonce-tagged style, images only from
+    `img_origin` (a brand's logo) if given, no framing, no referrer (an unsubscribe token is a key: it
+    must never reach another site), no caching."""
+    images = f"img-src {img_origin}; " if img_origin else ""
     response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; style-src 'nonce-{style_nonce}'; form-action 'self'; frame-ancestors 'none'; "
+        f"default-src 'none'; style-src 'nonce-{style_nonce}'; {images}form-action 'self'; frame-ancestors 'none'; "
         "base-uri 'none'")
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "no-referrer"
