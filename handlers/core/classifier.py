@@ -113,9 +113,8 @@ def classify(text: str, table: KeywordTable) -> Decision:
             if entry is None:
                 continue
             if entry.kind == "stop":
-                read_as = reading(tokens, start, n, table, alone)
-                if read_as != "idiom":
-                    return _decide(entry, "stop_word_in_message", (), table, normalised, flagged=read_as == "plain")
+                if reading(tokens, start, n, table, alone) != "idiom":
+                    return _decide(entry, "stop_word_in_message", (), table, normalised, flagged=True)
                 idiom = idiom or entry
                 break
             if entry.kind == "stop_weak" and weak is None:
