@@ -82,7 +82,9 @@ def check_keywords(path):
         sys.exit(1)
     click.echo(f"{path}: OK: {len(table.languages)} languages ({', '.join(table.languages)}), "
                f"{len(table.categories)} categories ({', '.join(table.categories)}), "
-               f"{len(table.entries)} keywords, {len(table.phrases)} phrases")
+               f"{len(table.entries)} keywords, {len(table.phrases)} phrases, "
+               f"{sum(map(len, table.request_verbs.values()))} request verbs and wants, "
+               f"{len(table.in_sentence)} stop words read with their neighbours")
     for code, lang in table.languages.items():
         for kind in lang.replies.get("sms", {}):
             text = table.render("sms", kind, code, table.categories)

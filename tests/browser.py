@@ -71,3 +71,15 @@ def displayed_font_sizes(driver, css: str) -> list[float]:
     return driver.execute_script(
         "return [...document.querySelectorAll(arguments[0])].map(e => parseFloat(getComputedStyle(e).fontSize)"
         " * (e.getScreenCTM ? e.getScreenCTM().a : 1));", css)
+
+
+def page_with(driver, text: str) -> str:
+    """The page's text once the page showing `text` has loaded: a click or an Enter that submits a form
+    does not wait for the navigation, and on a busy machine the old or a blank page is still there."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    WebDriverWait(driver, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
+        lambda d: text in d.find_element(By.TAG_NAME, "body").text)
+    return driver.find_element(By.TAG_NAME, "body").text

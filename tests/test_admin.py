@@ -337,6 +337,18 @@ def test_failed_api_tokens_are_rate_limited(client):
     assert statuses == [401] * 30 + [429]
 
 
+def test_typos_requests_and_idioms_read_in_plain_words(admin, db):
+    for body, sender in [("unsubscirbe", PAT), ("get me off your list", SAM), ("I couldn't stop laughing", KIM)]:
+        sms(admin, body, sender)
+    page = admin.get("/admin").text
+    decisions = [row["Decision"] for row in table(page, "messages")]
+    assert decisions[:3] == ["Not an opt-out (the word 'stop' in an idiom)",
+                             "Opted out of everything (asked in other words: 'get ... off + me')",
+                             "Opted out of everything (a misspelling of keyword UNSUBSCRIBE)"]
+    for title in ("Misspelt keyword: 1 opt-outs", "Request in other words: 1 opt-outs"):
+        assert f"<title>{title}" in page, title
+
+
 def test_opt_outs_by_reason_and_language_and_the_review_queue_per_day(admin, db):
     for body, sender in [("STOP", PAT), ("Arrêt", SAM), ("please remove me from your list", KIM),
                          ("Can you stop?", LEE), ("Does the offer end today?", "+14155550104")]:

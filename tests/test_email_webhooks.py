@@ -212,11 +212,26 @@ FOOTER = ("\n\nOn Mon, 3 Mar 2025 at 09:00, Acme Outfitters <news@acme.example> 
     (mime("", subject="Re: STOP"), "opt_out", "subject_keyword"),
     (mime("Do you ship to Canada?", subject="Re: unsubscribe"), "opt_out", "subject_keyword"),
     (mime("Sounds good", subject="Re: How to unsubscribe from other lists"), "none", "no_match"),
+    (mime("Unsubscirbe" + FOOTER), "opt_out", "keyword_typo"),
+    (mime("", subject="Re: unsusbcribe"), "opt_out", "subject_keyword"),   # a misspelt keyword
+    (mime("Please erase my email address." + FOOTER), "opt_out", "request"),
+    (mime("Ha, I couldn't stop laughing at this one" + FOOTER), "none", "stop_word_in_idiom"),
+    (mime("Sounds good", subject="Re: Stop by our store this weekend"), "none", "no_match"),
 ])
 def test_what_a_reply_is_read_as(client, db, raw, action, rule):
     assert post(client, "mime", raw).status_code == 200
     message = last_message(db)
     assert (message["action"], message["rule"]) == (action, rule)
+
+
+@pytest.mark.parametrize("raw, flagged", [
+    (mime("", subject="Re: unsubscribe"), 0),
+    (mime("", subject="Re: unsusbcribe"), 1),     # taken for a keyword: a person should look
+    (mime("Unsubscirbe" + FOOTER), 1),
+])
+def test_a_misspelt_keyword_is_flagged_for_review(client, db, raw, flagged):
+    post(client, "mime", raw)
+    assert (last_message(db)["action"], last_message(db)["flagged"]) == ("opt_out", flagged)
 
 
 @pytest.mark.parametrize("auth, action", [

@@ -9,6 +9,7 @@ import pytest
 from conftest import ROOT
 
 from app import create_app
+from handlers.core.classifier import classify
 from handlers.core.keywords import KeywordFileError, load_keywords, parse_keywords
 from handlers.core.text import sms_encoding, sms_segments
 
@@ -53,6 +54,11 @@ def broken(old: str, new: str) -> bytes:
     return VALID.replace(old, new, 1).encode()
 
 
+def with_block(lines: str) -> bytes:
+    """The valid file with `lines` added to the language after its joiners (from line 15 on)."""
+    return broken("    joiners: [and]\n", "    joiners: [and]\n" + lines)
+
+
 def test_the_minimal_file_is_valid():
     table = parse_keywords(VALID.encode())
     assert table.render("sms", "stopped_categories", "en", ("surveys",)) == (
@@ -82,6 +88,22 @@ def test_the_minimal_file_is_valid():
     (broken("      email:", "      mail:"), 15, "has no email replies"),
     (broken('intro: "For {address}"', 'intro: "For {email}"'), 28, "page.intro: unknown placeholder {email}"),
     (broken('save: "Save",', ''), 28, "page.save: must be a non-empty text"),
+    (with_block("    requests:\n      verbs: [take off ...]\n      objects: [me]\n"), 16,
+     "'take off ...': write the words before and after the object around one"),
+    (with_block("    requests:\n      verbs: [take ... off ... now]\n      objects: [me]\n"), 16, "around one ..."),
+    (with_block("    requests:\n      verbs: [erase]\n"), 15, "has verbs but no objects"),
+    (with_block("    requests:\n      wants: [don't want]\n      objects: [me]\n"), 15, "has wants but no unwanted"),
+    (with_block("    requests:\n      nouns: [me]\n"), 16,
+     "nouns: is not a list this block knows (verbs, objects, wants, unwanted, negations)"),
+    (with_block("    requests: [erase, me]\n"), 15, "requests: must be a mapping with the lists verbs, objects"),
+    (with_block("    requests:\n      verbs: [erase]\n      objects: [me, \"!!\"]\n"), 17,
+     "objects.1: must be a word or phrase"),
+    (with_block("    stop_in_sentences:\n      words: [end]\n"), 16,
+     "'end' is not one of languages.en.stop: only a stop word is read with its neighbours"),
+    (with_block("    stop_in_sentences:\n      words: [stop]\n      other_verb_endings: [\"-ing\"]\n"), 17,
+     "must be letters only"),
+    (with_block("    stop_in_sentences:\n      words: [stop]\n      not_after: [by, off]\n"), 17,
+     "was read as true/false"),
     (broken("brand: Acme", "brand: ''"), 1, "brand: must be a non-empty text"),
     (broken("brand: Acme", "brand: Acme\ncolour: blue"), 2, "colour: is not a setting"),
     (broken("brand: Acme", "brand: [Acme"), None, "not valid YAML"),
@@ -107,6 +129,20 @@ def test_a_broken_file_names_the_line_and_the_problem(raw, line, message):
     assert message in problems
     if line is not None:
         assert f"line {line}," in problems
+
+
+@pytest.mark.parametrize("text, action, rule", [
+    ("scrub my number", "opt_out", "request"),
+    ("scrub the floor", "none", "no_match"),
+    ("I couldn't stop crying", "none", "stop_word_in_idiom"),
+    ("stop it", "opt_out", "leading_keyword"),
+])
+def test_an_operators_requests_and_idioms_are_understood_without_code(text, action, rule):
+    table = parse_keywords(with_block("    requests:\n      verbs: [scrub]\n      objects: [my number]\n"
+                                      "    stop_in_sentences:\n      words: [stop]\n      aimed: [it]\n"
+                                      "      not_before: [couldn't]\n"))
+    decision = classify(text, table)
+    assert (decision.action, decision.rule) == (action, rule)
 
 
 def test_every_problem_is_reported_at_once():
@@ -146,6 +182,7 @@ def test_check_keywords_command_passes_on_the_shipped_file():
     result = run_flask("check-keywords", env_path=ROOT / "keywords.yaml")
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout and "1 segment" in result.stdout
+    assert "request verbs and wants, 5 stop words read with their neighbours" in result.stdout
 
 
 def test_every_shipped_reply_fits_one_sms_without_lookalike_characters():
@@ -186,6 +223,9 @@ def test_check_keywords_prints_warnings_and_still_passes():
     ("Can you stop?", "the stop word 'stop' (en) inside a longer message"),
     ("please remove me from your list", "contains the phrase 'remove me from your list' (en)"),
     ("hello", "no keyword, phrase or reaction"),
+    ("unsubscirbe", "a misspelling of the keyword 'unsubscribe' (en), and no word of its own"),
+    ("get me off your list", "asks in other words: the request verb and object 'get ... off + me' (en)"),
+    ("I couldn't stop crying", "the stop word 'stop' (en) is part of an idiom here"),
 ])
 def test_classify_command_explains_the_decision(text, why):
     import json

@@ -6,7 +6,7 @@ import json
 import urllib.request
 
 import pytest
-from browser import chromium, dark, needs_chromium, screenshot, viewport
+from browser import chromium, dark, needs_chromium, page_with, screenshot, viewport
 from conftest import ADMIN_TOKEN, serve
 
 pytestmark = needs_chromium
@@ -55,6 +55,7 @@ def test_choosing_categories_on_the_page_suppresses_exactly_those(service, brows
     browser.save_screenshot(str(tmp_path / "preferences.png"))
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").send_keys(Keys.ENTER)
 
+    page_with(browser, "enregistr")
     heading = browser.find_element(By.TAG_NAME, "h1").text
     assert "enregistr" in heading.lower()  # "Vos choix sont enregistrés"
     assert suppressed(service, "surveys") == ["pat@example.org"]
@@ -104,13 +105,14 @@ def test_a_surveys_link_opens_on_surveys_and_its_one_button_stops_only_them(serv
 
     viewport(english, 390)
     english.find_element(By.CSS_SELECTOR, "button.primary").click()
-    saved = english.find_element(By.TAG_NAME, "main").text
+    saved = page_with(english, "No more:")
     assert "No more: surveys." in saved and "Still coming: promos, newsletter." in saved
     assert suppressed(service, "surveys") == ["pat@example.org"]
     assert suppressed(service, "promotions") == [] and suppressed(service, None) == []
     screenshot(english, "preferences-saved-phone", 390)
 
     english.find_element(By.LINK_TEXT, "Change my choices").click()
+    page_with(english, "Keep receiving")
     boxes = {b.get_attribute("value"): b.is_selected() for b in english.find_elements(By.NAME, "keep")}
     assert boxes == {"promotions": True, "surveys": False, "newsletter": True}
     assert not english.find_elements(By.CSS_SELECTOR, ".focus")  # surveys already stopped: nothing in focus

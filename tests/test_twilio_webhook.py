@@ -130,12 +130,23 @@ def test_opting_back_in_keeps_the_history(client, db):
     ([], "Does the offer end today?", {}, False),
     ([], 'Liked “Reply STOP to opt out”', {}, False),
     ([], "hello there", {}, False),
+    ([], "unsubscirbe", {"*": "out"}, True),          # a misspelt keyword
+    ([], "stooop promos", {"promotions": "out"}, True),
+    ([], "get me off your list", {"*": "out"}, True),  # a request in other words
+    ([], "I couldn't stop laughing", {}, False),      # an idiom
 ])
 def test_state_and_answers(client, db, history, message, expected_state, answered):
     for earlier in history:
         twilio_post(client, twilio_params(earlier))
     assert bool(replies(twilio_post(client, twilio_params(message)))) == answered
     assert consent(db) == expected_state
+
+
+def test_a_misspelt_keyword_records_the_keyword_it_was_taken_for_and_is_flagged(client, db):
+    [reply] = replies(twilio_post(client, twilio_params("Unsusbcribe")))
+    assert "unsubscribed" in reply
+    row = db.execute("SELECT rule, matched, flagged FROM messages").fetchone()
+    assert (row["rule"], row["matched"], row["flagged"]) == ("keyword_typo", "unsubscribe", 1)
 
 
 def test_the_sender_is_stored_in_e164(client, db):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .keywords import Entry, KeywordTable
 from .text import words
+from .wording import SentenceAlone, reading, request
 
 OPT_OUT, OPT_IN, HELP, NONE = "opt_out", "opt_in", "help", "none"
 REFUSED = "refused"  # an opt-in the channel cannot trust (email from an unverified sender)
@@ -17,10 +18,15 @@ RULES = {
     "reaction": "a phone's reaction quoting our message: never an opt-out",
     "keyword": "the whole message is the keyword {matched!r} ({language})",
     "keyword_with_categories": "the keyword {matched!r} ({language}) followed only by category names",
+    "keyword_typo": "a misspelling of the keyword {matched!r} ({language}), and no word of its own: "
+                    "opted out, flagged",
     "leading_keyword": "starts with the stop word {matched!r} ({language}) and goes on",
     "phrase": "contains the phrase {matched!r} ({language})",
+    "request": "asks in other words: the request verb and object {matched!r} ({language})",
     "stop_word_in_message": "the stop word {matched!r} ({language}) inside a longer message: opted out, flagged",
     "weak_word_in_message": "the weak word {matched!r} ({language}) inside a sentence: no action, flagged",
+    "stop_word_in_idiom": "the stop word {matched!r} ({language}) is part of an idiom here (its neighbours say "
+                          "it is not aimed at us): no action",
     "no_match": "no keyword, phrase or reaction: no action, no reply",
 }
 _QUOTE = re.compile(r"[\"“”„‟«»「」]|(?<!\w)['‘’‚‹›]|['‘’‚‹›](?!\w)")
@@ -68,21 +74,37 @@ def classify(text: str, table: KeywordTable) -> Decision:
             return _decide(entry, "keyword_with_categories", categories, table, normalised,
                            category_languages=languages)
 
+    typo = _typo(tokens, table)
+    if typo is not None:
+        entry, categories, languages = typo
+        return _decide(entry, "keyword_typo", categories, table, normalised, flagged=True,
+                       category_languages=languages)
+
     # From here on a stop word inside a not_stop_phrase ("bus stop") does not count.
     padded = f" {normalised} "
     for phrase in table.not_stop_phrases:
         while phrase in padded:
             padded = padded.replace(phrase, " ~ ")
     tokens = tuple(padded.split())
+    alone = SentenceAlone(text)
 
+    idiom = None
     for n in _prefix_lengths(tokens, table):
         entry = table.entries.get(tokens[:n])
         if entry is not None and entry.kind == "stop":
-            return _decide(entry, "leading_keyword", (), table, normalised)
+            if reading(tokens, 0, n, table, alone) != "idiom":
+                return _decide(entry, "leading_keyword", (), table, normalised)
+            idiom = entry
+            break
 
     for phrase, language, written in table.phrases:
         if phrase in padded:
             return Decision(OPT_OUT, "phrase", (), language, (language,), written, normalised=normalised)
+
+    asked = request(tokens, table)
+    if asked is not None:
+        language, written = asked
+        return Decision(OPT_OUT, "request", (), language, (language,), written, normalised=normalised)
 
     weak = None
     for start in range(len(tokens)):
@@ -91,13 +113,46 @@ def classify(text: str, table: KeywordTable) -> Decision:
             if entry is None:
                 continue
             if entry.kind == "stop":
-                return _decide(entry, "stop_word_in_message", (), table, normalised, flagged=True)
+                if reading(tokens, start, n, table, alone) != "idiom":
+                    return _decide(entry, "stop_word_in_message", (), table, normalised, flagged=True)
+                idiom = idiom or entry
+                break
             if entry.kind == "stop_weak" and weak is None:
                 weak = entry
     if weak is not None:
         return Decision(NONE, "weak_word_in_message", (), weak.languages[0], weak.languages, weak.written,
                         flagged=True, normalised=normalised)
+    if idiom is not None:
+        return Decision(NONE, "stop_word_in_idiom", (), idiom.languages[0], idiom.languages, idiom.written,
+                        normalised=normalised)
     return Decision(NONE, "no_match", normalised=normalised)
+
+
+def _typo(tokens: tuple[str, ...], table: KeywordTable):
+    """(entry, categories, their languages) when the message is an opt-out keyword misspelt, spelt out
+    ("s-t-o-p", "Sto p") or misspelt before category names ("unsubscirbe surveys"); else None."""
+    if table.typos is None:
+        return None
+    if len(tokens) > 1 and max(map(len, tokens)) <= 3 and min(map(len, tokens)) == 1:  # spaced or dotted out
+        joined = "".join(tokens)
+        entry = table.entries.get((joined,))
+        if entry is None or entry.kind not in ("stop", "stop_weak"):
+            entry = _opt_out_typo(joined, table, shape_only=True)
+        return (entry, (), ()) if entry is not None else None
+    named = _categories(tokens[1:], table) if len(tokens) > 1 else ((), ())
+    if named is None:
+        return None
+    entry = _opt_out_typo(tokens[0], table)
+    return (entry, *named) if entry is not None else None
+
+
+def _opt_out_typo(word: str, table: KeywordTable, shape_only: bool = False) -> Entry | None:
+    """The opt-out keyword `word` misspells, if it is nearest to opt-out keywords only."""
+    nearest = table.typos.nearest(word, shape_only)
+    entries = [table.entries[(k,)] for k in nearest]
+    if entries and all(e.kind in ("stop", "stop_weak") for e in entries):
+        return entries[0]
+    return None
 
 
 def _decide(entry: Entry, rule: str, categories: tuple[str, ...], table: KeywordTable, normalised: str,

@@ -93,8 +93,8 @@ def read(inbound: Inbound, table: KeywordTable) -> Decision:
     if decision.action == NONE:
         # Mail clients answer a mailto: List-Unsubscribe with a subject that is only the keyword.
         subject = classify(bare_subject(inbound.subject), table)
-        if subject.action == OPT_OUT and subject.rule in ("keyword", "keyword_with_categories"):
-            decision = replace(subject, rule="subject_keyword", flagged=decision.flagged)
+        if subject.action == OPT_OUT and subject.rule in ("keyword", "keyword_with_categories", "keyword_typo"):
+            decision = replace(subject, rule="subject_keyword", flagged=decision.flagged or subject.flagged)
     if decision.action == OPT_IN and not inbound.sender_verified:
         # Anyone can forge a From address; an opt-in must come from the address's own domain.
         decision = replace(decision, action=REFUSED, rule="opt_in_from_unverified_sender")

@@ -14,6 +14,7 @@ from types import MappingProxyType
 import yaml
 
 from .text import GSM7_LOOKALIKES, sms_encoding, sms_segments, words
+from .typos import TypoIndex
 
 # The word lists a language may have, and the action each one means.
 WORD_LISTS = {
@@ -24,6 +25,10 @@ WORD_LISTS = {
     "help": "help",
 }
 OPTIONAL_LISTS = ("start_if_stopped", "stop_phrases", "not_stop_phrases", "reactions", "joiners", "countries")
+# Optional blocks of a language that describe requests in other words, and the lists each may have.
+REQUEST_LISTS = ("verbs", "objects", "wants", "unwanted", "negations")
+IN_SENTENCE_LISTS = ("words", "aimed", "not_before", "between", "not_after", "other_verb_endings")
+GAP = "..."  # in a request verb, where its object goes: "take ... off"
 REPLY_KINDS = {
     "sms": ("stopped_all", "stopped_categories", "started_all", "started_categories", "help"),
     # An email confirms a change of state only; each is a subject and a body.
@@ -70,6 +75,29 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class RequestVerb:
+    """A verb that, followed by one of its language's objects, asks us to stop ("take ... off" + "me")."""
+
+    head: tuple[str, ...]
+    tail: tuple[str, ...]  # words that follow the object ("off"); () if none
+    language: str
+    written: str
+    wants: bool = False  # a negated want ("don't want"): its objects are the language's `unwanted`
+
+
+@dataclass(frozen=True)
+class SentenceReading:
+    """How a stop word that is also an ordinary word reads inside a sentence, from its neighbours."""
+
+    # Phrases by the word next to the stop word (aimed: their first; not_before: their last).
+    aimed: Mapping[str, tuple[tuple[str, ...], ...]]  # right after it, a request to us ("stop texting")
+    not_before: Mapping[str, tuple[tuple[str, ...], ...]]  # right before it, an idiom ("can't stop")
+    between: frozenset[str]  # one of these may stand between not_before and the word ("will completely stop")
+    not_after: frozenset[str]  # right after it, these make it an idiom ("stop by")
+    other_verb_endings: tuple[str, ...]  # a word after it with this ending is another verb ("stop crying")
+
+
+@dataclass(frozen=True)
 class Language:
     code: str
     name: str
@@ -101,6 +129,14 @@ class KeywordTable:
     reactions: tuple[tuple[str, ...], ...]
     joiners: frozenset[str]
     longest_keyword: int = field(default=1)
+    request_verbs: Mapping[str, tuple[RequestVerb, ...]] = field(default_factory=dict)  # by first word
+    # By language (a language's `unwanted` under "<code>:unwanted"), then first word; longest first.
+    request_objects: Mapping[str, Mapping[str, tuple[tuple[str, ...], ...]]] = field(default_factory=dict)
+    request_negations: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)  # by last word
+    # Every language's objects and unwanted, by first word: "stop" followed by one is aimed at us.
+    request_targets: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    in_sentence: Mapping[tuple[str, ...], SentenceReading] = field(default_factory=dict)  # by stop word
+    typos: TypoIndex | None = None
     logo_url: str = ""  # optional https URL of the brand's logo, shown on the preference page
     accent_colour: str = ""  # optional #rrggbb of the page's buttons and links
     # provider -> {list (group id, tag, stream) -> category}
@@ -291,6 +327,8 @@ class _Builder:
                     add(words(name), Entry("category", (code,), name, category), where + (code, i))
 
         phrases, not_stop, reactions, joiners, languages, country_of = [], [], [], set(), {}, {}
+        requests: dict[str, dict] = {"verbs": {}, "objects": {}, "negations": set()}
+        in_sentence: dict[tuple[str, ...], list[dict]] = {}
         for code, lang in languages_data.items():
             where = ("languages", code)
             if not isinstance(lang, dict):
@@ -308,6 +346,9 @@ class _Builder:
                 phrases.append((" " + " ".join(words(phrase)) + " ", code, phrase))
             not_stop.extend(" " + " ".join(words(phrase)) + " " for phrase in lists["not_stop_phrases"])
             reactions.extend(words(r) for r in lists["reactions"])
+            self.requests(where + ("requests",), lang.get("requests"), code, requests)
+            self.in_sentence(where + ("stop_in_sentences",), lang.get("stop_in_sentences"), code, entries,
+                             in_sentence)
             joiners.update(w for j in lists["joiners"] for w in words(j))
             countries = self.countries(where + ("countries",), lang.get("countries"), country_of)
             replies = self.replies(where + ("replies",), lang.get("replies"))
@@ -365,6 +406,13 @@ class _Builder:
             reactions=tuple(reactions),
             joiners=frozenset(joiners),
             longest_keyword=max((len(k) for k in entries), default=1),
+            request_verbs=MappingProxyType({w: tuple(v) for w, v in requests["verbs"].items()}),
+            request_objects=MappingProxyType({code: _by_word(o, 0) for code, o in requests["objects"].items()}),
+            request_negations=_by_word(list(requests["negations"]), -1),
+            request_targets=_by_word([o for objects in requests["objects"].values() for o in objects], 0),
+            in_sentence=MappingProxyType({key: _merged(readings) for key, readings in in_sentence.items()}),
+            typos=TypoIndex((key[0] for key, entry in entries.items() if len(key) == 1 and entry.kind in WORD_LISTS),
+                            codes),
             logo_url=logo_url,
             accent_colour=accent_colour,
             provider_lists=MappingProxyType({p: MappingProxyType(m) for p, m in provider_lists.items()}),
@@ -402,6 +450,53 @@ class _Builder:
                                                         f"{found[provider][key]}: a list can be one category only")
                     continue
                 found[provider][key] = category
+
+    def block(self, where, value, known: tuple[str, ...]) -> dict[str, list[str]]:
+        """An optional mapping of word lists (requests, stop_in_sentences), each list checked."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problem(where, f"must be a mapping with the lists {', '.join(known)}")
+            return {}
+        for key in value:
+            if key not in known:
+                self.problem(where + (key,), f"is not a list this block knows ({', '.join(known)})")
+        return {key: self.word_list(where + (key,), value.get(key)) for key in known}
+
+    def requests(self, where, value, code: str, requests: dict) -> None:
+        lists = self.block(where, value, REQUEST_LISTS)
+        if not lists:
+            return
+        for verbs, objects, example in (("verbs", "objects", "me"), ("wants", "unwanted", "texts")):
+            if lists[verbs] and not lists[objects]:
+                self.problem(where, f"has {verbs} but no {objects}: a {verbs[:-1]} is a request only with what it "
+                                    f"is about, such as \"{example}\"")
+        for list_name in ("verbs", "wants"):
+            for i, written in enumerate(lists[list_name]):
+                parts = written.split(GAP)
+                head, tail = words(parts[0]), words(GAP.join(parts[1:]))
+                if len(parts) > 2 or not head or (len(parts) == 2 and not tail):
+                    self.problem(where + (list_name, i), f"{written!r}: write the words before and after the "
+                                                         f"object around one {GAP}, like \"take {GAP} off\"")
+                    continue
+                verb = RequestVerb(head, tail, code, written, wants=list_name == "wants")
+                requests["verbs"].setdefault(head[0], []).append(verb)
+        requests["objects"].setdefault(code, []).extend(words(o) for o in lists["objects"])
+        requests["objects"].setdefault(f"{code}:unwanted", []).extend(words(o) for o in lists["unwanted"])
+        requests["negations"].update(words(n) for n in lists["negations"])
+
+    def in_sentence(self, where, value, code: str, entries: dict, in_sentence: dict) -> None:
+        lists = self.block(where, value, IN_SENTENCE_LISTS)
+        for i, word in enumerate(lists.get("words", [])):
+            entry = entries.get(words(word))
+            if entry is None or entry.kind != "stop" or code not in entry.languages:
+                self.problem(where + ("words", i), f"{word!r} is not one of languages.{code}.stop: only a stop "
+                                                   "word is read with its neighbours")
+                continue
+            in_sentence.setdefault(words(word), []).append(lists)
+        for i, ending in enumerate(lists.get("other_verb_endings", [])):
+            if not ending.isalpha():
+                self.problem(where + ("other_verb_endings", i), f"{ending!r} must be letters only, like ing")
 
     def countries(self, where, value, country_of: dict) -> tuple[str, ...]:
         if value is None:
@@ -523,6 +618,27 @@ class _Builder:
                     self.problem(("languages", code, "replies", "sms", kind),
                                  f"does not fit one SMS: {length} characters in {encoding} (limit {limit}) "
                                  f"when filled in as {text!r}")
+
+
+def _by_word(phrases: list[tuple[str, ...]], at: int) -> Mapping[str, tuple[tuple[str, ...], ...]]:
+    """Phrases grouped by their word `at` (0: first, -1: last), longest first: one look-up per word."""
+    grouped: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in sorted(set(phrases), key=len, reverse=True):
+        grouped.setdefault(phrase[at], []).append(phrase)
+    return MappingProxyType({word: tuple(group) for word, group in grouped.items()})
+
+
+def _merged(readings: list[dict[str, list[str]]]) -> SentenceReading:
+    """One reading of a stop word shared by languages (STOP): every language's neighbours count."""
+    def phrases(name, at):
+        return _by_word([words(p) for lists in readings for p in lists[name]], at)
+    return SentenceReading(
+        aimed=phrases("aimed", 0),
+        not_before=phrases("not_before", -1),
+        between=frozenset(w for lists in readings for p in lists["between"] for w in words(p)[:1]),
+        not_after=frozenset(w for lists in readings for p in lists["not_after"] for w in words(p)[:1]),
+        other_verb_endings=tuple(dict.fromkeys(e.lower() for lists in readings for e in lists["other_verb_endings"])),
+    )
 
 
 # Words carriers and Twilio act on by themselves (CTIA; Twilio's defaults; ALTO/AYUDA for US Spanish,

@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from twilio.request_validator import RequestValidator
-from werkzeug.datastructures import MultiDict
 
 from ..core.addresses import InvalidAddress, sms_sender
 from ..core.inbound import Inbound, ProviderError, first_value
@@ -36,11 +35,25 @@ def signed_urls(request_url: str, public_base_url: str | None) -> list[str]:
     return [request_url]
 
 
-def form(body: bytes) -> MultiDict:
+class Form(dict):
+    """{name: [values]}: what RequestValidator reads a repeated parameter from (getall)."""
+
+    def getall(self, name: str) -> list[str]:
+        return self[name]
+
+    def get(self, name: str, default=None):
+        values = super().get(name)
+        return values[0] if values else default
+
+    def lists(self):
+        return self.items()
+
+
+def form(body: bytes) -> Form:
     """The form Twilio posts (application/x-www-form-urlencoded, UTF-8), parsed once for both the
     signature and the message: a value is unquoted only when it has something to unquote, which is
     most of what parsing costs (urllib's parse_qsl unquotes every one)."""
-    pairs = []
+    fields = Form()
     for pair in body.decode("utf-8", "replace").split("&"):
         if not pair:
             continue
@@ -49,8 +62,8 @@ def form(body: bytes) -> MultiDict:
             name = unquote_plus(name)
         if "%" in value or "+" in value:
             value = unquote_plus(value)
-        pairs.append((name, value))
-    return MultiDict(pairs)
+        fields.setdefault(name, []).append(value)
+    return fields
 
 
 def verify(auth_token: str | None, urls: Iterable[str], params: Mapping, signature: str | None) -> bool:
