@@ -191,13 +191,17 @@ def test_postgresql_down_answers_5xx_and_503_and_both_recover_by_themselves(node
     finally:
         database_reachable(database_url, True)
         came_back = time.monotonic()
-    while health(a)[0] != 200:
-        assert time.monotonic() - came_back < 10, "/healthz did not recover within 10 s"
-        time.sleep(0.2)
-    assert deliver(a, lost) == 200 and deliver(a, twilio_params("STOP", sender="+14155580003")) == 200
+    # Every worker of the node must be back: ten deliveries and health checks in a row succeed.
+    senders, answered = iter(f"+1415558{n:04d}" for n in range(100, 1000)), 0
+    while answered < 10:
+        assert time.monotonic() - came_back < 10, "the node did not recover within 10 s"
+        ok = health(a)[0] == 200 and deliver(a, twilio_params("STOP", sender=next(senders))) == 200
+        answered = answered + 1 if ok else 0
+        time.sleep(0 if ok else 0.2)
     print(f"recovered {time.monotonic() - came_back:.1f} s after the database came back")
+    assert deliver(a, lost) == 200  # Twilio's retry of the one that got a 500
     stored = {r[0] for r in rows(db, "SELECT address FROM messages")}
-    assert stored == {"+14155580001", "+14155580002", "+14155580003"}
+    assert {"+14155580001", "+14155580002"} <= stored and len(stored) >= 12
 
 
 def test_several_nodes_starting_at_once_migrate_once(backend):

@@ -90,7 +90,10 @@ class PostgresDatabase:
                         self.url, min_size=POOL_SIZE[0], max_size=POOL_SIZE[1], timeout=WAIT,
                         kwargs={"autocommit": True, "application_name": "optout", "connect_timeout": 5},
                         configure=_configure, check=ConnectionPool.check_connection, open=True,
-                        name=f"optout-{os.getpid()}")
+                        # Give up a failed reconnection after WAIT: the next request starts a fresh
+                        # attempt at once, where the pool's own backoff (1 s, 2 s, 4 s ...) would keep
+                        # a worker failing for seconds after the server is back.
+                        reconnect_timeout=WAIT, name=f"optout-{os.getpid()}")
                     self._pool_pid = os.getpid()
         return self._pool
 
