@@ -107,6 +107,8 @@ class Language:
     and_word: str
     replies: Mapping[str, Mapping[str, str]]  # channel -> reply kind (email: "kind.subject") -> template
     category_names: Mapping[str, str]  # category -> the name replies use in this language
+    # category -> how replies name it inside a sentence ("survey texts"); {} in older files: the name
+    category_phrases: Mapping[str, str] = field(default_factory=dict)
     still_sent: str = ""
     page: Mapping[str, str] = field(default_factory=dict)  # PAGE_TEXTS -> text
     descriptions: Mapping[str, str] = field(default_factory=dict)  # category -> a line under its name on the page
@@ -161,7 +163,8 @@ class KeywordTable:
 
     def _values(self, lang: Language, categories: tuple[str, ...]) -> dict[str, str]:
         names = [lang.category_names[c] for c in categories]
-        spoken = ", ".join(names[:-1]) + f" {lang.and_word} " + names[-1] if len(names) > 1 else "".join(names)
+        phrases = [lang.category_phrases.get(c, lang.category_names[c]) for c in categories]
+        spoken = ", ".join(phrases[:-1]) + f" {lang.and_word} " + phrases[-1] if len(phrases) > 1 else "".join(phrases)
         return {
             "brand": self.brand,
             "help": self.help_contact,
@@ -305,6 +308,7 @@ class _Builder:
             self.problem(("categories",), "must map category names to their words in each language")
             categories_data = {}
         category_names: dict[str, dict[str, str]] = {code: {} for code in codes}
+        category_phrases: dict[str, dict[str, str]] = {code: {} for code in codes}
         provider_lists: dict[str, dict[str, str]] = {provider: {} for provider in PROVIDER_LISTS}
         for category, names_by_language in categories_data.items():
             where = ("categories", category)
@@ -313,6 +317,8 @@ class _Builder:
                 continue
             names_by_language = dict(names_by_language)
             self.lists(where + ("lists",), names_by_language.pop("lists", None), category, provider_lists)
+            self.category_phrases(where + ("phrases",), names_by_language.pop("phrases", None), category,
+                                  category_phrases)
             for code in codes:
                 if code not in names_by_language:
                     self.problem(where, f"has no names in {code!r} (every language needs them)")
@@ -326,6 +332,12 @@ class _Builder:
                 for i, name in enumerate(names):
                     add(words(name), Entry("category", (code,), name, category), where + (code, i))
 
+        for code, phrased in category_phrases.items():
+            missing = [str(c) for c in categories_data if c not in phrased]
+            if phrased and missing:
+                self.problem(("categories",), f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no "
+                                              f"phrase in {code!r}: give every category a phrase in a language, "
+                                              "or none (replies then use the first name)")
         phrases, not_stop, reactions, joiners, languages, country_of = [], [], [], set(), {}, {}
         requests: dict[str, dict] = {"verbs": {}, "objects": {}, "negations": set()}
         in_sentence: dict[tuple[str, ...], list[dict]] = {}
@@ -372,6 +384,7 @@ class _Builder:
                     and_word=(lists["joiners"] or ["+"])[0],
                     replies=replies,
                     category_names=MappingProxyType(category_names.get(code, {})),
+                    category_phrases=MappingProxyType(category_phrases.get(code, {})),
                     countries=countries,
                     still_sent=still_sent,
                     page=page,
@@ -450,6 +463,24 @@ class _Builder:
                                                         f"{found[provider][key]}: a list can be one category only")
                     continue
                 found[provider][key] = category
+
+    def category_phrases(self, where, value, category: str, found: dict[str, dict[str, str]]) -> None:
+        """Read a category's phrases (language -> how replies name it) into found[language][category]."""
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            self.problem(where, "must map each language code to how replies name the category, "
+                                "like en: survey texts")
+            return
+        for code, phrase in value.items():
+            if code not in found:
+                self.problem(where + (code,), f"{code!r} is not one of the languages ({', '.join(found)})")
+            elif self.text(where + (code,), phrase) is not None:
+                if "{" in phrase or "}" in phrase:
+                    self.problem(where + (code,), "a phrase takes no placeholders")
+                    continue
+                self.check_template(where + (code,), phrase, sms=True)  # it goes into SMS replies: GSM-7 only
+                found[code][category] = phrase.strip()
 
     def block(self, where, value, known: tuple[str, ...]) -> dict[str, list[str]]:
         """An optional mapping of word lists (requests, stop_in_sentences), each list checked."""
