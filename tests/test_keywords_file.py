@@ -121,6 +121,14 @@ def test_the_minimal_file_is_valid():
     (broken("brand: Acme", "brand: Acme\naccent_colour: teal"), 2, "must be a colour written #rrggbb"),
     (broken("brand: Acme", "brand: Acme\naccent_colour: '#0b6e4f; color: red'"), 2, "must be a colour"),
     (b"\xff\xfe", None, "not UTF-8"),
+    (broken("brand: Acme", "brand: Acme\nambiguous: maybe"), 2, "'maybe' is not a choice for unsure messages"),
+    (broken("brand: Acme", "brand: Acme\nambiguous: ask"), 17, "has no ask reply: with ambiguous: ask"),
+    (broken("brand: Acme", "brand: Acme\nambiguous: ask").replace(b"      email:", b"        ask: \"{brand}: "
+                                                                  + b"x" * 160 + b"\"\n      email:"), 23,
+     "sms.ask: does not fit one SMS"),
+    (broken("      email:", "        asks: \"Sure?\"\n      email:"), 22,
+     "asks: is not a reply this service sends (stopped_all, stopped_categories, started_all, started_categories, "
+     "help, ask)"),
 ])
 def test_a_broken_file_names_the_line_and_the_problem(raw, line, message):
     with pytest.raises(KeywordFileError) as error:
@@ -183,6 +191,7 @@ def test_check_keywords_command_passes_on_the_shipped_file():
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout and "1 segment" in result.stdout
     assert "request verbs and wants, 5 stop words read with their neighbours" in result.stdout
+    assert "unsure messages (ambiguous: opt_out): opted out and flagged for review" in result.stdout
 
 
 def test_every_shipped_reply_fits_one_sms_without_lookalike_characters():

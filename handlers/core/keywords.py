@@ -34,6 +34,10 @@ REPLY_KINDS = {
     # An email confirms a change of state only; each is a subject and a body.
     "email": ("stopped_all", "stopped_categories", "started_all", "started_categories"),
 }
+# Replies a file needs only for a setting: `ask`, the question put to an unsure message under `ambiguous: ask`.
+OPTIONAL_REPLY_KINDS = {"sms": ("ask",), "email": ()}
+# What an unsure decision (an opt-out flagged for review) does: opt out as before, or ask first.
+AMBIGUOUS_CHOICES = ("opt_out", "ask")
 EMAIL_PARTS = ("subject", "body")
 # The texts of the preference page (/u/<token>), and the placeholders each may use.
 PAGE_TEXTS = ("title", "intro", "focus", "focus_button", "keep", "everything", "save", "saved_title",
@@ -139,6 +143,7 @@ class KeywordTable:
     request_targets: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     in_sentence: Mapping[tuple[str, ...], SentenceReading] = field(default_factory=dict)  # by stop word
     typos: TypoIndex | None = None
+    ambiguous: str = "opt_out"  # an AMBIGUOUS_CHOICES value
     logo_url: str = ""  # optional https URL of the brand's logo, shown on the preference page
     accent_colour: str = ""  # optional #rrggbb of the page's buttons and links
     # provider -> {list (group id, tag, stream) -> category}
@@ -280,6 +285,10 @@ class _Builder:
             self.problem(("languages",), "must map language codes (en, fr ...) to their words and replies")
             languages_data = {}
         codes = [str(c) for c in languages_data]
+        self.ambiguous = data.get("ambiguous", "opt_out")
+        if self.ambiguous not in AMBIGUOUS_CHOICES:
+            self.problem(("ambiguous",), f"{self.ambiguous!r} is not a choice for unsure messages: write opt_out "
+                                         "(opt them out and flag them, the default) or ask (ask them first)")
         default_language = data.get("default_language", codes[0] if codes else None)
         if default_language not in languages_data:
             self.problem(("default_language",),
@@ -390,11 +399,11 @@ class _Builder:
                     page=page,
                     descriptions=descriptions,
                 )
-        unknown = set(data) - {"brand", "logo_url", "accent_colour", "help_contact", "default_language", "categories",
-                               "languages"}
+        unknown = set(data) - {"brand", "logo_url", "accent_colour", "help_contact", "default_language", "ambiguous",
+                               "categories", "languages"}
         for key in sorted(unknown):
             self.problem((key,), "is not a setting this file knows (brand, logo_url, accent_colour, help_contact, "
-                                 "default_language, categories, languages)")
+                                 "default_language, ambiguous, categories, languages)")
         logo_url = self.text(("logo_url",), data.get("logo_url"), required=False) or ""
         if logo_url and not re.fullmatch(r"https://[A-Za-z0-9.-]+(:\d+)?/[^\s\"'<>()\\]*", logo_url):
             self.problem(("logo_url",), "must be an https:// URL of an image, like https://cdn.acme.example/logo.svg")
@@ -424,6 +433,7 @@ class _Builder:
             request_negations=_by_word(list(requests["negations"]), -1),
             request_targets=_by_word([o for objects in requests["objects"].values() for o in objects], 0),
             in_sentence=MappingProxyType({key: _merged(readings) for key, readings in in_sentence.items()}),
+            ambiguous=self.ambiguous if self.ambiguous in AMBIGUOUS_CHOICES else "opt_out",
             typos=TypoIndex((key[0] for key, entry in entries.items() if len(key) == 1 and entry.kind in WORD_LISTS),
                             codes),
             logo_url=logo_url,
@@ -603,7 +613,13 @@ class _Builder:
                 self.problem(where, f"has no {channel} replies ({', '.join(kinds)})")
                 continue
             flat = {}
-            for kind in kinds:
+            optional = OPTIONAL_REPLY_KINDS[channel]
+            for kind in kinds + optional:
+                if kind in optional and kind not in templates:
+                    if self.ambiguous == kind:  # needed only with `ambiguous: ask`
+                        self.problem(where + (channel,), f"has no {kind} reply: with ambiguous: {kind}, unsure "
+                                                         "messages are asked a question in their language")
+                    continue
                 if channel == "sms":
                     flat[kind] = self.text(where + (channel, kind), templates.get(kind))
                     continue
@@ -614,8 +630,9 @@ class _Builder:
                 for part in EMAIL_PARTS:
                     flat[f"{kind}.{part}"] = self.text(where + (channel, kind, part), parts.get(part))
             for kind in templates:
-                if kind not in kinds:
-                    self.problem(where + (channel, kind), f"is not a reply this service sends ({', '.join(kinds)})")
+                if kind not in kinds + optional:
+                    self.problem(where + (channel, kind),
+                                 f"is not a reply this service sends ({', '.join(kinds + optional)})")
             for key, template in flat.items():
                 if template is not None:
                     self.check_template(where + (channel, *key.split(".")), template, sms=channel == "sms")
