@@ -85,6 +85,9 @@ def check_keywords(path):
                f"{len(table.entries)} keywords, {len(table.phrases)} phrases, "
                f"{sum(map(len, table.request_verbs.values()))} request verbs and wants, "
                f"{len(table.in_sentence)} stop words read with their neighbours")
+    unsure = {"opt_out": "opted out and flagged for review", "ask": "asked first by SMS (at most once a day), "
+              "flagged for review; by email opted out"}
+    click.echo(f"  unsure messages (ambiguous: {table.ambiguous}): {unsure[table.ambiguous]}")
     for code, lang in table.languages.items():
         for kind in lang.replies.get("sms", {}):
             text = table.render("sms", kind, code, table.categories)

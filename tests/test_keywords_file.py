@@ -121,6 +121,14 @@ def test_the_minimal_file_is_valid():
     (broken("brand: Acme", "brand: Acme\naccent_colour: teal"), 2, "must be a colour written #rrggbb"),
     (broken("brand: Acme", "brand: Acme\naccent_colour: '#0b6e4f; color: red'"), 2, "must be a colour"),
     (b"\xff\xfe", None, "not UTF-8"),
+    (broken("brand: Acme", "brand: Acme\nambiguous: maybe"), 2, "'maybe' is not a choice for unsure messages"),
+    (broken("brand: Acme", "brand: Acme\nambiguous: ask"), 17, "has no ask reply: with ambiguous: ask"),
+    (broken("brand: Acme", "brand: Acme\nambiguous: ask").replace(b"      email:", b"        ask: \"{brand}: "
+                                                                  + b"x" * 160 + b"\"\n      email:"), 23,
+     "sms.ask: does not fit one SMS"),
+    (broken("      email:", "        asks: \"Sure?\"\n      email:"), 22,
+     "asks: is not a reply this service sends (stopped_all, stopped_categories, started_all, started_categories, "
+     "help, ask)"),
 ])
 def test_a_broken_file_names_the_line_and_the_problem(raw, line, message):
     with pytest.raises(KeywordFileError) as error:
@@ -183,6 +191,7 @@ def test_check_keywords_command_passes_on_the_shipped_file():
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout and "1 segment" in result.stdout
     assert "request verbs and wants, 5 stop words read with their neighbours" in result.stdout
+    assert "unsure messages (ambiguous: opt_out): opted out and flagged for review" in result.stdout
 
 
 def test_every_shipped_reply_fits_one_sms_without_lookalike_characters():
@@ -337,3 +346,52 @@ def test_check_keywords_prints_the_provider_lists(tmp_path):
     result = run_flask("check-keywords", env_path=path)
     assert result.returncode == 0, result.stderr
     assert "sendgrid lists: 12345 -> surveys" in result.stdout and "mailgun lists: surveys -> surveys" in result.stdout
+
+
+TWO_CATEGORIES = VALID.replace("\n  surveys:\n    en: [surveys, survey]\n",
+                               "\n  surveys:\n<surveys>    en: [surveys, survey]\n"
+                               "  promos:\n<promos>    en: [promos]\n")
+
+
+@pytest.mark.parametrize("surveys, promos, message", [
+    ("    phrases: {en: surveys}\n", "    phrases: {en: promotional offers}\n", None),
+    ("", "", None),  # a file of an earlier version: replies name categories by their first name
+    ("    phrases: {en: surveys}\n", "", "categories: promos has no phrase in 'en': give every category a phrase"),
+    ("    phrases: {fr: sondages}\n", "", "categories.surveys.phrases.fr: 'fr' is not one of the languages (en)"),
+    ("    phrases: {en: ''}\n", "    phrases: {en: offers}\n", "surveys.phrases.en: must be a non-empty text"),
+    ("    phrases: {en: '{brand} surveys'}\n", "    phrases: {en: offers}\n", "a phrase takes no placeholders"),
+    ("    phrases: {en: \u201csurveys\u201d}\n", "    phrases: {en: offers}\n",
+     "phrases.en: uses characters that force"),
+    ("    phrases: [surveys]\n", "", "surveys.phrases: must map each language code to how replies name"),
+    ("    phrases: {en: surveys}\n", "    phrases: {en: " + "o" * 120 + "}\n",
+     "started_categories: does not fit one SMS"),
+])
+def test_category_phrases_are_checked(surveys, promos, message):
+    raw = TWO_CATEGORIES.replace("<surveys>", surveys).replace("<promos>", promos).encode()
+    if message is not None:
+        with pytest.raises(KeywordFileError) as error:
+            parse_keywords(raw)
+        assert message in "\n".join(error.value.problems)
+        return
+    table = parse_keywords(raw)
+    expected = ("surveys and promotional offers texts" if promos else "surveys and promos texts")
+    assert table.render("sms", "stopped_categories", "en", ("surveys", "promos")) == (
+        f"Acme: no more {expected}. Reply START SURVEYS PROMOS to undo.")
+
+
+SHIPPED_TABLE = load_keywords(str(ROOT / "keywords.yaml"))
+
+
+@pytest.mark.parametrize("code, category", [(c, k) for c in SHIPPED_TABLE.languages
+                                             for k in SHIPPED_TABLE.categories])
+@pytest.mark.parametrize("kind", ["stopped_categories", "started_categories"])
+def test_shipped_replies_name_each_category_by_its_phrase(code, category, kind):
+    language = SHIPPED_TABLE.languages[code]
+    phrase, name = language.category_phrases[category], language.category_names[category]
+    sms = SHIPPED_TABLE.render("sms", kind, code, (category,))
+    subject, body = SHIPPED_TABLE.render_email(kind, code, (category,))
+    for text in (sms, subject, body):
+        assert phrase in text, (code, kind, text)
+        for bare in (f"{name} texts", f"{name} emails"):
+            assert bare not in text, (code, kind, text)
+    assert name.upper() in sms  # what to send back is still the name

@@ -75,3 +75,8 @@ def apply(state: Mapping[str, str], decision: Decision, categories: tuple[str, .
     if provider_replied:
         reply_kind = None
     return Transition(action, before, after, changed, reply_kind)
+
+
+def unchanged(state: Mapping[str, str], action: str, reply_kind: str | None = None) -> Transition:
+    """A decision that leaves the state as it is (an unsure message asked a question first)."""
+    return Transition(action, dict(state), dict(state), False, reply_kind)

@@ -8,6 +8,7 @@ writes, and neither imports the other's layer upward.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Protocol
 
 from . import consent
@@ -40,12 +41,13 @@ class Recorded:
 
 
 class Decide(Protocol):
-    """Pure: the outcome of the message given the person's committed state and known language.
+    """Pure: the outcome of the message given the person's committed state, known language, and
+    whether they were asked an ASK_WINDOW ago or less (a message of theirs recorded as ASKED).
 
     The store calls it inside the write transaction, again if the state moved since the last call.
     """
 
-    def __call__(self, state: dict[str, str], known_language: str | None) -> Outcome: ...
+    def __call__(self, state: dict[str, str], known_language: str | None, asked_recently: bool) -> Outcome: ...
 
 
 class Recorder(Protocol):
@@ -55,6 +57,8 @@ class Recorder(Protocol):
 
 
 EMAIL_CONFIRMATIONS = REPLY_KINDS["email"]
+ASKED = "asked"  # the action recorded for an unsure message that was asked a question (`ambiguous: ask`)
+ASK_WINDOW = timedelta(days=1)  # a person is asked at most once in this time
 WEB = "web"  # the provider of choices made on the preference page and by one-click unsubscribe
 
 
@@ -67,13 +71,18 @@ def handle(inbound: Inbound, table: KeywordTable, store: Recorder, decision: Dec
     """
     decision = decision or read(inbound, table)
 
-    def decide(state: dict[str, str], known_language: str | None) -> Outcome:
+    def decide(state: dict[str, str], known_language: str | None, asked_recently: bool) -> Outcome:
         chosen = replace(decision, language=reply_language(decision, table, known_language, inbound.country))
         transition = consent.apply(state, chosen, table.categories,
                                    provider_replied=inbound.provider_action is not None)
         kind = transition.reply_kind
         if kind is None or (inbound.channel == "sms" and inbound.provider == WEB):
             return Outcome(chosen, transition, None)  # a page shows its own result; no SMS answers it
+        if is_unsure(chosen, inbound, table):
+            # Nothing changes until they answer; the message stays flagged for review.
+            if asked_recently:
+                return Outcome(chosen, consent.unchanged(state, NONE), None)
+            return Outcome(chosen, consent.unchanged(state, ASKED, "ask"), table.render("sms", "ask", chosen.language))
         categories = chosen.categories if kind != "help" else table.categories
         if inbound.channel == "email":
             mail = table.render_email(kind, chosen.language, categories) if kind in EMAIL_CONFIRMATIONS else None
@@ -81,6 +90,13 @@ def handle(inbound: Inbound, table: KeywordTable, store: Recorder, decision: Dec
         return Outcome(chosen, transition, table.render(inbound.channel, kind, chosen.language, categories))
 
     return store.record_inbound(inbound, decide)
+
+
+def is_unsure(decision: Decision, inbound: Inbound, table: KeywordTable) -> bool:
+    """Whether the person is asked before an opt-out: the operator chose `ambiguous: ask` and the
+    opt-out is flagged for review. SMS only: an email reply keeps `opt_out` (README)."""
+    return (table.ambiguous == "ask" and inbound.channel == "sms" and decision.action == OPT_OUT
+            and decision.flagged)
 
 
 def read(inbound: Inbound, table: KeywordTable) -> Decision:

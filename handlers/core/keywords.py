@@ -34,6 +34,10 @@ REPLY_KINDS = {
     # An email confirms a change of state only; each is a subject and a body.
     "email": ("stopped_all", "stopped_categories", "started_all", "started_categories"),
 }
+# Replies a file needs only for a setting: `ask`, the question put to an unsure message under `ambiguous: ask`.
+OPTIONAL_REPLY_KINDS = {"sms": ("ask",), "email": ()}
+# What an unsure decision (an opt-out flagged for review) does: opt out as before, or ask first.
+AMBIGUOUS_CHOICES = ("opt_out", "ask")
 EMAIL_PARTS = ("subject", "body")
 # The texts of the preference page (/u/<token>), and the placeholders each may use.
 PAGE_TEXTS = ("title", "intro", "focus", "focus_button", "keep", "everything", "save", "saved_title",
@@ -107,6 +111,8 @@ class Language:
     and_word: str
     replies: Mapping[str, Mapping[str, str]]  # channel -> reply kind (email: "kind.subject") -> template
     category_names: Mapping[str, str]  # category -> the name replies use in this language
+    # category -> how replies name it inside a sentence ("survey texts"); {} in older files: the name
+    category_phrases: Mapping[str, str] = field(default_factory=dict)
     still_sent: str = ""
     page: Mapping[str, str] = field(default_factory=dict)  # PAGE_TEXTS -> text
     descriptions: Mapping[str, str] = field(default_factory=dict)  # category -> a line under its name on the page
@@ -137,6 +143,7 @@ class KeywordTable:
     request_targets: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     in_sentence: Mapping[tuple[str, ...], SentenceReading] = field(default_factory=dict)  # by stop word
     typos: TypoIndex | None = None
+    ambiguous: str = "opt_out"  # an AMBIGUOUS_CHOICES value
     logo_url: str = ""  # optional https URL of the brand's logo, shown on the preference page
     accent_colour: str = ""  # optional #rrggbb of the page's buttons and links
     # provider -> {list (group id, tag, stream) -> category}
@@ -161,7 +168,8 @@ class KeywordTable:
 
     def _values(self, lang: Language, categories: tuple[str, ...]) -> dict[str, str]:
         names = [lang.category_names[c] for c in categories]
-        spoken = ", ".join(names[:-1]) + f" {lang.and_word} " + names[-1] if len(names) > 1 else "".join(names)
+        phrases = [lang.category_phrases.get(c, lang.category_names[c]) for c in categories]
+        spoken = ", ".join(phrases[:-1]) + f" {lang.and_word} " + phrases[-1] if len(phrases) > 1 else "".join(phrases)
         return {
             "brand": self.brand,
             "help": self.help_contact,
@@ -277,6 +285,10 @@ class _Builder:
             self.problem(("languages",), "must map language codes (en, fr ...) to their words and replies")
             languages_data = {}
         codes = [str(c) for c in languages_data]
+        self.ambiguous = data.get("ambiguous", "opt_out")
+        if self.ambiguous not in AMBIGUOUS_CHOICES:
+            self.problem(("ambiguous",), f"{self.ambiguous!r} is not a choice for unsure messages: write opt_out "
+                                         "(opt them out and flag them, the default) or ask (ask them first)")
         default_language = data.get("default_language", codes[0] if codes else None)
         if default_language not in languages_data:
             self.problem(("default_language",),
@@ -305,6 +317,7 @@ class _Builder:
             self.problem(("categories",), "must map category names to their words in each language")
             categories_data = {}
         category_names: dict[str, dict[str, str]] = {code: {} for code in codes}
+        category_phrases: dict[str, dict[str, str]] = {code: {} for code in codes}
         provider_lists: dict[str, dict[str, str]] = {provider: {} for provider in PROVIDER_LISTS}
         for category, names_by_language in categories_data.items():
             where = ("categories", category)
@@ -313,6 +326,8 @@ class _Builder:
                 continue
             names_by_language = dict(names_by_language)
             self.lists(where + ("lists",), names_by_language.pop("lists", None), category, provider_lists)
+            self.category_phrases(where + ("phrases",), names_by_language.pop("phrases", None), category,
+                                  category_phrases)
             for code in codes:
                 if code not in names_by_language:
                     self.problem(where, f"has no names in {code!r} (every language needs them)")
@@ -326,6 +341,12 @@ class _Builder:
                 for i, name in enumerate(names):
                     add(words(name), Entry("category", (code,), name, category), where + (code, i))
 
+        for code, phrased in category_phrases.items():
+            missing = [str(c) for c in categories_data if c not in phrased]
+            if phrased and missing:
+                self.problem(("categories",), f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no "
+                                              f"phrase in {code!r}: give every category a phrase in a language, "
+                                              "or none (replies then use the first name)")
         phrases, not_stop, reactions, joiners, languages, country_of = [], [], [], set(), {}, {}
         requests: dict[str, dict] = {"verbs": {}, "objects": {}, "negations": set()}
         in_sentence: dict[tuple[str, ...], list[dict]] = {}
@@ -372,16 +393,17 @@ class _Builder:
                     and_word=(lists["joiners"] or ["+"])[0],
                     replies=replies,
                     category_names=MappingProxyType(category_names.get(code, {})),
+                    category_phrases=MappingProxyType(category_phrases.get(code, {})),
                     countries=countries,
                     still_sent=still_sent,
                     page=page,
                     descriptions=descriptions,
                 )
-        unknown = set(data) - {"brand", "logo_url", "accent_colour", "help_contact", "default_language", "categories",
-                               "languages"}
+        unknown = set(data) - {"brand", "logo_url", "accent_colour", "help_contact", "default_language", "ambiguous",
+                               "categories", "languages"}
         for key in sorted(unknown):
             self.problem((key,), "is not a setting this file knows (brand, logo_url, accent_colour, help_contact, "
-                                 "default_language, categories, languages)")
+                                 "default_language, ambiguous, categories, languages)")
         logo_url = self.text(("logo_url",), data.get("logo_url"), required=False) or ""
         if logo_url and not re.fullmatch(r"https://[A-Za-z0-9.-]+(:\d+)?/[^\s\"'<>()\\]*", logo_url):
             self.problem(("logo_url",), "must be an https:// URL of an image, like https://cdn.acme.example/logo.svg")
@@ -411,6 +433,7 @@ class _Builder:
             request_negations=_by_word(list(requests["negations"]), -1),
             request_targets=_by_word([o for objects in requests["objects"].values() for o in objects], 0),
             in_sentence=MappingProxyType({key: _merged(readings) for key, readings in in_sentence.items()}),
+            ambiguous=self.ambiguous if self.ambiguous in AMBIGUOUS_CHOICES else "opt_out",
             typos=TypoIndex((key[0] for key, entry in entries.items() if len(key) == 1 and entry.kind in WORD_LISTS),
                             codes),
             logo_url=logo_url,
@@ -450,6 +473,24 @@ class _Builder:
                                                         f"{found[provider][key]}: a list can be one category only")
                     continue
                 found[provider][key] = category
+
+    def category_phrases(self, where, value, category: str, found: dict[str, dict[str, str]]) -> None:
+        """Read a category's phrases (language -> how replies name it) into found[language][category]."""
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            self.problem(where, "must map each language code to how replies name the category, "
+                                "like en: survey texts")
+            return
+        for code, phrase in value.items():
+            if code not in found:
+                self.problem(where + (code,), f"{code!r} is not one of the languages ({', '.join(found)})")
+            elif self.text(where + (code,), phrase) is not None:
+                if "{" in phrase or "}" in phrase:
+                    self.problem(where + (code,), "a phrase takes no placeholders")
+                    continue
+                self.check_template(where + (code,), phrase, sms=True)  # it goes into SMS replies: GSM-7 only
+                found[code][category] = phrase.strip()
 
     def block(self, where, value, known: tuple[str, ...]) -> dict[str, list[str]]:
         """An optional mapping of word lists (requests, stop_in_sentences), each list checked."""
@@ -572,7 +613,13 @@ class _Builder:
                 self.problem(where, f"has no {channel} replies ({', '.join(kinds)})")
                 continue
             flat = {}
-            for kind in kinds:
+            optional = OPTIONAL_REPLY_KINDS[channel]
+            for kind in kinds + optional:
+                if kind in optional and kind not in templates:
+                    if self.ambiguous == kind:  # needed only with `ambiguous: ask`
+                        self.problem(where + (channel,), f"has no {kind} reply: with ambiguous: {kind}, unsure "
+                                                         "messages are asked a question in their language")
+                    continue
                 if channel == "sms":
                     flat[kind] = self.text(where + (channel, kind), templates.get(kind))
                     continue
@@ -583,8 +630,9 @@ class _Builder:
                 for part in EMAIL_PARTS:
                     flat[f"{kind}.{part}"] = self.text(where + (channel, kind, part), parts.get(part))
             for kind in templates:
-                if kind not in kinds:
-                    self.problem(where + (channel, kind), f"is not a reply this service sends ({', '.join(kinds)})")
+                if kind not in kinds + optional:
+                    self.problem(where + (channel, kind),
+                                 f"is not a reply this service sends ({', '.join(kinds + optional)})")
             for key, template in flat.items():
                 if template is not None:
                     self.check_template(where + (channel, *key.split(".")), template, sms=channel == "sms")

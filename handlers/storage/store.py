@@ -17,7 +17,7 @@ from ..core.classifier import OPT_IN, OPT_OUT, Decision
 from ..core.consent import EVERYTHING
 from ..core.consent import apply as consent_apply
 from ..core.inbound import Inbound, Replay
-from ..core.intake import Decide, Recorded
+from ..core.intake import ASK_WINDOW, ASKED, Decide, Recorded
 from ..core.provider_events import COMPLAINT_RULE
 from .database import StoreError, is_postgres_url, sqlite_path
 from .states import queue_pushes, read_state, record_transition
@@ -98,27 +98,32 @@ class Store:
     def record_inbound(self, inbound: Inbound, decide: Decide) -> Recorded:
         """Record the message, its decision, the event and the new state in one committed transaction.
 
-        `decide(current_state, known_language)` is pure and runs inside the transaction, after the
-        person's lock (PostgreSQL) or under the one writer (SQLite): two messages from one person are
-        decided one after the other, each from the state the other committed. known_language is the
-        language of their latest message whose words belonged to one language only. A message
+        `decide(current_state, known_language, asked_recently)` is pure and runs inside the transaction,
+        after the person's lock (PostgreSQL) or under the one writer (SQLite): two messages from one person
+        are decided one after the other, each from the state the other committed. known_language is the
+        language of their latest message whose words belonged to one language only; asked_recently,
+        whether one of their messages was answered with a question (ASKED) within ASK_WINDOW. A message
         already recorded (same provider and id) changes nothing: Recorded(duplicate=True).
         """
         params = json.dumps(inbound.params, ensure_ascii=False)  # outside the lock: it is the costly part
 
         def work(conn) -> Recorded:
             self.dialect.lock_person(conn, inbound.channel, inbound.address)
-            # One statement for "seen before?" and "their language": the webhook's reads are its CPU.
-            seen, known = conn.execute(
+            # One statement for "seen before?", "their language" and "asked lately?": the webhook's reads
+            # are its CPU.
+            asked_since = (datetime.now(timezone.utc) - ASK_WINDOW).isoformat(timespec="microseconds")
+            seen, known, asked = conn.execute(
                 "SELECT (SELECT id FROM messages WHERE provider = ? AND provider_id = ?), "
                 "(SELECT language FROM messages WHERE channel = ? AND address = ? AND language_sure = 1 "
-                "ORDER BY id DESC LIMIT 1)",
-                (inbound.provider, inbound.provider_id, inbound.channel, inbound.address)).fetchone()
+                "ORDER BY id DESC LIMIT 1), "
+                "(SELECT 1 FROM messages WHERE channel = ? AND address = ? AND action = ? AND received_at > ? LIMIT 1)",
+                (inbound.provider, inbound.provider_id, inbound.channel, inbound.address,
+                 inbound.channel, inbound.address, ASKED, asked_since)).fetchone()
             if inbound.nonce:
                 self._use_nonce(conn, inbound)
             if seen is not None:
                 return Recorded(True, seen, None, None)
-            outcome = decide(read_state(conn, inbound.channel, inbound.address), known)
+            outcome = decide(read_state(conn, inbound.channel, inbound.address), known, asked is not None)
             decision, transition, reply = outcome.decision, outcome.transition, outcome.reply
             stamp = now()
             categories = json.dumps(list(decision.categories))
