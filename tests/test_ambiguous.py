@@ -98,3 +98,15 @@ def test_sure_messages_and_email_replies_are_not_asked(service, db):
     services = service.extensions["optout"]
     recorded = handle(reply("can you stop"), services.keywords, services.store)  # email keeps opt_out
     assert recorded.transition.action == "opt_out" and recorded.rule == "stop_word_in_message"
+
+
+def test_the_dashboard_lists_asked_messages_in_plain_words(service, choice):
+    from test_admin import login
+
+    client = service.test_client()
+    answers(client, "can you stop")
+    assert login(client).status_code == 303
+    page = client.get("/admin?action=asked")
+    assert page.status_code == 200
+    listed = "Asked whether they meant to stop" in page.text
+    assert listed is (choice == "ask")

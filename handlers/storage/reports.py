@@ -14,7 +14,7 @@ from .store import Store, dict_rows
 # The chart's series. "ignored" is every message that changed nothing: no match, and email opt-ins
 # refused for want of SPF or DKIM.
 SERIES = ("opt_out", "opt_in", "help", "ignored")
-ACTIONS = ("opt_out", "opt_in", "help", "none", "refused")
+ACTIONS = ("opt_out", "opt_in", "help", "asked", "none", "refused")
 
 
 def _rows(store: Store, sql: str, params: tuple = ()) -> list[dict]:

@@ -10,12 +10,13 @@ ACTIONS = {
     "opt_out": "Opted out of {scope}",
     "opt_in": "Opted back in to {scope}",
     "help": "Asked for help",
+    "asked": "Asked whether they meant to stop (ambiguous: ask)",
     "none": "Not an opt-out",
     "refused": "Opt-in refused",
 }
 # The decisions as a filter names them.
-FILTERS = {"opt_out": "Opt-outs", "opt_in": "Opt-ins", "help": "Help requests", "none": "No action",
-           "refused": "Refused opt-ins"}
+FILTERS = {"opt_out": "Opt-outs", "opt_in": "Opt-ins", "help": "Help requests", "asked": "Asked to confirm",
+           "none": "No action", "refused": "Refused opt-ins"}
 # Why, in a few words; {matched} is the keyword or phrase as written in keywords.yaml. A rule not
 # listed here (a new one) is explained by RULES, else shown by its name.
 REASONS = {
