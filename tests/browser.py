@@ -2,7 +2,9 @@
 
 import base64
 import contextlib
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -47,8 +49,12 @@ def viewport(driver, width: int) -> None:
         "width": width, "height": 844 if width < 600 else 900, "deviceScaleFactor": 1, "mobile": width < 600})
 
 
-def screenshot(driver, name: str, width: int) -> Path:
-    """The whole page (up to 3,000 px tall) at `width` CSS pixels as docs/<name>.png, which the README shows."""
+def screenshot(driver, name: str, width: int, dated: bool = False) -> Path:
+    """The whole page (up to 3,000 px tall) at `width` CSS pixels as docs/<name>.png, which the README shows.
+
+    A `dated` page (the dashboard: its charts and times follow today's date) would change the file on
+    every run and leave every checkout dirty: it is rewritten only when missing or when
+    UPDATE_SCREENSHOTS=1, and otherwise captured to a temporary file (so the capture is still tested)."""
     viewport(driver, width)
     height = driver.execute_script("return document.documentElement.scrollHeight")
     shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
@@ -56,6 +62,8 @@ def screenshot(driver, name: str, width: int) -> Path:
         "clip": {"x": 0, "y": 0, "width": width, "height": min(height, 3000), "scale": 1}})
     DOCS.mkdir(exist_ok=True)
     path = DOCS / f"{name}.png"
+    if dated and path.exists() and os.environ.get("UPDATE_SCREENSHOTS") != "1":
+        path = Path(tempfile.mkdtemp(prefix="screenshot-")) / f"{name}.png"
     path.write_bytes(base64.b64decode(shot["data"]))
     return path
 
