@@ -13,7 +13,7 @@ https://www.twilio.com/docs/messaging/guides/webhook-request
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from twilio.request_validator import RequestValidator
@@ -26,27 +26,25 @@ from ..core.provider_events import ProviderEvent
 _PROVIDER_ACTIONS = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
 
 
-def signed_urls(request_url: str, public_base_url: str | None) -> list[str]:
+def signed_url(request_url: str, public_base_url: str | None) -> str:
     """The URL Twilio signed: the configured public origin with the request's path, else the URL of the
     request as the client called it."""
     if public_base_url:
         parts, base = urlsplit(request_url), urlsplit(public_base_url.rstrip("/"))
-        return [urlunsplit((base.scheme, base.netloc, base.path + parts.path, parts.query, ""))]
-    return [request_url]
+        return urlunsplit((base.scheme, base.netloc, base.path + parts.path, parts.query, ""))
+    return request_url
 
 
 class Form(dict):
-    """{name: [values]}: what RequestValidator reads a repeated parameter from (getall)."""
+    """{name: [values]} as Twilio posted them."""
 
     def getall(self, name: str) -> list[str]:
+        """What RequestValidator reads a parameter's values from (a plain dict's lists it would not)."""
         return self[name]
 
-    def get(self, name: str, default=None):
-        values = super().get(name)
-        return values[0] if values else default
-
-    def lists(self):
-        return self.items()
+    def params(self) -> dict[str, str | list[str]]:
+        """One value per name, a list only where a name was repeated: what parse() takes."""
+        return {name: values[0] if len(values) == 1 else values for name, values in self.items()}
 
 
 def form(body: bytes) -> Form:
@@ -66,16 +64,16 @@ def form(body: bytes) -> Form:
     return fields
 
 
-def verify(auth_token: str | None, urls: Iterable[str], params: Mapping, signature: str | None) -> bool:
-    """True when `signature` is Twilio's signature of one of `urls` with `params`."""
+def verify(auth_token: str | None, url: str, params: Mapping, signature: str | None) -> bool:
+    """True when `signature` is Twilio's signature of `url` with `params`."""
     if not auth_token or not signature or not signature.isascii():
         return False  # Twilio's signatures are base64: anything else is no signature (and trips compare_digest)
     validator = RequestValidator(auth_token)
     # The URL exactly as seen is what Twilio signed in practice: one HMAC. validate() computes two
     # (with and without the port), so it is the fallback for the rarer spellings.
-    if any(hmac.compare_digest(validator.compute_signature(url, params), signature) for url in urls):
+    if hmac.compare_digest(validator.compute_signature(url, params), signature):
         return True
-    return any(validator.validate(url, params, signature) for url in urls)
+    return validator.validate(url, params, signature)
 
 
 def parse(params: Mapping[str, str], default_region: str) -> Inbound:

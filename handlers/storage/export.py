@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterable, Iterator
 
 from ..core import consent
+from ..core.addresses import CANONICAL
 from ..core.consent import EVERYTHING, OUT
 from .store import Store
 
@@ -58,13 +58,12 @@ def _category_rows(rows, category: str) -> Iterator[tuple[str, str, str, str]]:
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 def spreadsheet_safe(cell: str) -> str:
     """A cell a spreadsheet shows as text: one starting with = + - @ tab or CR gets a leading ' (as OWASP
     advises against CSV injection), except an E.164 number, which is a number and stays as it is."""
-    if cell and cell.startswith(_FORMULA_START) and not _E164.fullmatch(cell):
+    if cell and cell.startswith(_FORMULA_START) and not CANONICAL["sms"](cell):
         return "'" + cell
     return cell
 

@@ -72,7 +72,6 @@ class PostgresDatabase:
         # Never the password: this is shown in logs and on /healthz.
         self.location = (f"postgresql://{parts.get('user', '')}@{parts.get('host', '')}"
                          f"{':' + str(parts['port']) if parts.get('port') else ''}/{parts.get('dbname', '')}")
-        self.path = self.location
         self.write_failure: str | None = None
         self._local = threading.local()
         self._pool: ConnectionPool | None = None

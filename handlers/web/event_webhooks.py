@@ -14,7 +14,7 @@ import time
 
 from flask import Blueprint, current_app, request
 
-from ..core.inbound import ProviderError, Replay
+from ..core.inbound import ProviderError, Replay, first_value
 from ..providers import mailgun, mailgun_events, postmark_events, sendgrid_events, twilio
 from ..storage.store import StoreError
 from .context import services
@@ -36,11 +36,10 @@ def twilio_status():
     refusal = twilio_refusal(fields)
     if refusal:
         return refusal
-    params = {k: v[0] if len(v) == 1 else v for k, v in fields.lists()}
     try:
-        event = twilio.parse_status(params, services().settings["DEFAULT_REGION"])
+        event = twilio.parse_status(fields.params(), services().settings["DEFAULT_REGION"])
     except ProviderError as e:
-        return refused("twilio", 400, str(e), fields.get("To"))
+        return refused("twilio", 400, str(e), first_value(fields, "To"))
     return record_events([event] if event else [], unavailable=500)
 
 

@@ -16,9 +16,14 @@ def json_error(status: int, message: str, **extra) -> Response:
 
 
 def refused(provider: str, status: int, reason: str, sender: str | None = None) -> Response:
-    """A provider's request refused, as JSON, with its one log line: provider, status, reason, masked sender."""
-    current_app.logger.warning("%s webhook refused with %d: %s (sender %s)", provider, status, reason, masked(sender))
+    """A provider's request refused, as JSON, with its one log line."""
+    log_refusal(provider, status, reason, sender)
     return json_error(status, reason)
+
+
+def log_refusal(provider: str, status: int, reason: str, sender: str | None) -> None:
+    """The one log line of every refusal: provider, status, reason, masked sender."""
+    current_app.logger.warning("%s webhook refused with %d: %s (sender %s)", provider, status, reason, masked(sender))
 
 
 def rate_limited(response: Response, retry_after: int) -> Response:

@@ -8,11 +8,11 @@ from flask import Blueprint, Response, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from ..core import intake
-from ..core.addresses import masked
-from ..core.inbound import ProviderError
+from ..core.inbound import ProviderError, first_value
 from ..providers import twilio
 from ..storage.store import StoreError
 from .context import services
+from .responses import log_refusal
 from .webhook_log import log_webhook
 
 webhooks = Blueprint("webhooks", __name__)
@@ -22,9 +22,9 @@ def twilio_refusal(fields) -> Response | None:
     """None when the request carries Twilio's signature of `fields` for the URL it was sent to, else a 403."""
     settings = services().settings
     # request.url is what the client called: behind TRUSTED_PROXIES, as the proxy says (ProxyFix).
-    urls = twilio.signed_urls(request.url, settings["PUBLIC_BASE_URL"])
-    if not twilio.verify(settings["TWILIO_AUTH_TOKEN"], urls, fields, request.headers.get("X-Twilio-Signature")):
-        return refused(403, f"missing or wrong X-Twilio-Signature (checked against {', '.join(urls)})", fields)
+    url = twilio.signed_url(request.url, settings["PUBLIC_BASE_URL"])
+    if not twilio.verify(settings["TWILIO_AUTH_TOKEN"], url, fields, request.headers.get("X-Twilio-Signature")):
+        return refused(403, f"missing or wrong X-Twilio-Signature (checked against {url})", fields)
     return None
 
 
@@ -35,9 +35,8 @@ def twilio_inbound_sms():
     refusal = twilio_refusal(fields)
     if refusal:
         return refusal
-    params = {k: v[0] if len(v) == 1 else v for k, v in fields.lists()}
     try:
-        inbound = twilio.parse(params, settings["DEFAULT_REGION"])
+        inbound = twilio.parse(fields.params(), settings["DEFAULT_REGION"])
     except ProviderError as e:
         return refused(400, str(e), fields)
     try:
@@ -51,9 +50,8 @@ def twilio_inbound_sms():
 
 
 def refused(status: int, reason: str, fields):
-    """The refusal, and its one log line: provider, status, reason, masked sender."""
-    current_app.logger.warning("twilio webhook refused with %d: %s (sender %s)", status, reason,
-                               masked(fields.get("From")))
+    """The refusal, in plain text as Twilio's debugger shows it, and its one log line."""
+    log_refusal("twilio", status, reason, first_value(fields, "From"))
     return Response(f"{reason}\n", status, mimetype="text/plain")
 
 
