@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -69,6 +70,10 @@ class Services:
             if self._table is not None:
                 log.warning("keywords.yaml reloaded (checksum %s)", table.checksum[:12])
             self._table, self._stamp, self._error = table, stamp, None
+            if gc.get_freeze_count():
+                # Serving under gunicorn, which froze the loaded app (handlers/gunicorn_config.py): the
+                # new table joins it. The old one is still freed, by its reference count.
+                gc.freeze()
 
     def prepare(self) -> None:
         """Load the keyword table and migrate the database now: fail before serving, not on a request."""

@@ -7,6 +7,7 @@ Flagged-for-review cases are in their own table below.
 import pytest
 from conftest import ROOT
 
+from handlers.core import classifier
 from handlers.core.classifier import classify
 from handlers.core.keywords import load_keywords
 
@@ -523,3 +524,14 @@ def test_there_are_at_least_200_cases_in_every_shipped_language():
     rows = [getattr(case, "values", case) for case in CASES]  # pytest.param(...) keeps its row in .values
     assert len(rows) >= 200
     assert {language for *_, language, _ in rows if language} == set(TABLE.languages)
+
+
+def test_a_table_remembers_its_answers_and_forgets_them_when_full(monkeypatch):
+    table = load_keywords(str(ROOT / "keywords.yaml"))
+    first = classify("stop please", table)
+    assert classify("stop please", table) is first  # remembered, not worked out again
+    assert classify("stop please", TABLE) == first and classify("stop please", TABLE) is not first  # per table
+    monkeypatch.setattr(classifier, "MEMO_SIZE", 3)
+    for text in ("a", "b", "c", "d"):
+        classify(text, table)
+    assert len(table.memo) <= 3 and "d" in table.memo

@@ -189,3 +189,18 @@ def test_a_signed_request_without_a_sender_is_a_clear_400(client, db):
     response = twilio_post(client, params)
     assert response.status_code == 400 and b"From" in response.data
     assert count(db, "messages") == 0
+
+
+@pytest.mark.parametrize("path", [
+    "/webhooks/twilio/sms", "/webhooks/twilio/sms?account=eu&x=1", "/webhooks/twilio/sms?x=%20y",
+    "/a%2Fb/sms", "/caf%C3%A9/sms", "/webhooks/twilio/sms?name=é", "/webhooks/twilio/sms?",
+])
+@pytest.mark.parametrize("base", ["http://localhost", "https://optout.example.com:8443", "http://h.example/app"])
+def test_the_url_checked_is_werkzeugs_request_url_however_it_is_spelled(path, base):
+    """called_url builds the plain URLs itself (for speed) and must agree with request.url on all."""
+    from flask import Flask, request
+
+    from handlers.web.sms_webhook import called_url
+
+    with Flask(__name__).test_request_context(path, base_url=base):
+        assert called_url() == request.url

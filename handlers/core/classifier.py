@@ -51,8 +51,21 @@ def explain(decision: Decision) -> str:
     return RULES.get(decision.rule, decision.rule).format(matched=decision.matched, language=decision.language)
 
 
+MEMO_SIZE = 4096  # texts whose decisions a table remembers: people send the same few words again and again
+
+
 def classify(text: str, table: KeywordTable) -> Decision:
-    """What `text` asks for, by the first rule in RULES that fits."""
+    """What `text` asks for, by the first rule in RULES that fits. Pure: the table remembers its answers."""
+    memo = table.memo
+    decision = memo.get(text)
+    if decision is None:
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        decision = memo[text] = _classify(text, table)
+    return decision
+
+
+def _classify(text: str, table: KeywordTable) -> Decision:
     tokens = words(text or "")
     normalised = " ".join(tokens)
     if not tokens:

@@ -13,7 +13,9 @@ gets a working one. While the server is down, every call raises StoreError withi
 from __future__ import annotations
 
 import os
+import select
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import TypeVar
@@ -61,6 +63,24 @@ def _configure(conn: psycopg.Connection) -> None:
     conn.execute("SET synchronous_commit = on")
 
 
+def _check(conn: psycopg.Connection) -> None:
+    """Before lending a connection: is it still alive? A round trip to the server (psycopg_pool's
+    check_connection) was a tenth of a webhook's time, so a connection lent again within RECHECK_AFTER
+    is judged by its socket instead: idle, a live connection has nothing to read, while a server
+    that ended it (restart, pg_terminate_backend, idle timeout) has sent its goodbye or closed it."""
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    returned = _returned_at.get(id(conn))
+    if returned is None or time.monotonic() - returned > RECHECK_AFTER or select.select([conn.fileno()], [], [], 0)[0]:
+        ConnectionPool.check_connection(conn)
+
+
+# id of a connection -> when it was last given back; ids of closed connections may be reused, and a
+# reused id only lets a brand-new connection skip its first check.
+_returned_at: dict[int, float] = {}
+RECHECK_AFTER = 10.0  # seconds idle after which a connection is checked with a round trip again
+
+
 class PostgresDatabase:
     """One PostgreSQL database shared by every process and node."""
 
@@ -88,7 +108,7 @@ class PostgresDatabase:
                     self._pool = ConnectionPool(
                         self.url, min_size=POOL_SIZE[0], max_size=POOL_SIZE[1], timeout=WAIT,
                         kwargs={"autocommit": True, "application_name": "optout", "connect_timeout": 5},
-                        configure=_configure, check=ConnectionPool.check_connection, open=True,
+                        configure=_configure, check=_check, open=True,
                         # Give up a failed reconnection after WAIT: the next request starts a fresh
                         # attempt at once, where the pool's own backoff (1 s, 2 s, 4 s ...) would keep
                         # a worker failing for seconds after the server is back.
@@ -117,6 +137,7 @@ class PostgresDatabase:
         if conn is not None:
             self._local.conn = None
             if self._local.pid == os.getpid() and self._pool is not None:
+                _returned_at[id(conn.raw)] = time.monotonic()
                 self._pool.putconn(conn.raw)
 
     def close(self) -> None:

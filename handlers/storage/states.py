@@ -14,6 +14,7 @@ from .bulk import in_batches, select_for
 
 INSERT_PUSH = ("INSERT INTO provider_pushes (provider, address, action, categories, event_id, created_at, "
                "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+INSERT_CONSENT = "INSERT INTO consent (channel, address, scope, status, updated_at) VALUES (?, ?, ?, ?, ?)"
 INSERT_EVENT = ("INSERT INTO events (channel, address, action, categories, changed, state_after, source, "
                 "message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
@@ -22,6 +23,17 @@ def read_state(conn, channel: str, address: str) -> dict[str, str]:
     """The committed state of one address ({} when it has none)."""
     return dict(conn.execute("SELECT scope, status FROM consent WHERE channel = ? AND address = ?",
                              (channel, address)).fetchall())
+
+
+def state_column(dialect) -> str:
+    """read_state as one column of a bigger SELECT (parameters: channel, address), read back with
+    state_of: the webhook asks for the state in the statement that asks everything else."""
+    return (f"(SELECT CAST({dialect.json_object_agg}(scope, status) AS TEXT) FROM consent "
+            "WHERE channel = ? AND address = ?)")
+
+
+def state_of(column: str | None) -> dict[str, str]:
+    return json.loads(column) if column else {}
 
 
 def read_states(conn, channel: str, addresses: Iterable[str],
@@ -43,10 +55,12 @@ def write_states(conn, channel: str, final: dict[str, tuple[dict[str, str], str]
     `existing`: the addresses that had rows before (the others have none to delete)."""
     conn.executemany("DELETE FROM consent WHERE channel = ? AND address = ?",
                      sorted((channel, a) for a in existing if a in final))
-    conn.executemany(
-        "INSERT INTO consent (channel, address, scope, status, updated_at) VALUES (?, ?, ?, ?, ?)",
-        sorted((channel, address, scope, status, stamp)
-               for address, (state, stamp) in final.items() for scope, status in state.items()))
+    rows = sorted((channel, address, scope, status, stamp)
+                  for address, (state, stamp) in final.items() for scope, status in state.items())
+    if len(rows) == 1:  # a webhook's usual one: psycopg's executemany costs several times an execute
+        conn.execute(INSERT_CONSENT, rows[0])
+    else:
+        conn.executemany(INSERT_CONSENT, rows)
 
 
 def queue_pushes(conn, push_to: Iterable[str], synced_from: str | None, changes: Iterable[tuple]) -> None:
@@ -61,12 +75,14 @@ def queue_pushes(conn, push_to: Iterable[str], synced_from: str | None, changes:
 
 
 def record_transition(conn, channel: str, address: str, transition: Transition, categories: str, source: str,
-                      message_id: int | None, stamp: str) -> int:
-    """Write the event of one decision and, if the state moved, the new state. Returns the event's id."""
-    event_id = conn.execute(
-        INSERT_EVENT + " RETURNING id",
-        (channel, address, transition.action, categories, int(transition.changed),
-         json.dumps(transition.after, sort_keys=True), source, message_id, stamp)).fetchone()[0]
+                      message_id: int | None, stamp: str, want_id: bool = True) -> int | None:
+    """Write the event of one decision and, if the state moved, the new state. Returns the event's id
+    (None unless `want_id`: on PostgreSQL, reading it back costs a round trip)."""
+    row = (channel, address, transition.action, categories, int(transition.changed),
+           json.dumps(transition.after, sort_keys=True), source, message_id, stamp)
+    event_id = conn.execute(INSERT_EVENT + " RETURNING id", row).fetchone()[0] if want_id else None
+    if not want_id:
+        conn.execute(INSERT_EVENT, row)
     if transition.after != transition.before:
-        write_states(conn, channel, {address: (transition.after, stamp)}, (address,))
+        write_states(conn, channel, {address: (transition.after, stamp)}, (address,) if transition.before else ())
     return event_id

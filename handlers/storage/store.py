@@ -20,7 +20,7 @@ from ..core.inbound import Inbound, Replay
 from ..core.intake import ASK_WINDOW, ASKED, Decide, Recorded
 from ..core.provider_events import COMPLAINT_RULE
 from .database import StoreError, is_postgres_url, sqlite_path
-from .states import queue_pushes, read_state, record_transition
+from .states import queue_pushes, read_state, record_transition, state_column, state_of
 
 __all__ = ["Store", "StoreError", "now", "dict_rows"]
 T = TypeVar("T")
@@ -70,6 +70,7 @@ class Store:
         self.location = self.db.location
         # The providers every change of email consent is queued for (handlers/storage/pushes.py).
         self.push_to = push_to
+        self._state_column = state_column(self.dialect)
 
     # The database's own calls, so that callers need to know only the store.
     def connection(self):
@@ -112,18 +113,20 @@ class Store:
             # One statement for "seen before?", "their language" and "asked lately?": the webhook's reads
             # are its CPU.
             asked_since = (datetime.now(timezone.utc) - ASK_WINDOW).isoformat(timespec="microseconds")
-            seen, known, asked = conn.execute(
+            seen, known, asked, state = conn.execute(
                 "SELECT (SELECT id FROM messages WHERE provider = ? AND provider_id = ?), "
                 "(SELECT language FROM messages WHERE channel = ? AND address = ? AND language_sure = 1 "
                 "ORDER BY id DESC LIMIT 1), "
-                "(SELECT 1 FROM messages WHERE channel = ? AND address = ? AND action = ? AND received_at > ? LIMIT 1)",
+                "(SELECT 1 FROM messages WHERE channel = ? AND address = ? AND action = ? AND received_at > ? "
+                "LIMIT 1), "
+                + self._state_column,
                 (inbound.provider, inbound.provider_id, inbound.channel, inbound.address,
-                 inbound.channel, inbound.address, ASKED, asked_since)).fetchone()
+                 inbound.channel, inbound.address, ASKED, asked_since, inbound.channel, inbound.address)).fetchone()
             if inbound.nonce:
                 self._use_nonce(conn, inbound)
             if seen is not None:
                 return Recorded(True, seen, None, None)
-            outcome = decide(read_state(conn, inbound.channel, inbound.address), known, asked is not None)
+            outcome = decide(state_of(state), known, asked is not None)
             decision, transition, reply = outcome.decision, outcome.transition, outcome.reply
             stamp = now()
             categories = json.dumps(list(decision.categories))
@@ -137,9 +140,11 @@ class Store:
                  decision.matched, int(decision.flagged), reply),
             ).fetchone()[0]
             if transition.action in (OPT_OUT, OPT_IN):
+                pushed = inbound.channel == "email" and transition.changed
                 event_id = record_transition(conn, inbound.channel, inbound.address, transition, categories,
-                                             f"{inbound.channel}:{inbound.provider}", message_id, stamp)
-                if inbound.channel == "email" and transition.changed:
+                                             f"{inbound.channel}:{inbound.provider}", message_id, stamp,
+                                             want_id=pushed)
+                if pushed:
                     queue_pushes(conn, self.push_to, inbound.synced_from,
                                  [(inbound.address, transition.action, categories, event_id, stamp)])
             if outcome.mail and inbound.address:

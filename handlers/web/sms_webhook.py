@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from flask import Blueprint, Response, current_app, request
@@ -21,11 +22,27 @@ webhooks = Blueprint("webhooks", __name__)
 def twilio_refusal(fields) -> Response | None:
     """None when the request carries Twilio's signature of `fields` for the URL it was sent to, else a 403."""
     settings = services().settings
-    # request.url is what the client called: behind TRUSTED_PROXIES, as the proxy says (ProxyFix).
-    url = twilio.signed_url(request.url, settings["PUBLIC_BASE_URL"])
+    url = twilio.signed_url(called_url(), settings["PUBLIC_BASE_URL"])
     if not twilio.verify(settings["TWILIO_AUTH_TOKEN"], url, fields, request.headers.get("X-Twilio-Signature")):
         return refused(403, f"missing or wrong X-Twilio-Signature (checked against {url})", fields)
     return None
+
+
+# What werkzeug's quoting leaves as it is (and its IRI decoding too, with no % to decode).
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~!$&'()*+,;=:@-]*")
+_PLAIN_QUERY = re.compile(rb"[A-Za-z0-9/._~!$&'()*+,;=:@?-]*")
+
+
+def called_url() -> str:
+    """request.url: the URL as the client called it (behind TRUSTED_PROXIES, as the proxy says:
+    ProxyFix). Built here when the path and query hold nothing to quote or decode, as webhook URLs
+    do: werkzeug's general route through quoting and IRI decoding cost as much as the HMAC."""
+    req = request._get_current_object()
+    root, path, query = req.root_path, req.path, req.query_string
+    if not (_PLAIN_PATH.fullmatch(root) and _PLAIN_PATH.fullmatch(path) and _PLAIN_QUERY.fullmatch(query)):
+        return req.url
+    url = f"{req.scheme}://{req.host}{root.rstrip('/')}/{path.lstrip('/')}"
+    return f"{url}?{query.decode('ascii')}" if query else url
 
 
 @webhooks.post("/webhooks/twilio/sms")
