@@ -4,6 +4,7 @@ import multiprocessing
 import os
 import sqlite3
 import threading
+import time
 
 import pytest
 
@@ -137,5 +138,27 @@ def test_postgresql_connections_commit_synchronously(pg_database):
     store = Store(pg_database)
     try:
         assert store.connection().execute("SHOW synchronous_commit").fetchone()[0] == "on"
+    finally:
+        store.close()
+
+
+def test_a_postgresql_connection_the_server_ended_is_not_lent_again(pg_database):
+    """Connections given back moments ago are judged by their socket, not a round trip: one that the
+    server ended meanwhile (a restart, pg_terminate_backend) must still never reach a request."""
+    import psycopg
+
+    store = Store(pg_database)
+    try:
+        store.connection().execute("SELECT 1")
+        store.release()
+        with psycopg.connect(pg_database, autocommit=True) as admin:
+            ended = {pid for (pid,) in admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'optout'")}
+            admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (list(ended),))
+        assert ended
+        time.sleep(0.2)  # the server's goodbye reaches the idle connections' sockets
+        for _ in range(len(ended) + 1):  # every pooled connection in turn, the fresh ones after them
+            assert store.connection().execute("SELECT pg_backend_pid()").fetchone()[0] not in ended
+            store.release()
     finally:
         store.close()

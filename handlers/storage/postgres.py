@@ -5,9 +5,10 @@ is in PostgreSQL's write-ahead log on disk, and a webhook is answered only after
 
 Each process opens its own pool when it first needs one (gunicorn forks workers after the master
 loaded the app: a pool made before the fork would share its sockets). A request holds one
-connection, taken from the pool at its first query and given back when it ends (release); the
-pool checks a connection before lending it, so after the server restarts the first request already
-gets a working one. While the server is down, every call raises StoreError within a few seconds.
+connection, taken from the pool at its first query and given back when it ends (release); a
+connection is checked before it is lent (see _alive), and a dead one replaced at once, so after the
+server restarts the first request already gets a working one. While the server is down, every call
+raises StoreError within a few seconds.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import select
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import TypeVar
@@ -63,21 +65,26 @@ def _configure(conn: psycopg.Connection) -> None:
     conn.execute("SET synchronous_commit = on")
 
 
-def _check(conn: psycopg.Connection) -> None:
-    """Before lending a connection: is it still alive? A round trip to the server (psycopg_pool's
-    check_connection) was a tenth of a webhook's time, so a connection lent again within RECHECK_AFTER
-    is judged by its socket instead: idle, a live connection has nothing to read, while a server
-    that ended it (restart, pg_terminate_backend, idle timeout) has sent its goodbye or closed it."""
+def _alive(conn: psycopg.Connection) -> bool:
+    """Whether a connection about to be lent still works. A round trip to the server (psycopg_pool's
+    check_connection) was a tenth of a webhook's time, so one given back within RECHECK_AFTER is
+    judged by its socket instead: idle, a live connection has nothing to read, while a server that
+    ended it (restart, pg_terminate_backend, idle timeout) has sent its goodbye or closed it."""
     if conn.closed or conn.broken:
-        raise psycopg.OperationalError("the connection is closed")
-    returned = _returned_at.get(id(conn))
-    if returned is None or time.monotonic() - returned > RECHECK_AFTER or select.select([conn.fileno()], [], [], 0)[0]:
+        return False
+    returned = _returned_at.get(conn)
+    if returned is not None and time.monotonic() - returned < RECHECK_AFTER \
+            and not select.select([conn.fileno()], [], [], 0)[0]:
+        return True
+    try:
         ConnectionPool.check_connection(conn)
+    except psycopg.Error:
+        return False
+    return True
 
 
-# id of a connection -> when it was last given back; ids of closed connections may be reused, and a
-# reused id only lets a brand-new connection skip its first check.
-_returned_at: dict[int, float] = {}
+# connection -> when it was last given back
+_returned_at: weakref.WeakKeyDictionary[psycopg.Connection, float] = weakref.WeakKeyDictionary()
 RECHECK_AFTER = 10.0  # seconds idle after which a connection is checked with a round trip again
 
 
@@ -108,7 +115,7 @@ class PostgresDatabase:
                     self._pool = ConnectionPool(
                         self.url, min_size=POOL_SIZE[0], max_size=POOL_SIZE[1], timeout=WAIT,
                         kwargs={"autocommit": True, "application_name": "optout", "connect_timeout": 5},
-                        configure=_configure, check=_check, open=True,
+                        configure=_configure, open=True,
                         # Give up a failed reconnection after WAIT: the next request starts a fresh
                         # attempt at once, where the pool's own backoff (1 s, 2 s, 4 s ...) would keep
                         # a worker failing for seconds after the server is back.
@@ -124,12 +131,24 @@ class PostgresDatabase:
                 self.pool.putconn(conn.raw)  # the pool discards a broken one
             conn = None
         if conn is None:
-            try:
-                conn = PgConnection(self.pool.getconn(), self.location)
-            except (PoolTimeout, psycopg.Error) as e:
-                raise StoreError(f"database {self.location}: no connection within {WAIT:.0f} s: {e}") from e
+            conn = PgConnection(self._live_connection(), self.location)
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
+
+    def _live_connection(self) -> psycopg.Connection:
+        """A working connection from the pool. Dead ones (the server restarted) are closed and given
+        back, which makes the pool replace them, and the next is tried at once: psycopg_pool's own
+        check waits a second or more between attempts."""
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                raw = self.pool.getconn(timeout=max(deadline - time.monotonic(), 0.01))
+            except (PoolTimeout, psycopg.Error) as e:
+                raise StoreError(f"database {self.location}: no connection within {WAIT:.0f} s: {e}") from e
+            if _alive(raw):
+                return raw
+            raw.close()
+            self.pool.putconn(raw)
 
     def release(self) -> None:
         """Give this thread's connection back to the pool (a request ended)."""
@@ -137,7 +156,7 @@ class PostgresDatabase:
         if conn is not None:
             self._local.conn = None
             if self._local.pid == os.getpid() and self._pool is not None:
-                _returned_at[id(conn.raw)] = time.monotonic()
+                _returned_at[conn.raw] = time.monotonic()
                 self._pool.putconn(conn.raw)
 
     def close(self) -> None:
