@@ -8,6 +8,10 @@ about a quarter of a bare Flask endpoint (bench/webhook_load.py).
 import gc
 import sys
 
+from gunicorn.http.wsgi import WSGIErrorsWrapper
+
+from handlers.web.log_batches import batch_app_log
+
 worker_class = "gthread"
 threads = 8
 # Load the app once in the master: a broken keywords.yaml or an unwritable database stops the
@@ -23,8 +27,17 @@ sys.setswitchinterval(0.001)
 
 
 def when_ready(server):
-    """The app is loaded (preload_app), with its keyword table and word lists, and lives as long as the
-    process: move it out of the cyclic collector's reach before the workers fork. A full collection
-    walked all of it in 44 ms, stalling a worker mid-request (the webhook's p99 fell from 45 to
-    21-24 ms in bench/webhook_load.py)."""
+    """The app is loaded (preload_app). Its log lines go out in batches, to where gunicorn's own
+    go (handlers/web/log_batches.py). And it lives, with its keyword table and word lists, as long
+    as the process: move it out of the cyclic collector's reach before the workers fork. A full
+    collection walked all of it in 44 ms, stalling a worker mid-request (the webhook's p99 fell from
+    45 to 21-24 ms in bench/webhook_load.py)."""
+    batch_app_log(server.app.wsgi(), WSGIErrorsWrapper(server.cfg).streams)
     gc.freeze()
+
+
+def worker_exit(server, worker):
+    """Write the log lines still queued before the worker goes (logging's own shutdown would too,
+    if the interpreter gets that far)."""
+    for handler in worker.wsgi.logger.handlers:
+        handler.flush()

@@ -220,7 +220,8 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve(tmp_path, **extra_env):
-    """The Procfile's release and web commands, run for real on a free port: yields (base URL, env)."""
+    """The Procfile's release and web commands, run for real on a free port: yields (base URL, env).
+    Their output is in tmp_path / "server.log"."""
     port = free_port()
     env = {
         **os.environ,
@@ -235,8 +236,9 @@ def serve(tmp_path, **extra_env):
     }
     release = subprocess.run(procfile_line("release"), shell=True, cwd=ROOT, env=env, capture_output=True, text=True)
     assert release.returncode == 0, release.stderr
+    log = open(tmp_path / "server.log", "w")  # what gunicorn and the app print, read by tests afterwards
     server = subprocess.Popen(procfile_line("web"), shell=True, cwd=ROOT, env=env, start_new_session=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                              stdout=log, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     try:
@@ -247,12 +249,13 @@ def serve(tmp_path, **extra_env):
                         break
             except (urllib.error.URLError, ConnectionError):
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"gunicorn did not start:\n{server.stdout.read()}") from None
+                    raise AssertionError(f"gunicorn did not start:\n{(tmp_path / 'server.log').read_text()}") from None
                 time.sleep(0.1)
         yield base, env
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=10)
+        log.close()
 
 
 # Email: a real SMTP server that keeps what it receives, and replies as the adapters hand them on.

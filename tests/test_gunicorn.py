@@ -86,3 +86,14 @@ def test_ten_different_stops_from_one_person_at_once_get_one_confirmation(served
     assert conn.execute("SELECT count(*) FROM messages WHERE address = '+14155550188'").fetchone()[0] == 10
     assert conn.execute("SELECT sum(changed), count(*) FROM events").fetchone() == (1, 10)
     conn.close()
+
+
+def test_every_webhook_leaves_its_log_line_though_the_server_stops_at_once(tmp_path):
+    """Lines are written in batches (handlers/web/log_batches.py): a worker that stops writes what it queued."""
+    with serve(tmp_path) as (base, _):
+        senders = [f"+1415555{n:04d}" for n in range(3)]
+        for sender in senders:
+            post_signed(f"{base}/webhooks/twilio/sms", twilio_params("STOP", sender=sender))
+    log = (tmp_path / "server.log").read_text()
+    lines = [line for line in log.splitlines() if "webhook sms twilio: action=opt_out rule=keyword" in line]
+    assert len(lines) == 3, log

@@ -1,8 +1,11 @@
-"""Logs never hold a full phone number, an email address or a secret."""
+"""Logs never hold a full phone number, an email address or a secret; lines written in batches lose none."""
 
 import base64
+import io
 import logging
 import re
+import threading
+import time
 
 import pytest
 from conftest import ADMIN_TOKEN, AUTH_TOKEN, twilio_params, twilio_post
@@ -83,3 +86,66 @@ def test_a_retried_delivery_is_logged_as_a_duplicate(settings, caplog):
     assert [line.split(" from=")[0] for line in webhook_lines(caplog)] == [
         "webhook sms twilio: action=opt_out rule=keyword", "webhook sms twilio: action=duplicate rule=-"]
     app.extensions["optout"].close()
+
+
+# Lines written in batches under gunicorn (handlers/web/log_batches.py) -----------------------------
+
+def batched(monkeypatch, interval=3600.0):
+    from handlers.web.log_batches import BatchedLog
+
+    monkeypatch.setattr(BatchedLog, "INTERVAL", interval)
+    out = io.StringIO()
+    handler = BatchedLog([out], logging.Formatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger(f"test.batched.{id(handler)}")
+    logger.propagate, logger.level = False, logging.INFO
+    logger.addHandler(handler)
+    return logger, handler, out
+
+
+def test_info_lines_wait_for_the_batch_and_a_warning_takes_them_out_first_in_order(monkeypatch):
+    logger, _, out = batched(monkeypatch)
+    logger.info("one")
+    logger.info("two")
+    assert out.getvalue() == ""  # queued
+    logger.warning("three")
+    assert out.getvalue() == "INFO one\nINFO two\nWARNING three\n"
+
+
+def test_the_writer_thread_writes_queued_lines_in_one_go(monkeypatch):
+    logger, _, out = batched(monkeypatch, interval=0.01)
+    for n in range(50):
+        logger.info("line %d", n)
+    deadline = time.monotonic() + 5
+    while out.getvalue().count("\n") < 50 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert out.getvalue() == "".join(f"INFO line {n}\n" for n in range(50))
+
+
+def test_no_line_is_lost_when_many_threads_log_while_it_writes(monkeypatch):
+    logger, handler, out = batched(monkeypatch, interval=0.001)
+    threads = [threading.Thread(target=lambda t=t: [logger.info("t%d n%d", t, n) for n in range(500)])
+               for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    handler.flush()
+    lines = out.getvalue().splitlines()
+    assert sorted(lines) == sorted(f"INFO t{t} n{n}" for t in range(8) for n in range(500))
+    for t in range(8):  # each thread's lines in the order it logged them
+        assert [line for line in lines if line.startswith(f"INFO t{t} ")] == [f"INFO t{t} n{n}" for n in range(500)]
+
+
+def test_the_app_logger_gets_the_batched_handler_in_place_of_flasks_own():
+    from flask import Flask
+    from flask.logging import default_handler
+
+    from handlers.web.log_batches import BatchedLog, batch_app_log
+
+    app = Flask("batched")
+    # What Flask does when serving with no logging configured (pytest's own handlers stop it here).
+    app.logger.addHandler(default_handler)
+    out = io.StringIO()
+    assert isinstance(batch_app_log(app, [out]), BatchedLog)
+    assert default_handler not in app.logger.handlers
+    assert batch_app_log(app, [out]) is None  # already replaced: nothing more to do
