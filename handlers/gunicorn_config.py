@@ -1,8 +1,9 @@
 """gunicorn settings of the web process; the Procfile's web line loads them (--config python:...).
 
-Threads, so that webhooks arriving together share one COMMIT (Store.write's group commit): with
-synchronous=FULL every COMMIT waits for the disk, and one fsync per request capped throughput at
-about a quarter of a bare Flask endpoint (bench/webhook_load.py).
+Threads, so that webhooks arriving together share one transaction and one flush of the WAL
+(handlers/storage/sqlite.py). The workers and threads were chosen with bench/gunicorn_settings.py:
+2 workers of 8 threads served the most webhooks per second on 2 cores, at the lowest CPU per
+request (README, "Tests and benchmark").
 """
 
 import gc
@@ -21,8 +22,9 @@ preload_app = True
 # instance on the host would take it over. Nothing here uses it.
 control_socket_disable = True
 
-# A thread returning from fsync must get the GIL back while the others parse requests; the default
-# 5 ms switch interval made the writer wait that long with the write lock held.
+# A thread woken with the write lock (or the flush lock) should not wait the default 5 ms for the GIL
+# while it holds the lock. Since the flush left the write lock, 1 ms and 5 ms measured within the
+# bench's noise of each other (three alternating runs each: 1,544-1,767 and 1,151-1,990 requests/s).
 sys.setswitchinterval(0.001)
 
 
