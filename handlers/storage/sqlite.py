@@ -85,7 +85,10 @@ class _Job:
 
     def __init__(self, work):
         self.work = work
-        self.done = threading.Event()
+        # Released once, to wake the caller: to lead the next batch, or with its result. A held lock
+        # is a cheaper signal than an Event (no Condition to notify).
+        self.done = threading.Lock()
+        self.done.acquire()
         self.lead = False  # woken to lead the next batch rather than with a result
         self.value = None
         self.error: BaseException | None = None
@@ -242,7 +245,7 @@ class SqliteDatabase:
             lead = not self._leading
             self._leading = True
         if not lead:
-            job.done.wait()
+            job.done.acquire()
             if not job.lead:
                 return job.outcome()
         self._lead()
@@ -291,14 +294,15 @@ class SqliteDatabase:
         finally:
             self.write_failure = str(failure) if failure else None
             for job in batch:
-                job.done.set()
+                if not job.lead:  # a job woken to lead was released then, and returns by itself
+                    job.done.release()
 
     def _hand_on(self) -> None:
         """Wake the first writer that queued meanwhile to lead the next batch, or stop leading."""
         with self._queue_lock:
             if self._queue:
                 self._queue[0].lead = True
-                self._queue[0].done.set()
+                self._queue[0].done.release()
             else:
                 self._leading = False
 
