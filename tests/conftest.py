@@ -255,6 +255,17 @@ def serve(tmp_path, **extra_env):
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=10)
+        # The shell may go before gunicorn's master and workers: wait for the whole group, so that
+        # what they write while stopping is in the log before anyone reads it.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(server.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            os.killpg(server.pid, 9)
         log.close()
 
 

@@ -73,14 +73,19 @@ def _alive(conn: psycopg.Connection) -> bool:
     if conn.closed or conn.broken:
         return False
     returned = _returned_at.get(conn)
-    if returned is not None and time.monotonic() - returned < RECHECK_AFTER \
-            and not select.select([conn.fileno()], [], [], 0)[0]:
+    if returned is not None and time.monotonic() - returned < RECHECK_AFTER and not _readable(conn.fileno()):
         return True
     try:
         ConnectionPool.check_connection(conn)
     except psycopg.Error:
         return False
     return True
+
+
+def _readable(fd: int) -> bool:
+    poller = select.poll()  # not select.select: it fails on descriptors above 1023
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 # connection -> when it was last given back

@@ -70,11 +70,6 @@ class _Shared:
         """Commits up to `upto` are on disk (caller holds the flush lock)."""
         struct.pack_into("=Q", self.counters, 8, upto)
 
-    def close(self) -> None:
-        self.counters.close()
-        self.writer.close()
-        self.flusher.close()
-
 
 class _Abandoned(Exception):
     """A batch of one job whose work failed: (job, error). Its transaction is rolled back."""
