@@ -42,6 +42,16 @@ MIN_FREE_BYTES = 1 << 20  # below this a commit may fail: report unhealthy befor
 _COUNTERS = struct.Struct("=QQ")
 
 
+class _Process:
+    """This process's id, renewed in a forked child: os.getpid() is a system call, asked several
+    times a write."""
+
+    pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=lambda: setattr(_Process, "pid", os.getpid()))
+
+
 class _Shared:
     """This process's handles on the files beside the database: the write lock, the flush lock and
     the counters."""
@@ -134,14 +144,14 @@ class SqliteDatabase:
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (made after fork, never shared across processes)."""
         conn = getattr(self._local, "conn", None)
-        if conn is None or self._local.pid != os.getpid():
+        if conn is None or self._local.pid != _Process.pid:
             directory = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(directory, exist_ok=True)
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # and flush() after COMMIT: see the module's text
             conn.execute("PRAGMA foreign_keys = ON")
-            self._local.conn, self._local.pid = conn, os.getpid()
+            self._local.conn, self._local.pid = conn, _Process.pid
         return conn
 
     def close(self) -> None:
@@ -151,10 +161,10 @@ class SqliteDatabase:
             self._local.conn = None
 
     def _shared(self) -> _Shared:
-        if self._pid != os.getpid():  # opened after fork: flock and mmap are per process
+        if self._pid != _Process.pid:  # opened after fork: flock and mmap are per process
             with self._open_lock:
-                if self._pid != os.getpid():
-                    self._shared_files, self._pid = _Shared(self.path), os.getpid()
+                if self._pid != _Process.pid:
+                    self._shared_files, self._pid = _Shared(self.path), _Process.pid
         return self._shared_files
 
     @contextmanager

@@ -37,17 +37,23 @@ def register(app: Flask) -> None:
 
 
 def limits_for(path: str) -> tuple[int, tuple[str, ...] | None]:
-    return next((size, types) for prefix, size, types in LIMITS if path.startswith(prefix))
+    for prefix, size, types in LIMITS:
+        if path.startswith(prefix):
+            return size, types
+    raise AssertionError("LIMITS ends with '/', which every path starts with")
 
 
 def check_request():
-    size, types = limits_for(request.path)
-    request.max_content_length = size
-    if request.content_length is not None and request.content_length > size:
-        return refuse(413, f"the request body is larger than {size // KIB} KiB, the most {request.path} accepts")
-    has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding") == "chunked"
-    if request.method == "POST" and has_body and types is not None and request.mimetype not in types:
-        return refuse(415, f"{request.path} accepts {' or '.join(types)}, not {request.mimetype or 'no content type'}")
+    # The request object once, not through its proxy each time: this runs before every request.
+    req = request._get_current_object()
+    size, types = limits_for(req.path)
+    req.max_content_length = size
+    length = req.content_length
+    if length is not None and length > size:
+        return refuse(413, f"the request body is larger than {size // KIB} KiB, the most {req.path} accepts")
+    has_body = bool(length) or req.headers.get("Transfer-Encoding") == "chunked"
+    if req.method == "POST" and has_body and types is not None and req.mimetype not in types:
+        return refuse(415, f"{req.path} accepts {' or '.join(types)}, not {req.mimetype or 'no content type'}")
     return None
 
 
