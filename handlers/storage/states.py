@@ -53,8 +53,9 @@ def read_states(conn, channel: str, addresses: Iterable[str],
 def write_states(conn, channel: str, final: dict[str, tuple[dict[str, str], str]], existing: Iterable[str]) -> None:
     """Replace the consent rows of each address with its final (state, stamp), in sorted order.
     `existing`: the addresses that had rows before (the others have none to delete)."""
-    conn.executemany("DELETE FROM consent WHERE channel = ? AND address = ?",
-                     sorted((channel, a) for a in existing if a in final))
+    deletes = sorted((channel, a) for a in existing if a in final)
+    if deletes:
+        conn.executemany("DELETE FROM consent WHERE channel = ? AND address = ?", deletes)
     rows = sorted((channel, address, scope, status, stamp)
                   for address, (state, stamp) in final.items() for scope, status in state.items())
     if len(rows) == 1:  # a webhook's usual one: psycopg's executemany costs several times an execute

@@ -38,15 +38,13 @@ class BatchedLog(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record) + "\n"
-        except Exception:  # noqa: BLE001 - logging's contract: a bad record is reported, never raised
+            self._queued.append(self.format(record) + "\n")
+            if record.levelno >= logging.WARNING:
+                self.flush()
+            elif self._writer_pid != os.getpid():  # this process's first line (gunicorn forks after loading)
+                self._start_writer()
+        except Exception:  # noqa: BLE001 - logging's contract: a failure is reported, never raised to the caller
             self.handleError(record)
-            return
-        self._queued.append(line)
-        if record.levelno >= logging.WARNING:
-            self.flush()
-        elif self._writer_pid != os.getpid():  # first line of this process (gunicorn forks after loading)
-            self._start_writer()
 
     def flush(self) -> None:
         """Write every queued line now."""
