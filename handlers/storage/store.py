@@ -110,8 +110,8 @@ class Store:
 
         def work(conn) -> Recorded:
             self.dialect.lock_person(conn, inbound.channel, inbound.address)
-            # One statement for "seen before?", "their language" and "asked lately?": the webhook's reads
-            # are its CPU.
+            # One statement for "seen before?", "their language", "asked lately?" and their state: each
+            # statement costs the webhook CPU (on PostgreSQL a round trip too).
             asked_since = (datetime.now(timezone.utc) - ASK_WINDOW).isoformat(timespec="microseconds")
             seen, known, asked, state = conn.execute(
                 "SELECT (SELECT id FROM messages WHERE provider = ? AND provider_id = ?), "
