@@ -121,8 +121,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\nbench: interrupted; stopping the servers", file=sys.stderr)
-        sys.exit(130)
+    bench.run(main)

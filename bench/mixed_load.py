@@ -50,7 +50,7 @@ from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from webhook_load import _stop, free_port, on_loopback, twilio_params, web_command  # noqa: E402
+from webhook_load import _stop, free_port, on_loopback, run, twilio_params, web_command  # noqa: E402
 
 HOST = "127.0.0.1"
 AUTH_TOKEN = "bench-twilio-auth-token"
@@ -651,8 +651,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\nbench: interrupted; stopping the service", file=sys.stderr)
-        sys.exit(130)
+    run(main)

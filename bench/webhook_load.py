@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -482,9 +483,14 @@ def main() -> int:
     return 0 if ok else 1
 
 
-if __name__ == "__main__":
+def run(main: Callable[[], int]) -> None:
+    """Exit with what a benchmark's main returns; Ctrl-C stops its servers (atexit) with a word."""
     try:
         sys.exit(main())
     except KeyboardInterrupt:
         print("\nbench: interrupted; stopping the servers", file=sys.stderr)
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -52,6 +52,9 @@ class PgConnection:
             raise StoreError(f"database {self.location}: {e}") from e
 
     def executemany(self, sql: str, rows) -> psycopg.Cursor:
+        if isinstance(rows, list) and len(rows) == 1:
+            # A webhook's usual one row: psycopg's executemany costs several times an execute.
+            return self.execute(sql, rows[0])
         cursor = self.raw.cursor()
         try:
             cursor.executemany(pyformat(sql, True), rows)

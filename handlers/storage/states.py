@@ -58,10 +58,7 @@ def write_states(conn, channel: str, final: dict[str, tuple[dict[str, str], str]
         conn.executemany("DELETE FROM consent WHERE channel = ? AND address = ?", deletes)
     rows = sorted((channel, address, scope, status, stamp)
                   for address, (state, stamp) in final.items() for scope, status in state.items())
-    if len(rows) == 1:  # a webhook's usual one: psycopg's executemany costs several times an execute
-        conn.execute(INSERT_CONSENT, rows[0])
-    else:
-        conn.executemany(INSERT_CONSENT, rows)
+    conn.executemany(INSERT_CONSENT, rows)
 
 
 def queue_pushes(conn, push_to: Iterable[str], synced_from: str | None, changes: Iterable[tuple]) -> None:
@@ -81,8 +78,10 @@ def record_transition(conn, channel: str, address: str, transition: Transition, 
     (None unless `want_id`: on PostgreSQL, reading it back costs a round trip)."""
     row = (channel, address, transition.action, categories, int(transition.changed),
            json.dumps(transition.after, sort_keys=True), source, message_id, stamp)
-    event_id = conn.execute(INSERT_EVENT + " RETURNING id", row).fetchone()[0] if want_id else None
-    if not want_id:
+    if want_id:
+        event_id = conn.execute(INSERT_EVENT + " RETURNING id", row).fetchone()[0]
+    else:
+        event_id = None
         conn.execute(INSERT_EVENT, row)
     if transition.after != transition.before:
         write_states(conn, channel, {address: (transition.after, stamp)}, (address,) if transition.before else ())
