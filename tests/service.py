@@ -40,6 +40,7 @@ class Service:
                     return
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.1)
+        self.kill_all()  # not left running (and holding a port and CPU) after the test fails
         raise AssertionError("the service did not start")
 
     def workers(self):

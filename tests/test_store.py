@@ -1,15 +1,17 @@
 """The store on a real SQLite file: durable settings, migrations under concurrent start-up."""
 
+import dataclasses
 import multiprocessing
 import os
 import sqlite3
 import threading
 import time
+import uuid
 
 import pytest
 
 from handlers.storage.schema import MIGRATIONS
-from handlers.storage.store import Store
+from handlers.storage.store import Store, StoreError
 
 
 def migrate(path):
@@ -162,3 +164,135 @@ def test_a_postgresql_connection_the_server_ended_is_not_lent_again(pg_database)
             store.release()
     finally:
         store.close()
+
+
+def _stop_from(number: str, sid: str):
+    from handlers.core.inbound import Inbound
+
+    return Inbound("sms", "twilio", sid, number, "+15550001111", "STOP", {"Body": "STOP", "MessageSid": sid})
+
+
+def _decide_stop(state, known_language, asked_recently):
+    from handlers.core import consent
+    from handlers.core.classifier import OPT_OUT, Decision
+    from handlers.core.intake import Outcome
+
+    decision = Decision(OPT_OUT, "keyword", (), "en", ("en",), "STOP")
+    return Outcome(decision, consent.apply(state, decision, ()), "You are opted out.")
+
+
+@pytest.fixture
+def pg_store(pg_database):
+    store = Store(pg_database)
+    store.migrate()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """The messages PgConnection sends to the server: each its statements' first words (an INSERT's table)."""
+    from handlers.storage.postgres import PgConnection
+
+    sent: list[list[str]] = []
+    send = PgConnection._send
+
+    def counted(self, statements):
+        sent.append([sql.split()[2] if sql.startswith("INSERT") else sql.split()[0] for sql, _ in statements])
+        return send(self, statements)
+
+    monkeypatch.setattr(PgConnection, "_send", counted)
+    return sent
+
+
+def test_a_webhooks_write_takes_two_round_trips_to_postgresql(pg_store, round_trips):
+    """BEGIN, the person's lock and the read in one message; the writes with COMMIT in the next (a
+    retried message: the read, then COMMIT alone). Each round trip costs CPU on both sides."""
+    sid, number = f"SM{uuid.uuid4().hex}", f"+1415{uuid.uuid4().int % 10**7:07d}"
+    first = pg_store.record_inbound(_stop_from(number, sid), _decide_stop)
+    again = pg_store.record_inbound(_stop_from(number, sid), _decide_stop)
+    assert round_trips == [
+        ["BEGIN", "SELECT", "SELECT"], ["messages", "events", "consent", "COMMIT"],  # the first time
+        ["BEGIN", "SELECT", "SELECT"], ["COMMIT"],  # the provider's retry
+    ]
+    assert (first.duplicate, again.duplicate, again.message_id) == (False, True, first.message_id)
+    stored = pg_store.contact("sms", number)
+    assert stored["state"] == {"*": "out"}
+    assert [m["id"] for m in stored["messages"]] == [first.message_id]
+    assert [e["message_id"] for e in stored["events"]] == [first.message_id]
+
+
+def test_a_failing_statement_sent_later_rolls_back_the_whole_write(pg_store):
+    number = f"+1415{uuid.uuid4().int % 10**7:07d}"
+
+    def work(conn):
+        conn.execute_later("INSERT INTO links (id, channel, address, created_at) VALUES (?, ?, ?, ?)",
+                           (f"l{number}", "sms", number, "2026-11-30"))
+        conn.execute_later("INSERT INTO links (id, channel, address, created_at) VALUES (?, ?, ?, ?)",
+                           (f"l{number}", "sms", number, "2026-11-30"))  # the same id: refused at COMMIT's trip
+
+    with pytest.raises(StoreError, match="duplicate key"):
+        pg_store.write(work)
+    assert pg_store.link_address(f"l{number}") is None
+    # The connection and what it prepared are still good for the next request.
+    assert pg_store.record_inbound(_stop_from(number, f"SM{uuid.uuid4().hex}"), _decide_stop).duplicate is False
+    assert pg_store.state("sms", number) == {"*": "out"}
+
+
+@pytest.mark.parametrize("sql, params, expected", [
+    ("SELECT ? IS NULL", (None,), (True,)),  # PREPARE cannot tell the value's type: sent as itself
+    ("SELECT count(*) FROM links WHERE channel = ?", ("no such channel",), (0,)),  # prepared
+    ("SELECT 100 % 7, '50%'", (), (2, "50%")),  # a literal % needs no doubling by the caller
+    (f"SELECT count(*) FROM links WHERE address IN ({', '.join(['?'] * 100)})", tuple(map(str, range(100))), (0,)),
+])
+def test_statements_inside_a_write_whatever_their_form(pg_store, sql, params, expected):
+    def work(conn):
+        conn.execute_later("SELECT 1")
+        row = conn.execute(sql, params).fetchone()
+        return row, conn.execute("SELECT ?::text", ("still in the transaction",)).fetchone()
+
+    assert pg_store.write(work) == (expected, ("still in the transaction",))
+    assert pg_store.connection().execute(sql, params).fetchone() == expected  # and outside one
+
+
+def test_prepared_statements_deallocated_behind_our_back_cost_one_request(pg_store):
+    number = f"+1415{uuid.uuid4().int % 10**7:07d}"
+    pg_store.record_inbound(_stop_from(number, f"SM{uuid.uuid4().hex}"), _decide_stop)
+    pg_store.connection().raw.execute("DEALLOCATE ALL")
+    with pytest.raises(StoreError, match="does not exist"):
+        pg_store.record_inbound(_stop_from(number, f"SM{uuid.uuid4().hex}"), _decide_stop)
+    again = pg_store.record_inbound(_stop_from(number, f"SM{uuid.uuid4().hex}"), _decide_stop)
+    assert again.duplicate is False
+
+
+@pytest.mark.parametrize("cast, value", [
+    ("TEXT", "plain"),
+    ("TEXT", "O'Brien's \"reply\""),
+    ("TEXT", "back\\slash \\' and \\\\"),
+    ("TEXT", "x'); DROP TABLE links; --"),
+    ("TEXT", "Arrêt ✋ 停止 \U0001F6D1 \u2028 line\nbreak\ttab"),
+    ("TEXT", ""),
+    ("TEXT", "?, $1, %s, %(x)s, 100%"),
+    ("TEXT", None),
+    ("BIGINT", 0),
+    ("BIGINT", -42),
+    ("BIGINT", 2**63 - 1),
+    ("DOUBLE PRECISION", 1732934400.123456),
+    ("DOUBLE PRECISION", -1e-05),
+    ("BOOLEAN", True),
+])
+def test_values_reach_postgresql_exactly_as_given(pg_store, cast, value):
+    """Values are quoted into the statements' text (PooledConnection.literal): each must arrive as it left."""
+    prepared = f"SELECT CAST(? AS {cast})"
+    itself = f"SELECT CAST(? AS {cast}), {', '.join(['?'] * 70)}"  # too many values to prepare: sent as itself
+    assert pg_store.write(lambda conn: conn.execute(prepared, (value,)).fetchone()) == (value,)
+    assert pg_store.write(lambda conn: conn.execute(itself, (value, *range(70))).fetchone())[0] == value
+
+
+def test_a_text_with_a_nul_is_refused_not_cut_short(pg_store):
+    number = f"+1415{uuid.uuid4().int % 10**7:07d}"
+    inbound = _stop_from(number, f"SM{uuid.uuid4().hex}")
+    inbound = dataclasses.replace(inbound, text="STOP\x00 and then more")
+    with pytest.raises(StoreError, match="NUL"):
+        pg_store.record_inbound(inbound, _decide_stop)
+    assert pg_store.contact("sms", number)["messages"] == []

@@ -45,6 +45,12 @@ class Dialect:
     def lock_everyone(self, conn) -> None:
         """Hold off every person's decisions until this (bulk) transaction ends."""
 
+    def next_id(self, table: str) -> str:
+        """A new id for a row of `table` that the caller inserts with its id in the same write, as a
+        column of a SELECT (the webhook reads it with everything else it asks). SQLite: the largest
+        plus one, which is what SQLite itself gives a row without one (the writer is alone)."""
+        return f"(SELECT coalesce(max(id), 0) + 1 FROM {table})"
+
     def reserve_ids(self, conn, table: str, count: int) -> list[int]:
         """`count` new ids for rows of `table` that the caller inserts with their ids (inside a write)."""
         first = conn.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0]
@@ -84,11 +90,15 @@ class PostgresDialect(Dialect):
         return statement
 
     def lock_person(self, conn, channel: str, address: str) -> None:
-        conn.execute("SELECT pg_advisory_xact_lock_shared(?), pg_advisory_xact_lock(hashtextextended(?, 0))",
-                     (BULK_LOCK, f"{channel}:{address}"))
+        # Sent with the statement after it: the locks are held before that statement reads.
+        conn.execute_later("SELECT pg_advisory_xact_lock_shared(?), pg_advisory_xact_lock(hashtextextended(?, 0))",
+                           (BULK_LOCK, f"{channel}:{address}"))
 
     def lock_everyone(self, conn) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(?)", (BULK_LOCK,))
+
+    def next_id(self, table: str) -> str:
+        return f"nextval(pg_get_serial_sequence('{table}', 'id'))"
 
     def reserve_ids(self, conn, table: str, count: int) -> list[int]:
         # From the identity's own sequence, so rows that webhooks insert meanwhile never take one.

@@ -106,6 +106,13 @@ class _Job:
         return self.value
 
 
+class SqliteConnection(sqlite3.Connection):
+    """sqlite3's connection, with the store's execute_later (PostgreSQL's batches statements into
+    fewer round trips; in process, there is nothing to save: it runs now)."""
+
+    execute_later = sqlite3.Connection.execute
+
+
 def _sqlite_migrations() -> Migrations:
     """schema.MIGRATIONS as sqlite-utils migrations (named as they always were, so old files stay current)."""
     migrations = Migrations("optout")
@@ -147,7 +154,8 @@ class SqliteDatabase:
         if conn is None or self._local.pid != _Process.pid:
             directory = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(directory, exist_ok=True)
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10,
+                                   factory=SqliteConnection)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # and flush() after COMMIT: see the module's text
             conn.execute("PRAGMA foreign_keys = ON")

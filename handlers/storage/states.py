@@ -75,14 +75,15 @@ def queue_pushes(conn, push_to: Iterable[str], synced_from: str | None, changes:
 def record_transition(conn, channel: str, address: str, transition: Transition, categories: str, source: str,
                       message_id: int | None, stamp: str, want_id: bool = True) -> int | None:
     """Write the event of one decision and, if the state moved, the new state. Returns the event's id
-    (None unless `want_id`: on PostgreSQL, reading it back costs a round trip)."""
+    (None unless `want_id`: on PostgreSQL, reading it back costs a round trip, where without it the
+    writes wait to go with COMMIT)."""
     row = (channel, address, transition.action, categories, int(transition.changed),
            json.dumps(transition.after, sort_keys=True), source, message_id, stamp)
     if want_id:
         event_id = conn.execute(INSERT_EVENT + " RETURNING id", row).fetchone()[0]
     else:
         event_id = None
-        conn.execute(INSERT_EVENT, row)
+        conn.execute_later(INSERT_EVENT, row)
     if transition.after != transition.before:
         write_states(conn, channel, {address: (transition.after, stamp)}, (address,) if transition.before else ())
     return event_id

@@ -71,6 +71,7 @@ class Store:
         # The providers every change of email consent is queued for (handlers/storage/pushes.py).
         self.push_to = push_to
         self._state_column = state_column(self.dialect)
+        self._next_message_id = self.dialect.next_id("messages")
 
     # The database's own calls, so that callers need to know only the store.
     def connection(self):
@@ -110,16 +111,17 @@ class Store:
 
         def work(conn) -> Recorded:
             self.dialect.lock_person(conn, inbound.channel, inbound.address)
-            # One statement for "seen before?", "their language", "asked lately?" and their state: each
-            # statement costs the webhook CPU (on PostgreSQL a round trip too).
+            # One statement for "seen before?", "their language", "asked lately?", their state and the
+            # new message's id: each statement costs the webhook CPU (on PostgreSQL a round trip too,
+            # and the writes below go in one more with COMMIT).
             asked_since = (datetime.now(timezone.utc) - ASK_WINDOW).isoformat(timespec="microseconds")
-            seen, known, asked, state = conn.execute(
+            seen, known, asked, state, message_id = conn.execute(
                 "SELECT (SELECT id FROM messages WHERE provider = ? AND provider_id = ?), "
                 "(SELECT language FROM messages WHERE channel = ? AND address = ? AND language_sure = 1 "
                 "ORDER BY id DESC LIMIT 1), "
                 "(SELECT 1 FROM messages WHERE channel = ? AND address = ? AND action = ? AND received_at > ? "
                 "LIMIT 1), "
-                + self._state_column,
+                + self._state_column + ", " + self._next_message_id,
                 (inbound.provider, inbound.provider_id, inbound.channel, inbound.address,
                  inbound.channel, inbound.address, ASKED, asked_since, inbound.channel, inbound.address)).fetchone()
             if inbound.nonce:
@@ -130,15 +132,14 @@ class Store:
             decision, transition, reply = outcome.decision, outcome.transition, outcome.reply
             stamp = now()
             categories = json.dumps(list(decision.categories))
-            message_id = conn.execute(
-                "INSERT INTO messages (channel, provider, provider_id, address, recipient, body, params, "
+            conn.execute_later(
+                "INSERT INTO messages (id, channel, provider, provider_id, address, recipient, body, params, "
                 "received_at, action, categories, language, language_sure, rule, matched, flagged, reply) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (inbound.channel, inbound.provider, inbound.provider_id, inbound.address, inbound.recipient,
-                 inbound.text, params, stamp, transition.action,
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (message_id, inbound.channel, inbound.provider, inbound.provider_id, inbound.address,
+                 inbound.recipient, inbound.text, params, stamp, transition.action,
                  categories, decision.language, int(len(decision.languages) == 1), decision.rule,
-                 decision.matched, int(decision.flagged), reply),
-            ).fetchone()[0]
+                 decision.matched, int(decision.flagged), reply))
             if transition.action in (OPT_OUT, OPT_IN):
                 pushed = inbound.channel == "email" and transition.changed
                 event_id = record_transition(conn, inbound.channel, inbound.address, transition, categories,
