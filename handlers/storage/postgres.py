@@ -44,8 +44,8 @@ class PooledConnection(psycopg.Connection):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # The store's SQL -> how a script sends it on this connection ("EXECUTE name(%s, ...)" once
-        # prepared here, or the statement itself with its values quoted when it cannot be prepared).
+        # The store's SQL -> how PgConnection sends it on this connection: the text before, between and
+        # after its values ("EXECUTE name(", ", " ... ")" once prepared here, else the statement's own).
         self.statements: dict[str, tuple[bytes, ...]] = {}
         self.returned_at: float | None = None  # when it was last given back to the pool
         self._escaping = pq.Escaping(self.pgconn)
@@ -72,7 +72,8 @@ def _statement_name(sql: str) -> str:
 
 
 def _numbered(sql: str) -> str:
-    """`?` placeholders as PREPARE's $1, $2 ..."""
+    """`?` placeholders as PREPARE's $1, $2 ... (the store's SQL has no `?` in its string literals:
+    dialect.pyformat)."""
     parts = sql.split("?")
     return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
 
@@ -143,7 +144,7 @@ class PgConnection:
 
     def rollback(self) -> None:
         self._waiting = None
-        if not self.raw.broken and self.raw.info.transaction_status != pq.TransactionStatus.IDLE:
+        if not self.raw.closed and self.raw.info.transaction_status != pq.TransactionStatus.IDLE:
             try:
                 self.raw.execute("ROLLBACK")
             except psycopg.Error:
@@ -173,8 +174,9 @@ class PgConnection:
             while cursor.nextset():
                 pass
         except psycopg.errors.InvalidSqlStatementName as e:
-            # Our prepared statements are gone (something deallocated them): prepare them again next time.
-            raw.statements.clear()
+            # Something deallocated our prepared statements: the pool replaces a closed connection, and
+            # the new one prepares them afresh.
+            raw.close()
             raise StoreError(f"database {self.location}: {e}") from e
         except psycopg.Error as e:
             raise StoreError(f"database {self.location}: {e}") from e
