@@ -255,14 +255,38 @@ def test_statements_inside_a_write_whatever_their_form(pg_store, sql, params, ex
     assert pg_store.connection().execute(sql, params).fetchone() == expected  # and outside one
 
 
-def test_prepared_statements_deallocated_behind_our_back_cost_one_request(pg_store):
+def _prepared_here(store) -> int:
+    return store.connection().raw.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
+
+
+def _lose_prepared_statements_once(store) -> None:
+    """What a pooler in transaction mode does to every transaction: a server connection without them."""
     number = f"+1415{uuid.uuid4().int % 10**7:07d}"
-    pg_store.record_inbound(_stop_from(number, f"SM{uuid.uuid4().hex}"), _decide_stop)
-    pg_store.connection().raw.execute("DEALLOCATE ALL")
+    store.connection().raw.execute("DEALLOCATE ALL")
     with pytest.raises(StoreError, match="does not exist"):
-        pg_store.record_inbound(_stop_from(number, f"SM{uuid.uuid4().hex}"), _decide_stop)
-    again = pg_store.record_inbound(_stop_from(number, f"SM{uuid.uuid4().hex}"), _decide_stop)
-    assert again.duplicate is False
+        store.record_inbound(_stop_from(number, f"SM{uuid.uuid4().hex}"), _decide_stop)
+    store.release()
+
+
+def test_prepared_statements_lost_once_cost_one_request_and_are_prepared_again(pg_store):
+    pg_store.record_inbound(_stop_from("+14155550111", f"SM{uuid.uuid4().hex}"), _decide_stop)
+    _lose_prepared_statements_once(pg_store)
+    assert pg_store.record_inbound(_stop_from("+14155550111", f"SM{uuid.uuid4().hex}"), _decide_stop).duplicate is False
+    assert pg_store.db.prepares and _prepared_here(pg_store) >= 3
+
+
+def test_prepared_statements_lost_again_and_again_are_no_longer_used(pg_store, caplog):
+    pg_store.record_inbound(_stop_from("+14155550112", f"SM{uuid.uuid4().hex}"), _decide_stop)
+    _lose_prepared_statements_once(pg_store)
+    pg_store.record_inbound(_stop_from("+14155550112", f"SM{uuid.uuid4().hex}"), _decide_stop)
+    with caplog.at_level("WARNING"):
+        _lose_prepared_statements_once(pg_store)
+    assert "pooler in transaction mode" in caplog.text
+    for _ in range(3):  # on connections old and new, nothing prepared any more, nothing lost
+        pg_store.connection().raw.execute("DEALLOCATE ALL")
+        recorded = pg_store.record_inbound(_stop_from("+14155550112", f"SM{uuid.uuid4().hex}"), _decide_stop)
+        assert recorded.duplicate is False and _prepared_here(pg_store) == 0
+        pg_store.release()
 
 
 @pytest.mark.parametrize("cast, value", [

@@ -14,6 +14,7 @@ raises StoreError within a few seconds.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import select
 import threading
@@ -34,6 +35,7 @@ from .dialect import MIGRATION_LOCK, POSTGRES, pyformat
 from .schema import MIGRATIONS
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 POOL_SIZE = (2, 12)  # per process: gunicorn's 8 threads, the health check and a bulk job or two
 WAIT = 3.0  # seconds to wait for a connection before answering that the database is unavailable
 STREAM_ROWS = 2000  # rows per round trip of a long read
@@ -71,6 +73,12 @@ def _statement_name(sql: str) -> str:
     return "optout_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
 
 
+@lru_cache(maxsize=4096)
+def _pieces(sql: str) -> tuple[bytes, ...]:
+    """The statement itself around its values (they are quoted into its text)."""
+    return tuple(piece.encode() for piece in sql.split("?"))
+
+
 def _numbered(sql: str) -> str:
     """`?` placeholders as PREPARE's $1, $2 ... (the store's SQL has no `?` in its string literals:
     dialect.pyformat)."""
@@ -97,10 +105,10 @@ class PgConnection:
     every prepared statement of the connection, ours included.
     """
 
-    __slots__ = ("raw", "location", "_waiting")
+    __slots__ = ("raw", "database", "location", "_waiting")
 
-    def __init__(self, raw: PooledConnection, location: str):
-        self.raw, self.location = raw, location
+    def __init__(self, raw: PooledConnection, database: PostgresDatabase):
+        self.raw, self.database, self.location = raw, database, database.location
         self._waiting: list[tuple[str, tuple | list | None]] | None = None  # None: not inside a write
 
     def execute(self, sql: str, params: tuple | list = ()) -> psycopg.Cursor:
@@ -162,7 +170,10 @@ class PgConnection:
                 if params is None:  # BEGIN, COMMIT
                     texts.append(sql.encode())
                     continue
-                pieces = raw.statements.get(sql) or self._prepare(sql, len(params))
+                if self.database.prepares:
+                    pieces = raw.statements.get(sql) or self._prepare(sql, len(params))
+                else:
+                    pieces = _pieces(sql)
                 text = [pieces[0]]
                 for value, piece in zip(params, pieces[1:], strict=True):
                     text.append(raw.literal(value))
@@ -175,8 +186,9 @@ class PgConnection:
                 pass
         except psycopg.errors.InvalidSqlStatementName as e:
             # Something deallocated our prepared statements: the pool replaces a closed connection, and
-            # the new one prepares them afresh.
+            # the new one prepares them afresh (or none, if it keeps happening: PostgresDatabase.prepares).
             raw.close()
+            self.database.lost_prepared_statements()
             raise StoreError(f"database {self.location}: {e}") from e
         except psycopg.Error as e:
             raise StoreError(f"database {self.location}: {e}") from e
@@ -185,8 +197,7 @@ class PgConnection:
     def _prepare(self, sql: str, count: int) -> tuple[bytes, ...]:
         """How `sql` with `count` values is sent on this connection, from now on: the pieces that go
         before, between and after its values (prepared here on first use, if it can be)."""
-        itself = tuple(piece.encode() for piece in sql.split("?"))
-        pieces = self.raw.statements[sql] = self._prepared(sql, count) or itself
+        pieces = self.raw.statements[sql] = self._prepared(sql, count) or _pieces(sql)
         return pieces
 
     def _prepared(self, sql: str, count: int) -> tuple[bytes, ...] | None:
@@ -214,6 +225,7 @@ class PgConnection:
 _BEGIN, _COMMIT = ("BEGIN", None), ("COMMIT", None)
 LATER_ROWS = 16  # executemany of at most this many rows inside a write waits, like execute_later
 MAX_PREPARED_VALUES = 64
+LOST_BEFORE_UNPREPARED = 2
 _UNTYPED = (psycopg.errors.IndeterminateDatatype, psycopg.errors.AmbiguousParameter,
             psycopg.errors.AmbiguousFunction)
 _PREPARABLE = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES")  # what PREPARE takes
@@ -263,6 +275,11 @@ class PostgresDatabase:
         self.location = (f"postgresql://{parts.get('user', '')}@{parts.get('host', '')}"
                          f"{':' + str(parts['port']) if parts.get('port') else ''}/{parts.get('dbname', '')}")
         self.write_failure: str | None = None
+        # Statements are prepared once per connection (PgConnection), unless the server keeps losing
+        # them: a pooler in transaction mode (PgBouncer, Supavisor) between us and PostgreSQL hands
+        # each transaction another server connection, where our prepared statements do not exist.
+        self.prepares = True
+        self._statements_lost = 0
         self._local = threading.local()
         self._pool: ConnectionPool | None = None
         self._pool_pid: int | None = None
@@ -296,7 +313,7 @@ class PostgresDatabase:
                 self.pool.putconn(conn.raw)  # the pool discards a broken one
             conn = None
         if conn is None:
-            conn = PgConnection(self._live_connection(), self.location)
+            conn = PgConnection(self._live_connection(), self)
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
@@ -314,6 +331,16 @@ class PostgresDatabase:
                 return raw
             raw.close()
             self.pool.putconn(raw)
+
+    def lost_prepared_statements(self) -> None:
+        """A connection's prepared statements were gone: once may be an operator's DEALLOCATE; twice,
+        and statements are sent unprepared from then on (the server parses and plans each one)."""
+        self._statements_lost += 1
+        if self._statements_lost >= LOST_BEFORE_UNPREPARED and self.prepares:
+            self.prepares = False
+            log.warning("PostgreSQL at %s lost this process's prepared statements %d times: a pooler in "
+                        "transaction mode between us and the server, probably; statements are sent "
+                        "unprepared from now on (more work for the server)", self.location, self._statements_lost)
 
     def release(self) -> None:
         """Give this thread's connection back to the pool (a request ended)."""
