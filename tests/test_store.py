@@ -320,3 +320,23 @@ def test_a_text_with_a_nul_is_refused_not_cut_short(pg_store):
     with pytest.raises(StoreError, match="NUL"):
         pg_store.record_inbound(inbound, _decide_stop)
     assert pg_store.contact("sms", number)["messages"] == []
+
+
+def test_a_rollback_after_a_bulk_executemany_keeps_the_prepared_statements(pg_store):
+    """A large executemany is prepared by psycopg (a bulk job's rows planned once); psycopg drops every
+    prepared statement after a ROLLBACK it handles itself, which would cost the next webhook."""
+    number = f"+1415{uuid.uuid4().int % 10**7:07d}"
+    pg_store.record_inbound(_stop_from(number, f"SM{uuid.uuid4().hex}"), _decide_stop)
+    prepared = _prepared_here(pg_store)
+
+    def bulk_then_fail(conn):
+        conn.executemany("INSERT INTO links (id, channel, address, created_at) VALUES (?, ?, ?, ?)",
+                         [(f"bulk{n}{number}", "sms", f"{number}{n}", "2026-11-30") for n in range(100)])
+        raise ValueError("the bulk job fails after its rows")
+
+    with pytest.raises(ValueError):
+        pg_store.write(bulk_then_fail)
+    assert _prepared_here(pg_store) == prepared + 1  # psycopg's one, beside ours
+    assert pg_store.link_address(f"bulk0{number}") is None
+    assert pg_store.record_inbound(_stop_from(number, f"SM{uuid.uuid4().hex}"), _decide_stop).duplicate is False
+    assert pg_store.db._statements_lost == 0

@@ -101,8 +101,8 @@ class PgConnection:
       and sent as EXECUTE with its values quoted (PooledConnection.literal), several statements per
       message. A statement with more than MAX_PREPARED_VALUES values (the IN lists of bulk reads, a
       new text for each length) is sent as itself, its values quoted the same way.
-    psycopg's own automatic preparing is off for these connections: after a ROLLBACK it deallocates
-    every prepared statement of the connection, ours included.
+    psycopg's own automatic preparing is off for these connections (but in a large executemany): after
+    a ROLLBACK it sees, it deallocates every prepared statement of the connection, ours included.
     """
 
     __slots__ = ("raw", "database", "location", "_waiting")
@@ -128,6 +128,8 @@ class PgConnection:
             self._waiting.append((sql, params))
 
     def executemany(self, sql: str, rows) -> None:
+        """`sql` once per row. Inside a write, up to LATER_ROWS rows wait like execute_later; more go
+        now, by psycopg's executemany (after whatever waits)."""
         rows = rows if isinstance(rows, list) else list(rows)
         if self._waiting is not None and len(rows) <= LATER_ROWS:
             self._waiting.extend((sql, row) for row in rows)
@@ -135,10 +137,15 @@ class PgConnection:
         if self._waiting:
             self._send(self._waiting)
             self._waiting = []
+        # psycopg prepares it for these rows (a bulk job's thousands: parsed and planned once, not per
+        # row). Only here: its automatic preparing stays off otherwise (see the class's text).
+        self.raw.prepare_threshold = 0
         try:
             self.raw.cursor().executemany(pyformat(sql, True), rows)
         except psycopg.Error as e:
             raise StoreError(f"database {self.location}: {e}") from e
+        finally:
+            self.raw.prepare_threshold = None
 
     # A write's transaction (PostgresDatabase.write) --------------------------------------------
 
