@@ -19,7 +19,7 @@ from handlers.web.api import api, health
 from handlers.web.email_webhooks import email_webhooks
 from handlers.web.event_webhooks import event_webhooks
 from handlers.web.preferences import pages
-from handlers.web.sms_webhook import webhooks
+from handlers.web.sms_webhook import DirectSmsWebhook, webhooks
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -36,6 +36,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     settings.update(test_config or {})
     app.config.update(settings)
     app.extensions["optout"] = services = Services(settings)
+    # The SMS webhook's plain requests are served before Flask's machinery (handlers/web/sms_webhook.py).
+    app.wsgi_app = DirectSmsWebhook(app, app.wsgi_app)
     proxies = trusted_proxies(settings.get("TRUSTED_PROXIES"))
     if proxies:
         # The client's address, scheme and host as the proxies saw them; with none trusted, those

@@ -5,6 +5,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from conftest import AUTH_TOKEN, table_missing, twilio_params, twilio_post
+from twilio.request_validator import RequestValidator
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -204,3 +205,60 @@ def test_the_url_checked_is_werkzeugs_request_url_however_it_is_spelled(path, ba
 
     with Flask(__name__).test_request_context(path, base_url=base):
         assert called_url() == request.url
+
+
+# The direct route (handlers/web/sms_webhook.DirectSmsWebhook) must answer every request exactly as
+# Flask's route does. Each case: (body, how the request is changed, served without Flask).
+DIRECT_CASES = [
+    ("STOP", {}, True),
+    ("HELP", {}, True),
+    ("thanks, see you friday", {}, True),
+    ("STOP", {"again": True}, True),  # the provider's retry: a duplicate
+    ("STOP", {"query": "?account=main"}, True),
+    ("STOP", {"signed_over": "http://localhost/webhooks/twilio/other"}, False),  # wrong signature: 403
+    ("STOP", {"drop": "MessageSid"}, False),  # no message id: 400
+    ("STOP", {"content_type": "application/json"}, False),  # 415
+    ("x" * 70_000, {}, False),  # 413
+    ("STOP", {"method": "PUT"}, False),  # 405
+    ("STOP", {"headers": {"X-Forwarded-Proto": "https"}}, True),  # no proxy trusted: ignored
+]
+
+
+def _send(wsgi, body, change, n):
+    from werkzeug.test import Client
+
+    params = twilio_params(body, sender=f"+1415555{n:04d}", MessageSid=f"SM{n:032d}")
+    for name in ("MessageSid", "SmsMessageSid", "SmsSid") if change.get("drop") else ():
+        params.pop(name)
+    url = "http://localhost/webhooks/twilio/sms" + change.get("query", "")
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(change.get("signed_over", url), params)
+    headers = {"X-Twilio-Signature": signature, **change.get("headers", {})}
+    client = Client(wsgi)
+    for _ in range(2 if change.get("again") else 1):
+        if change.get("content_type"):
+            response = client.open(url, method=change.get("method", "POST"), data=json.dumps(params),
+                                   content_type=change["content_type"], headers=headers)
+        else:
+            response = client.open(url, method=change.get("method", "POST"), data=params, headers=headers)
+    return response.status, sorted(response.headers.items()), response.get_data()
+
+
+@pytest.mark.parametrize("body, change, direct", DIRECT_CASES)
+def test_the_direct_route_answers_as_flasks_route_does(app, monkeypatch, body, change, direct):
+    number = DIRECT_CASES.index((body, change, direct))
+    through_flask = _send(app.wsgi_app.flask_wsgi, body, change, 2 * number)
+    if direct:  # and Flask's route is not what answered
+        monkeypatch.setitem(app.view_functions, "webhooks.twilio_inbound_sms", lambda: 1 / 0)
+    assert _send(app.wsgi_app, body, change, 2 * number + 1) == through_flask
+
+
+def test_the_direct_route_answers_a_store_failure_as_the_route_does(app, monkeypatch):
+    from handlers.storage.store import Store, StoreError
+
+    def fail(*args, **kwargs):
+        raise StoreError("database: disk I/O error")
+
+    monkeypatch.setattr(Store, "record_inbound", fail)
+    through_flask = _send(app.wsgi_app.flask_wsgi, "STOP", {}, 90)
+    assert through_flask[0] == "500 INTERNAL SERVER ERROR"
+    assert _send(app.wsgi_app, "STOP", {}, 91) == through_flask
