@@ -287,6 +287,10 @@ def test_prepared_statements_lost_again_and_again_are_no_longer_used(pg_store, c
         recorded = pg_store.record_inbound(_stop_from("+14155550112", f"SM{uuid.uuid4().hex}"), _decide_stop)
         assert recorded.duplicate is False and _prepared_here(pg_store) == 0
         pg_store.release()
+    pg_store.write(lambda conn: conn.executemany(  # a bulk job's rows are not prepared either
+        "INSERT INTO links (id, channel, address, created_at) VALUES (?, ?, ?, ?)",
+        [(f"{uuid.uuid4().hex}", "sms", f"+1415555{n:04d}", "2026-11-30") for n in range(100)]))
+    assert _prepared_here(pg_store) == 0
 
 
 @pytest.mark.parametrize("cast, value", [

@@ -139,9 +139,13 @@ class PgConnection:
             self._waiting = []
         # psycopg prepares it for these rows (a bulk job's thousands: parsed and planned once, not per
         # row). Only here: its automatic preparing stays off otherwise (see the class's text).
-        self.raw.prepare_threshold = 0
+        self.raw.prepare_threshold = 0 if self.database.prepares else None
         try:
             self.raw.cursor().executemany(pyformat(sql, True), rows)
+        except psycopg.errors.InvalidSqlStatementName as e:
+            self.raw.close()  # as in _send
+            self.database.lost_prepared_statements()
+            raise StoreError(f"database {self.location}: {e}") from e
         except psycopg.Error as e:
             raise StoreError(f"database {self.location}: {e}") from e
         finally:
