@@ -105,10 +105,10 @@ class PgConnection:
     a ROLLBACK it sees, it deallocates every prepared statement of the connection, ours included.
     """
 
-    __slots__ = ("raw", "database", "location", "_waiting")
+    __slots__ = ("raw", "database", "_waiting")
 
     def __init__(self, raw: PooledConnection, database: PostgresDatabase):
-        self.raw, self.database, self.location = raw, database, database.location
+        self.raw, self.database = raw, database
         self._waiting: list[tuple[str, tuple | list | None]] | None = None  # None: not inside a write
 
     def execute(self, sql: str, params: tuple | list = ()) -> psycopg.Cursor:
@@ -142,12 +142,8 @@ class PgConnection:
         self.raw.prepare_threshold = 0 if self.database.prepares else None
         try:
             self.raw.cursor().executemany(pyformat(sql, True), rows)
-        except psycopg.errors.InvalidSqlStatementName as e:
-            self.raw.close()  # as in _send
-            self.database.lost_prepared_statements()
-            raise StoreError(f"database {self.location}: {e}") from e
         except psycopg.Error as e:
-            raise StoreError(f"database {self.location}: {e}") from e
+            raise self._failed(e) from e
         finally:
             self.raw.prepare_threshold = None
 
@@ -195,15 +191,17 @@ class PgConnection:
             cursor.execute(b"; ".join(texts))
             while cursor.nextset():
                 pass
-        except psycopg.errors.InvalidSqlStatementName as e:
+        except psycopg.Error as e:
+            raise self._failed(e) from e
+        return cursor
+
+    def _failed(self, error: psycopg.Error) -> StoreError:
+        if isinstance(error, psycopg.errors.InvalidSqlStatementName):
             # Something deallocated our prepared statements: the pool replaces a closed connection, and
             # the new one prepares them afresh (or none, if it keeps happening: PostgresDatabase.prepares).
-            raw.close()
+            self.raw.close()
             self.database.lost_prepared_statements()
-            raise StoreError(f"database {self.location}: {e}") from e
-        except psycopg.Error as e:
-            raise StoreError(f"database {self.location}: {e}") from e
-        return cursor
+        return StoreError(f"database {self.database.location}: {error}")
 
     def _prepare(self, sql: str, count: int) -> tuple[bytes, ...]:
         """How `sql` with `count` values is sent on this connection, from now on: the pieces that go
@@ -227,7 +225,7 @@ class PgConnection:
                 self.raw.execute("ROLLBACK TO optout_prepare; RELEASE optout_prepare")
             return None
         except psycopg.Error as e:  # wrong in itself (a missing table ...): as sending it would say
-            raise StoreError(f"database {self.location}: {e}") from e
+            raise self._failed(e) from e
         if not count:
             return (f"EXECUTE {name}".encode(),)
         return (f"EXECUTE {name}(".encode(), *[b", "] * (count - 1), b")")

@@ -277,8 +277,7 @@ class SqliteDatabase:
                         try:
                             job.value = job.work(conn)
                         except Exception as e:
-                            if isinstance(e, sqlite3.Error):
-                                failure = e
+                            failure = e if isinstance(e, sqlite3.Error) else None
                             raise _Abandoned(job, e) from e
                     for i, job in enumerate(batch if len(batch) > 1 else ()):
                         conn.execute(f"SAVEPOINT job{i}")
@@ -288,18 +287,16 @@ class SqliteDatabase:
                         except Exception as e:  # this job only: roll back its part, keep the others'
                             conn.execute(f"ROLLBACK TO job{i}")
                             conn.execute(f"RELEASE job{i}")
+                            job.error = self._job_error(e)
                             if isinstance(e, sqlite3.Error):
                                 failure = e
-                                job.error = StoreError(f"database {self.path}: {e}")
-                            else:
-                                job.error = e
             finally:
                 # The next batch may begin while this one's flush runs.
                 self._hand_on()
             self.flush(committed[0])
         except _Abandoned as abandoned:  # the one job failed: rolled back, as its savepoint would be
             job, error = abandoned.args
-            job.error = StoreError(f"database {self.path}: {error}") if isinstance(error, sqlite3.Error) else error
+            job.error = self._job_error(error)
         except Exception as e:
             failure = e
             for job in batch:
@@ -309,6 +306,10 @@ class SqliteDatabase:
             for job in batch:
                 if not job.lead:  # a job woken to lead was released then, and returns by itself
                     job.done.release()
+
+    def _job_error(self, error: Exception) -> Exception:
+        """What a job's caller is raised: the database's own errors as StoreError, as the routes expect."""
+        return StoreError(f"database {self.path}: {error}") if isinstance(error, sqlite3.Error) else error
 
     def _hand_on(self) -> None:
         """Wake the first writer that queued meanwhile to lead the next batch, or stop leading."""

@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from flask import Blueprint, Response, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wsgi import get_host
 
 from ..core import intake
@@ -20,7 +21,6 @@ from .responses import log_refusal
 from .webhook_log import log_webhook
 
 webhooks = Blueprint("webhooks", __name__)
-NOT_RECORDED = "could not record the message; nothing was acknowledged\n"
 
 
 def twilio_refusal(fields) -> Response | None:
@@ -39,13 +39,20 @@ _PLAIN_QUERY = re.compile(rb"[A-Za-z0-9/._~!$&'()*+,;=:@?-]*")
 
 def called_url() -> str:
     """request.url: the URL as the client called it (behind TRUSTED_PROXIES, as the proxy says:
-    ProxyFix). Built here when the path and query hold nothing to quote or decode, as webhook URLs
-    do: werkzeug's general route through quoting and IRI decoding cost as much as the HMAC."""
+    ProxyFix)."""
     req = request._get_current_object()
-    root, path, query = req.root_path, req.path, req.query_string
+    return plain_url(req.environ) or req.url
+
+
+def plain_url(environ) -> str | None:
+    """request.url of `environ`, when its root path, path and query hold nothing to quote or decode
+    (as webhook URLs do), built directly: werkzeug's general route through quoting and IRI decoding
+    cost as much as the HMAC. None for any other URL."""
+    root, path = environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", "")
+    query = environ.get("QUERY_STRING", "").encode("latin-1")
     if not (_PLAIN_PATH.fullmatch(root) and _PLAIN_PATH.fullmatch(path) and _PLAIN_QUERY.fullmatch(query)):
-        return req.url
-    url = f"{req.scheme}://{req.host}{root.rstrip('/')}/{path.lstrip('/')}"
+        return None
+    url = f"{environ['wsgi.url_scheme']}://{get_host(environ)}{root.rstrip('/')}/{path.lstrip('/')}"
     return f"{url}?{query.decode('ascii')}" if query else url
 
 
@@ -60,14 +67,20 @@ def twilio_inbound_sms():
         inbound = twilio.parse(fields.params(), settings["DEFAULT_REGION"])
     except ProviderError as e:
         return refused(400, str(e), fields)
+    status, body, mimetype = recorded_answer(inbound)
+    return Response(body, status, mimetype=mimetype)
+
+
+def recorded_answer(inbound) -> tuple[int, str, str]:
+    """Record `inbound`; then (status, body, mimetype) of the answer Twilio gets, only after the commit."""
     try:
         recorded = intake.handle(inbound, services().keywords, services().store)
     except StoreError:
         # Not recorded, so not acknowledged: Twilio logs error 11200 and uses the fallback URL.
         current_app.logger.exception("twilio sms: could not record message %s", inbound.provider_id)
-        return Response(NOT_RECORDED, 500, mimetype="text/plain")
+        return 500, "could not record the message; nothing was acknowledged\n", "text/plain"
     log_webhook(inbound, recorded)
-    return Response(twiml(recorded.reply), mimetype="application/xml")
+    return 200, twiml(recorded.reply), "application/xml"
 
 
 def refused(status: int, reason: str, fields):
@@ -116,15 +129,13 @@ class DirectSmsWebhook:
         if not length.isdigit() or not 0 < int(length) <= self.size:
             return self.flask_wsgi(environ, start_response)
         body = environ["wsgi.input"].read(int(length))
-        query = environ.get("QUERY_STRING", "").encode("latin-1")
-        if len(body) != int(length) or not _PLAIN_QUERY.fullmatch(query):
+        url = plain_url(environ)
+        if len(body) != int(length) or url is None:
             return self._to_flask(environ, start_response, body)
         settings = self.services.settings
         try:
             fields = twilio.form(body)
-            # called_url(), from the environ: the path is plain (it is PATH) and so is the query.
-            called = f"{environ['wsgi.url_scheme']}://{get_host(environ)}{self.PATH}"
-            url = twilio.signed_url(f"{called}?{query.decode()}" if query else called, settings["PUBLIC_BASE_URL"])
+            url = twilio.signed_url(url, settings["PUBLIC_BASE_URL"])
             if not twilio.verify(settings["TWILIO_AUTH_TOKEN"], url, fields, environ.get("HTTP_X_TWILIO_SIGNATURE")):
                 return self._to_flask(environ, start_response, body)  # the route refuses it, and logs why
             inbound = twilio.parse(fields.params(), settings["DEFAULT_REGION"])
@@ -132,24 +143,16 @@ class DirectSmsWebhook:
             return self._to_flask(environ, start_response, body)
         with self.app.app_context():  # leaving it gives the store's connection back (create_app's teardown)
             try:
-                try:
-                    recorded = intake.handle(inbound, self.services.keywords, self.services.store)
-                except StoreError:
-                    current_app.logger.exception("twilio sms: could not record message %s", inbound.provider_id)
-                    return self._answer(start_response, "500 INTERNAL SERVER ERROR", NOT_RECORDED, "text/plain")
-                log_webhook(inbound, recorded)
-                return self._answer(start_response, "200 OK", twiml(recorded.reply), "application/xml")
+                status, text, mimetype = recorded_answer(inbound)
             except Exception as e:  # noqa: BLE001 - answered as Flask answers any route's error
                 with self.app.request_context(environ):
                     response = self.app.handle_exception(e)
                 return response(environ, start_response)
+        answer = text.encode()
+        start_response(f"{status} {HTTP_STATUS_CODES[status].upper()}",
+                       [("Content-Type", f"{mimetype}; charset=utf-8"), ("Content-Length", str(len(answer)))])
+        return [answer]
 
     def _to_flask(self, environ, start_response, body: bytes):
         environ["wsgi.input"] = io.BytesIO(body)
         return self.flask_wsgi(environ, start_response)
-
-    @staticmethod
-    def _answer(start_response, status: str, text: str, mimetype: str):
-        body = text.encode()
-        start_response(status, [("Content-Type", f"{mimetype}; charset=utf-8"), ("Content-Length", str(len(body)))])
-        return [body]
