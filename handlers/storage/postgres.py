@@ -26,7 +26,9 @@ from typing import TypeVar
 
 import psycopg
 from psycopg import pq
+from psycopg.adapt import Transformer
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.errors import error_from_result
 from psycopg.sql import Literal
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -86,6 +88,47 @@ def _numbered(sql: str) -> str:
     return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
 
 
+class Rows:
+    """The rows of a statement's answer, read as a psycopg cursor reads them (its loaders for each column's
+    type: int, text, json ...): fetchone, fetchall, iteration, description."""
+
+    __slots__ = ("_result", "_conn", "_load", "_next", "_count")
+
+    def __init__(self, result: pq.abc.PGresult, conn: psycopg.Connection):
+        self._result, self._conn, self._next, self._count = result, conn, 0, result.ntuples
+        self._load: Transformer | None = None  # made on the first row read: most answers have none
+
+    def _loader(self) -> Transformer:
+        if self._load is None:
+            self._load = Transformer(self._conn)
+            self._load.set_pgresult(self._result)
+        return self._load
+
+    @property
+    def description(self) -> list[tuple] | None:
+        """(name, type oid, None ...) per column, as DB-API's description; None for a statement without rows."""
+        result = self._result
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            return None
+        return [(result.fname(i).decode(), result.ftype(i), None, None, None, None, None)
+                for i in range(result.nfields)]
+
+    def fetchone(self) -> tuple | None:
+        if self._next >= self._count:
+            return None
+        self._next += 1
+        return self._loader().load_row(self._next - 1, tuple)
+
+    def fetchall(self) -> list[tuple]:
+        rows = self._loader().load_rows(self._next, self._count, tuple) if self._next < self._count else []
+        self._next = self._count
+        return rows
+
+    def __iter__(self) -> Iterator[tuple]:
+        while self._next < self._count:
+            yield self.fetchone()
+
+
 class PgConnection:
     """A psycopg connection that takes the store's SQL as written (`?` placeholders), raises StoreError,
     as the routes expect, for anything the database refuses, and sends a write's statements in as few
@@ -111,8 +154,8 @@ class PgConnection:
         self.raw, self.database = raw, database
         self._waiting: list[tuple[str, tuple | list | None]] | None = None  # None: not inside a write
 
-    def execute(self, sql: str, params: tuple | list = ()) -> psycopg.Cursor:
-        """Run `sql` (and whatever waits to be sent) now; the cursor holds `sql`'s rows."""
+    def execute(self, sql: str, params: tuple | list = ()) -> Rows:
+        """Run `sql` (and whatever waits to be sent) now; the answer holds `sql`'s rows."""
         statements = [(sql, params)]
         if self._waiting:
             statements[:0] = self._waiting
@@ -167,10 +210,9 @@ class PgConnection:
 
     # Sending -----------------------------------------------------------------------------------
 
-    def _send(self, statements: list[tuple[str, tuple | list | None]]) -> psycopg.Cursor:
-        """One message to the server with every statement; the cursor is left on the last one's rows."""
+    def _send(self, statements: list[tuple[str, tuple | list | None]]) -> Rows:
+        """One message to the server with every statement; the answer holds the last one's rows."""
         raw = self.raw
-        cursor = raw.cursor()
         try:
             texts: list[bytes] = []
             for sql, params in statements:
@@ -186,14 +228,15 @@ class PgConnection:
                     text.append(raw.literal(value))
                     text.append(piece)
                 texts.append(b"".join(text))
-            # Without parameters psycopg sends the text as it is, by the simple protocol, which takes
-            # several statements in one message.
-            cursor.execute(b"; ".join(texts))
-            while cursor.nextset():
-                pass
+            # libpq's PQexec: the simple protocol, which takes several statements in one message, and
+            # waits for the answer with the GIL released. A psycopg cursor would do the same at about
+            # twice this process's CPU (its non-blocking wait, a cursor and adapters made per message).
+            result = raw.pgconn.exec_(b"; ".join(texts))
+            if result.status not in _ANSWERED:
+                raise error_from_result(result, encoding=raw.info.encoding)
         except psycopg.Error as e:
             raise self._failed(e) from e
-        return cursor
+        return Rows(result, raw)
 
     def _failed(self, error: psycopg.Error) -> StoreError:
         if isinstance(error, psycopg.errors.InvalidSqlStatementName):
@@ -231,6 +274,7 @@ class PgConnection:
         return (f"EXECUTE {name}(".encode(), *[b", "] * (count - 1), b")")
 
 
+_ANSWERED = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)
 _BEGIN, _COMMIT = ("BEGIN", None), ("COMMIT", None)
 LATER_ROWS = 16  # executemany of at most this many rows inside a write waits, like execute_later
 MAX_PREPARED_VALUES = 64
