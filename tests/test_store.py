@@ -3,6 +3,7 @@
 import dataclasses
 import multiprocessing
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -344,3 +345,134 @@ def test_a_rollback_after_a_bulk_executemany_keeps_the_prepared_statements(pg_st
     assert pg_store.link_address(f"bulk0{number}") is None
     assert pg_store.record_inbound(_stop_from(number, f"SM{uuid.uuid4().hex}"), _decide_stop).duplicate is False
     assert pg_store.db._statements_lost == 0
+
+
+def _webhooks_at_once(store, inbounds, first_decides_slowly=0.4):
+    """record_inbound of every inbound in its own thread; the first one's decision waits a moment, so
+    that the others queue behind it and form the next group commit. -> (results, errors) by index."""
+    results, errors = {}, {}
+
+    def decide_slowly(state, known_language, asked_recently):
+        time.sleep(first_decides_slowly)
+        return _decide_stop(state, known_language, asked_recently)
+
+    def webhook(n):
+        try:
+            results[n] = store.record_inbound(inbounds[n], decide_slowly if n == 0 else _decide_stop)
+        except Exception as e:  # noqa: BLE001 - the test compares every outcome
+            errors[n] = e
+        finally:
+            store.release()
+
+    threads = [threading.Thread(target=webhook, args=(0,))]
+    threads[0].start()
+    time.sleep(first_decides_slowly / 4)  # the first leads its batch of one and is deciding
+    threads += [threading.Thread(target=webhook, args=(n,)) for n in range(1, len(inbounds))]
+    for t in threads[1:]:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results, errors
+
+
+def test_webhooks_written_at_once_share_one_postgresql_transaction(pg_store, round_trips):
+    """Group commit: the webhooks that queued while one was deciding go in one transaction, every
+    person's lock in its first message, each one's writes with the next one's read: n + 1 round trips
+    and one COMMIT for n webhooks. Each answer comes after that COMMIT, and each is what it would be alone."""
+    numbers = [f"+1415{uuid.uuid4().int % 10**7:07d}" for _ in range(5)]
+    inbounds = [_stop_from(number, f"SM{uuid.uuid4().hex}") for number in numbers]
+    inbounds.append(inbounds[3])  # a provider's retry, in the same batch as the first delivery
+    results, errors = _webhooks_at_once(pg_store, inbounds)
+    assert errors == {}
+    assert round_trips[:2] == [["BEGIN", "SELECT", "SELECT"], ["messages", "events", "consent", "COMMIT"]]
+    batch = round_trips[2:]  # the other five, in the order they queued
+    assert len(batch) == 6
+    assert batch[0] == ["BEGIN", "SELECT", "SELECT"] and batch[-1][-1] == "COMMIT"
+    assert [trip for trip in batch[1:] if trip not in (["messages", "events", "consent", "SELECT"], ["SELECT"])] == [
+        batch[-1]]
+    assert sum(trip.count("BEGIN") for trip in batch) == 1 and sum(trip.count("messages") for trip in batch) == 4
+    assert sorted(r.duplicate for r in results.values()) == [False] * 5 + [True]
+    assert results[5].message_id == results[3].message_id
+    for n, number in enumerate(numbers):
+        stored = pg_store.contact("sms", number)
+        assert stored["state"] == {"*": "out"}
+        assert [m["id"] for m in stored["messages"]] == [results[n].message_id]
+
+
+def test_a_webhook_that_fails_in_a_group_commit_fails_alone(pg_store):
+    """Its batch is rolled back and every webhook in it runs again alone: the others are recorded,
+    once each, and answered as new messages, not as retries of themselves."""
+    numbers = [f"+1415{uuid.uuid4().int % 10**7:07d}" for _ in range(4)]
+    inbounds = [_stop_from(number, f"SM{uuid.uuid4().hex}") for number in numbers]
+    inbounds[2] = dataclasses.replace(inbounds[2], text="STOP\x00")  # PostgreSQL refuses the text
+    results, errors = _webhooks_at_once(pg_store, inbounds)
+    assert list(errors) == [2] and isinstance(errors[2], StoreError)
+    assert sorted(results) == [0, 1, 3]
+    assert not any(r.duplicate for r in results.values())
+    for n in (0, 1, 3):
+        assert [m["id"] for m in pg_store.contact("sms", numbers[n])["messages"]] == [results[n].message_id]
+    assert pg_store.contact("sms", numbers[2])["messages"] == []
+
+
+def test_a_group_commit_takes_its_peoples_locks_in_one_order():
+    """Every process and node takes a batch's locks sorted: two batches holding some of the same
+    people then never wait for each other in a circle (a deadlock PostgreSQL would end after a second)."""
+    from handlers.storage.dialect import BULK_LOCK, POSTGRES
+
+    class Sent:
+        people_locked = frozenset()
+
+        def execute_later(self, sql, params):
+            self.sql, self.params = sql, params
+
+    for queued in (["sms:+2", "sms:+1", "email:b@x"], ["email:b@x", "sms:+1", "sms:+2"]):
+        conn = Sent()
+        POSTGRES.lock_people(conn, queued)
+        assert conn.params == (BULK_LOCK, "email:b@x", "sms:+1", "sms:+2")
+        assert conn.sql.count("pg_advisory_xact_lock(hashtextextended(?, 0))") == 3
+        assert conn.people_locked == {"email:b@x", "sms:+1", "sms:+2"}
+        POSTGRES.lock_person(conn, "sms", "+1")  # already held by the batch: nothing more to send
+        assert conn.params == (BULK_LOCK, "email:b@x", "sms:+1", "sms:+2")
+
+
+def test_two_processes_group_committing_the_same_people_never_deadlock(pg_database):
+    """Two stores (two pools: two processes, or nodes) take webhooks from the same few people at once,
+    in group commits of whatever queued. PostgreSQL counts a deadlock it had to break; there must be
+    none, and every message is recorded once."""
+    import psycopg
+
+    def deadlocks() -> int:
+        with psycopg.connect(pg_database, autocommit=True) as admin:
+            return admin.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+                                 ).fetchone()[0]
+
+    stores = [Store(pg_database), Store(pg_database)]
+    stores[0].migrate()
+    numbers = [f"+1415{uuid.uuid4().int % 10**7:07d}" for _ in range(6)]
+    before = deadlocks()
+    errors, recorded = [], []
+
+    def sender(store, seed):
+        rng = random.Random(seed)
+        for _ in range(12):
+            try:
+                recorded.append(store.record_inbound(_stop_from(rng.choice(numbers), f"SM{uuid.uuid4().hex}"),
+                                                     _decide_stop).message_id)
+            except Exception as e:  # noqa: BLE001 - collected, asserted below
+                errors.append(e)
+            finally:
+                store.release()
+
+    threads = [threading.Thread(target=sender, args=(stores[n % 2], n)) for n in range(16)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        assert deadlocks() == before
+        stored = [m["id"] for number in numbers for m in stores[0].contact("sms", number)["messages"]]
+        assert sorted(stored) == sorted(recorded) and len(stored) == 16 * 12
+    finally:
+        for store in stores:
+            store.close()

@@ -3,12 +3,15 @@ SQLite file (the embedded default, handlers/storage/sqlite.py) or a shared Postg
 nodes (handlers/storage/postgres.py); Store opens the one its location names. Both offer the same calls:
 
 - connection(): this thread's connection, for reads (`conn.execute(sql, params)` with ? placeholders);
-- write(work): run work(conn) in one transaction, committed durably before it returns;
+- write(work, person=None): run work(conn) in one transaction, committed durably before it returns
+  (writes for a person, the webhook's, share transactions with others of the process: group commit);
 - stream(sql, params): the rows of one long read, one at a time;
 - migrate(), health(), release() (a request ended), close(); dialect: what their SQL does differently.
 """
 
 from __future__ import annotations
+
+import threading
 
 
 class StoreError(Exception):
@@ -23,3 +26,25 @@ def sqlite_path(location: str) -> str:
     """The file of a SQLite location: a plain path, or a URL as SQLAlchemy writes them
     (sqlite:///relative/path, sqlite:////absolute/path)."""
     return location.removeprefix("sqlite:///") if location.startswith("sqlite:///") else location
+
+
+class Job:
+    """One caller's part of a group commit (both databases' write)."""
+
+    def __init__(self, work, person: str | None = None):
+        self.work = work
+        self.person = person
+        # Released once, to wake the caller: to lead the next batch, or with its result. A held lock
+        # is a cheaper signal than an Event (no Condition to notify).
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.lead = False  # woken to lead the next batch rather than with a result
+        self.value = None
+        self.error: BaseException | None = None
+
+    def outcome(self):
+        if isinstance(self.error, StoreError):
+            raise StoreError(str(self.error)) from self.error
+        if self.error is not None:
+            raise self.error
+        return self.value

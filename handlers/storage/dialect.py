@@ -90,9 +90,19 @@ class PostgresDialect(Dialect):
         return statement
 
     def lock_person(self, conn, channel: str, address: str) -> None:
-        # Sent with the statement after it: the locks are held before that statement reads.
-        conn.execute_later("SELECT pg_advisory_xact_lock_shared(?), pg_advisory_xact_lock(hashtextextended(?, 0))",
-                           (BULK_LOCK, f"{channel}:{address}"))
+        person = f"{channel}:{address}"
+        if person not in conn.people_locked:  # else a group commit took it (PostgresDatabase.write)
+            self.lock_people(conn, [person])
+
+    @staticmethod
+    def lock_people(conn, people: list[str]) -> None:
+        """Every one of `people`'s locks, for one transaction that decides for all of them. Taken in one
+        order (sorted) by every process and node, so that two such transactions never wait for each other
+        in a circle. Sent with the statement after it: the locks are held before that statement reads."""
+        people = sorted(set(people))  # two messages of one person in a batch: one lock
+        conn.execute_later("SELECT pg_advisory_xact_lock_shared(?)"
+                           + ", pg_advisory_xact_lock(hashtextextended(?, 0))" * len(people), (BULK_LOCK, *people))
+        conn.people_locked = frozenset(people)
 
     def lock_everyone(self, conn) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(?)", (BULK_LOCK,))

@@ -32,7 +32,7 @@ from psycopg.errors import error_from_result
 from psycopg.sql import Literal
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .database import StoreError
+from .database import Job, StoreError
 from .dialect import MIGRATION_LOCK, POSTGRES, pyformat
 from .schema import MIGRATIONS
 
@@ -148,10 +148,11 @@ class PgConnection:
     a ROLLBACK it sees, it deallocates every prepared statement of the connection, ours included.
     """
 
-    __slots__ = ("raw", "database", "_waiting")
+    __slots__ = ("raw", "database", "people_locked", "_waiting")
 
     def __init__(self, raw: PooledConnection, database: PostgresDatabase):
         self.raw, self.database = raw, database
+        self.people_locked: frozenset[str] = frozenset()  # whose locks this write holds (dialect.lock_people)
         self._waiting: list[tuple[str, tuple | list | None]] | None = None  # None: not inside a write
 
     def execute(self, sql: str, params: tuple | list = ()) -> Rows:
@@ -197,11 +198,13 @@ class PgConnection:
 
     def commit(self) -> None:
         waiting, self._waiting = self._waiting, None
+        self.people_locked = frozenset()
         if waiting != [_BEGIN]:  # a write that sent nothing has nothing to commit
             self._send([*waiting, _COMMIT])
 
     def rollback(self) -> None:
         self._waiting = None
+        self.people_locked = frozenset()
         if not self.raw.closed and self.raw.info.transaction_status != pq.TransactionStatus.IDLE:
             try:
                 self.raw.execute("ROLLBACK")
@@ -279,6 +282,7 @@ _BEGIN, _COMMIT = ("BEGIN", None), ("COMMIT", None)
 LATER_ROWS = 16  # executemany of at most this many rows inside a write waits, like execute_later
 MAX_PREPARED_VALUES = 64
 LOST_BEFORE_UNPREPARED = 2
+BATCH = 8  # jobs per group commit at most (gunicorn's threads per worker)
 _UNTYPED = (psycopg.errors.IndeterminateDatatype, psycopg.errors.AmbiguousParameter,
             psycopg.errors.AmbiguousFunction)
 _PREPARABLE = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES")  # what PREPARE takes
@@ -337,6 +341,9 @@ class PostgresDatabase:
         self._pool: ConnectionPool | None = None
         self._pool_pid: int | None = None
         self._pool_lock = threading.Lock()
+        self._queue_lock = threading.Lock()  # the group commit's (write)
+        self._queue: list[Job] = []
+        self._leading = False
 
     # Connections -------------------------------------------------------------------------------
 
@@ -412,17 +419,43 @@ class PostgresDatabase:
 
     # Writes ------------------------------------------------------------------------------------
 
-    def write(self, work: Callable[[PgConnection], T]) -> T:
+    def write(self, work: Callable[[PgConnection], T], person: str | None = None) -> T:
         """Run `work(conn)` in one transaction and return its result once it is committed.
 
         Writers run side by side; what must not interleave (one person's decisions, bulk jobs)
         takes the dialect's locks inside `work`. An error in `work` rolls back all of it.
+
+        Group commit, for writes that decide for one `person` (the webhook's): threads of one process
+        that write at the same time share one transaction, as on SQLite. The first leads: it takes the
+        locks of every person in its batch (in one order: dialect.lock_people), runs each job's work
+        in turn, hands the lead to the first writer that queued meanwhile, and commits; the next batch
+        runs while this one's COMMIT waits for the disk. Each job's writes go with the next job's read,
+        so a batch of n costs n + 1 round trips, one BEGIN and one COMMIT (a WAL flush), where alone
+        each costs two round trips and a COMMIT of its own. If one job fails, the batch is rolled back
+        and each job runs again alone, so that only the failing one fails.
         """
+        if person is None:
+            return self._transaction(work)
+        job = Job(work, person)
+        with self._queue_lock:
+            self._queue.append(job)
+            lead = not self._leading
+            self._leading = True
+        if not lead:
+            job.done.acquire()
+            if not job.lead:
+                return job.outcome()
+        self._lead()
+        return job.outcome()
+
+    def _transaction(self, work: Callable[[PgConnection], T], before_commit: Callable[[], None] | None = None) -> T:
         conn = self.connection()
         try:
             conn.begin()
             try:
                 result = work(conn)
+                if before_commit is not None:
+                    before_commit()
                 conn.commit()
             except BaseException:
                 conn.rollback()
@@ -435,6 +468,56 @@ class PostgresDatabase:
             raise StoreError(f"database {self.location}: {e}") from e
         self.write_failure = None
         return result
+
+    def _lead(self) -> None:
+        with self._queue_lock:
+            batch, self._queue = self._queue[:BATCH], self._queue[BATCH:]
+        committing = False
+        leader: PgConnection | None = None
+
+        def run_all(conn: PgConnection) -> None:
+            self.dialect.lock_people(conn, [job.person for job in batch])
+            for job in batch:
+                job.value = job.work(conn)
+
+        def hand_on() -> None:  # every job's work is done: the next batch may run while this one commits
+            nonlocal committing
+            committing = True
+            self._hand_on()
+
+        try:
+            try:
+                leader = self.connection()
+                self._transaction(run_all, before_commit=hand_on)
+            finally:
+                if not committing:
+                    self._hand_on()
+        except BaseException as e:
+            # Rolled back. Each job runs again alone (only the one at fault fails then), unless the batch's
+            # fault was not one job's: its COMMIT, the database out of reach, the process ending.
+            if (committing or len(batch) == 1 or leader is None or leader.raw.broken
+                    or not isinstance(e, Exception)):
+                for job in batch:
+                    job.error, job.value = e, None
+            else:
+                for job in batch:
+                    try:
+                        job.error, job.value = None, self._transaction(job.work)
+                    except Exception as alone:
+                        job.error, job.value = alone, None
+        finally:
+            for job in batch:
+                if not job.lead:  # a job woken to lead was released then, and returns by itself
+                    job.done.release()
+
+    def _hand_on(self) -> None:
+        """Wake the first writer that queued meanwhile to lead the next batch, or stop leading."""
+        with self._queue_lock:
+            if self._queue:
+                self._queue[0].lead = True
+                self._queue[0].done.release()
+            else:
+                self._leading = False
 
     # Reads -------------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from typing import TypeVar
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from .database import StoreError
+from .database import Job, StoreError
 from .dialect import SQLITE
 from .schema import MIGRATIONS
 
@@ -85,27 +85,6 @@ class _Abandoned(Exception):
     """A batch of one job whose work failed: (job, error). Its transaction is rolled back."""
 
 
-class _Job:
-    """One caller's part of a group commit."""
-
-    def __init__(self, work):
-        self.work = work
-        # Released once, to wake the caller: to lead the next batch, or with its result. A held lock
-        # is a cheaper signal than an Event (no Condition to notify).
-        self.done = threading.Lock()
-        self.done.acquire()
-        self.lead = False  # woken to lead the next batch rather than with a result
-        self.value = None
-        self.error: BaseException | None = None
-
-    def outcome(self):
-        if isinstance(self.error, StoreError):
-            raise StoreError(str(self.error)) from self.error
-        if self.error is not None:
-            raise self.error
-        return self.value
-
-
 class SqliteConnection(sqlite3.Connection):
     """sqlite3's connection, with the store's execute_later (PostgreSQL's batches statements into
     fewer round trips; in process, there is nothing to save: it runs now)."""
@@ -139,7 +118,7 @@ class SqliteDatabase:
         self._local = threading.local()
         self._thread_lock = threading.Lock()
         self._queue_lock = threading.Lock()
-        self._queue: list[_Job] = []
+        self._queue: list[Job] = []
         self._leading = False
         self._flush_lock = threading.Lock()
         self._open_lock = threading.Lock()
@@ -243,8 +222,9 @@ class SqliteDatabase:
         except OSError as e:
             raise StoreError(f"database {self.path}: the write-ahead log could not be flushed to disk: {e}") from e
 
-    def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `work(conn)` in a write transaction and return its result once it is on disk.
+    def write(self, work: Callable[[sqlite3.Connection], T], person: str | None = None) -> T:
+        """Run `work(conn)` in a write transaction and return its result once it is on disk. (`person`,
+        whose decisions the write serialises, matters to PostgreSQL only: here one writer runs at a time.)
 
         Group commit: threads of one process that write at the same time share one COMMIT (one
         fsync), each in its own SAVEPOINT so that one failing changes nothing for the others. The
@@ -252,7 +232,7 @@ class SqliteDatabase:
         waiting writer leads the queue that formed meanwhile. With one thread it is one transaction
         per call.
         """
-        job = _Job(work)
+        job = Job(work)
         with self._queue_lock:
             self._queue.append(job)
             lead = not self._leading

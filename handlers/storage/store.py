@@ -77,8 +77,8 @@ class Store:
     def connection(self):
         return self.db.connection()
 
-    def write(self, work: Callable[..., T]) -> T:
-        return self.db.write(work)
+    def write(self, work: Callable[..., T], person: str | None = None) -> T:
+        return self.db.write(work, person)
 
     def stream(self, sql: str, params: tuple = ()) -> Iterator[tuple]:
         return self.db.stream(sql, params)
@@ -152,7 +152,7 @@ class Store:
                 self._queue_confirmation(conn, inbound, message_id, outcome.mail, stamp)
             return Recorded(False, message_id, transition, reply, decision.rule)
 
-        return self.write(work)
+        return self.write(work, f"{inbound.channel}:{inbound.address}")
 
     @staticmethod
     def _use_nonce(conn, inbound: Inbound) -> None:
