@@ -48,3 +48,49 @@ class Job:
         if self.error is not None:
             raise self.error
         return self.value
+
+
+class Writers:
+    """The writers of one process waiting to be part of a group commit, and which of them leads it.
+
+    The first writer leads; the others queue and wait; when the leader's batch no longer needs the
+    lead, the next waiting writer leads the queue that formed meanwhile (both databases' write)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._queue: list[Job] = []
+        self._leading = False
+
+    def join(self, job: Job) -> bool:
+        """Queue `job` and wait: True when its caller is to lead a batch, False when it is done."""
+        with self._lock:
+            self._queue.append(job)
+            lead = not self._leading
+            self._leading = True
+        if lead:
+            return True
+        job.done.acquire()
+        return job.lead
+
+    def take(self, limit: int | None = None) -> list[Job]:
+        """The leader's batch: the first `limit` queued (every one, without a limit)."""
+        with self._lock:
+            taken = len(self._queue) if limit is None else limit
+            batch, self._queue = self._queue[:taken], self._queue[taken:]
+        return batch
+
+    def hand_on(self) -> None:
+        """Wake the first writer that queued meanwhile to lead the next batch, or stop leading."""
+        with self._lock:
+            if self._queue:
+                self._queue[0].lead = True
+                self._queue[0].done.release()
+            else:
+                self._leading = False
+
+    @staticmethod
+    def answer(batch: list[Job]) -> None:
+        """Wake each job's caller with its outcome (but one woken to lead: it returns by itself)."""
+        for job in batch:
+            if not job.lead:
+                job.done.release()

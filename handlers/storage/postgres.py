@@ -32,7 +32,7 @@ from psycopg.errors import error_from_result
 from psycopg.sql import Literal
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .database import Job, StoreError
+from .database import Job, StoreError, Writers
 from .dialect import MIGRATION_LOCK, POSTGRES, pyformat
 from .schema import MIGRATIONS
 
@@ -341,9 +341,7 @@ class PostgresDatabase:
         self._pool: ConnectionPool | None = None
         self._pool_pid: int | None = None
         self._pool_lock = threading.Lock()
-        self._queue_lock = threading.Lock()  # the group commit's (write)
-        self._queue: list[Job] = []
-        self._leading = False
+        self._writers = Writers()  # the group commit's (write)
 
     # Connections -------------------------------------------------------------------------------
 
@@ -437,15 +435,8 @@ class PostgresDatabase:
         if person is None:
             return self._transaction(work)
         job = Job(work, person)
-        with self._queue_lock:
-            self._queue.append(job)
-            lead = not self._leading
-            self._leading = True
-        if not lead:
-            job.done.acquire()
-            if not job.lead:
-                return job.outcome()
-        self._lead()
+        if self._writers.join(job):
+            self._lead()
         return job.outcome()
 
     def _transaction(self, work: Callable[[PgConnection], T], before_commit: Callable[[], None] | None = None) -> T:
@@ -470,8 +461,7 @@ class PostgresDatabase:
         return result
 
     def _lead(self) -> None:
-        with self._queue_lock:
-            batch, self._queue = self._queue[:BATCH], self._queue[BATCH:]
+        batch = self._writers.take(BATCH)
         committing = False
         leader: PgConnection | None = None
 
@@ -483,7 +473,7 @@ class PostgresDatabase:
         def hand_on() -> None:  # every job's work is done: the next batch may run while this one commits
             nonlocal committing
             committing = True
-            self._hand_on()
+            self._writers.hand_on()
 
         try:
             try:
@@ -491,7 +481,7 @@ class PostgresDatabase:
                 self._transaction(run_all, before_commit=hand_on)
             finally:
                 if not committing:
-                    self._hand_on()
+                    self._writers.hand_on()
         except BaseException as e:
             # Rolled back. Each job runs again alone (only the one at fault fails then), unless the batch's
             # fault was not one job's: its COMMIT, the database out of reach, the process ending.
@@ -506,18 +496,7 @@ class PostgresDatabase:
                     except Exception as alone:
                         job.error, job.value = alone, None
         finally:
-            for job in batch:
-                if not job.lead:  # a job woken to lead was released then, and returns by itself
-                    job.done.release()
-
-    def _hand_on(self) -> None:
-        """Wake the first writer that queued meanwhile to lead the next batch, or stop leading."""
-        with self._queue_lock:
-            if self._queue:
-                self._queue[0].lead = True
-                self._queue[0].done.release()
-            else:
-                self._leading = False
+            self._writers.answer(batch)
 
     # Reads -------------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from typing import TypeVar
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from .database import Job, StoreError
+from .database import Job, StoreError, Writers
 from .dialect import SQLITE
 from .schema import MIGRATIONS
 
@@ -117,9 +117,7 @@ class SqliteDatabase:
         self.write_failure: str | None = None  # the last write's error, until a write succeeds again
         self._local = threading.local()
         self._thread_lock = threading.Lock()
-        self._queue_lock = threading.Lock()
-        self._queue: list[Job] = []
-        self._leading = False
+        self._writers = Writers()  # the group commit's (write)
         self._flush_lock = threading.Lock()
         self._open_lock = threading.Lock()
         self._shared_files: _Shared | None = None
@@ -233,20 +231,12 @@ class SqliteDatabase:
         per call.
         """
         job = Job(work)
-        with self._queue_lock:
-            self._queue.append(job)
-            lead = not self._leading
-            self._leading = True
-        if not lead:
-            job.done.acquire()
-            if not job.lead:
-                return job.outcome()
-        self._lead()
+        if self._writers.join(job):
+            self._lead()
         return job.outcome()
 
     def _lead(self) -> None:
-        with self._queue_lock:
-            batch, self._queue = self._queue, []
+        batch = self._writers.take()
         failure = None
         committed: list[int] = []
         try:
@@ -272,7 +262,7 @@ class SqliteDatabase:
                                 failure = e
             finally:
                 # The next batch may begin while this one's flush runs.
-                self._hand_on()
+                self._writers.hand_on()
             self.flush(committed[0])
         except _Abandoned as abandoned:  # the one job failed: rolled back, as its savepoint would be
             job, error = abandoned.args
@@ -283,22 +273,11 @@ class SqliteDatabase:
                 job.error, job.value = e, None
         finally:
             self.write_failure = str(failure) if failure else None
-            for job in batch:
-                if not job.lead:  # a job woken to lead was released then, and returns by itself
-                    job.done.release()
+            self._writers.answer(batch)
 
     def _job_error(self, error: Exception) -> Exception:
         """What a job's caller is raised: the database's own errors as StoreError, as the routes expect."""
         return StoreError(f"database {self.path}: {error}") if isinstance(error, sqlite3.Error) else error
-
-    def _hand_on(self) -> None:
-        """Wake the first writer that queued meanwhile to lead the next batch, or stop leading."""
-        with self._queue_lock:
-            if self._queue:
-                self._queue[0].lead = True
-                self._queue[0].done.release()
-            else:
-                self._leading = False
 
     def release(self) -> None:
         """Done with this thread's connection for now (a request ended). SQLite keeps it: opening costs."""
