@@ -217,9 +217,21 @@ def make_pools(pool_specs: list[tuple[str, int, int]], threads: int, workdir: Pa
             # SM + 32 hex: run id (8) + pool (4) + thread (4) + counter (16), so no sid repeats anywhere.
             sid_prefix = f"{run_id}{(ord(tag[0]) << 8) | n:04x}{t:04x}"
             jobs.append((str(prefix) + f".{t}", port, sid_prefix, per_thread, hash((run_id, tag, n, t))))
-    with multiprocessing.get_context("fork").Pool(min(len(jobs), os.cpu_count() or 1)) as pool:
+    # The workers die of SIGTERM as processes normally do (not by this bench's handler, which they
+    # would inherit), and are ended by close/join, not terminate: a worker ended while it held the
+    # pool's queue lock once left the next one waiting for it forever.
+    pool = multiprocessing.get_context("fork").Pool(min(len(jobs), os.cpu_count() or 1), _default_signals)
+    try:
         pool.map(_write_pool, jobs)
+    finally:
+        pool.close()
+        pool.join()
     return prefixes
+
+
+def _default_signals() -> None:
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 # wrk --------------------------------------------------------------------------------------------
