@@ -1,9 +1,9 @@
 """gunicorn settings of the web process; the Procfile's web line loads them (--config python:...).
 
 Threads, so that webhooks arriving together share one transaction and one flush of the WAL
-(handlers/storage/sqlite.py). The workers and threads were chosen with bench/gunicorn_settings.py:
-2 workers of 8 threads served the most webhooks per second on 2 cores, at the lowest CPU per
-request (README, "Tests and benchmark").
+(handlers/storage/sqlite.py and postgres.py). The workers and threads were chosen with
+bench/gunicorn_settings.py: 2 workers of 8 threads served the most webhooks per second on 2 cores,
+at the lowest CPU per request (README, "Tests and benchmark").
 """
 
 import gc
