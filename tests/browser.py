@@ -84,10 +84,13 @@ def displayed_font_sizes(driver, css: str) -> list[float]:
 def page_with(driver, text: str) -> str:
     """The page's text once the page showing `text` has loaded: a click or an Enter that submits a form
     does not wait for the navigation, and on a busy machine the old or a blank page is still there."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.wait import WebDriverWait
 
-    WebDriverWait(driver, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
-        lambda d: text in d.find_element(By.TAG_NAME, "body").text)
+    # Read in the page by one script, not as an element found and then read: between the two the
+    # document may be replaced, and chromium then fails the read with an "inspector error" (not a stale
+    # element), as a CI run once did. Anything the driver raises mid-navigation is tried again.
+    WebDriverWait(driver, 15, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: text in (d.execute_script("return document.body ? document.body.innerText : ''") or ""))
     return driver.find_element(By.TAG_NAME, "body").text
