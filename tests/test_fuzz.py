@@ -62,7 +62,9 @@ def sound(response):
 def stored(app, provider_id):
     conn = sqlite3.connect(app.db_path)
     try:
-        return conn.execute("SELECT body, params FROM messages WHERE provider_id = ?", (provider_id,)).fetchone()
+        # Inbound keeps a NUL as U+FFFD (PostgreSQL cannot store one in text).
+        return conn.execute("SELECT body, params FROM messages WHERE provider_id = ?",
+                            (provider_id.replace("\x00", "\ufffd"),)).fetchone()
     finally:
         conn.close()
 

@@ -1,6 +1,5 @@
 """The store on a real SQLite file: durable settings, migrations under concurrent start-up."""
 
-import dataclasses
 import multiprocessing
 import os
 import random
@@ -319,12 +318,14 @@ def test_values_reach_postgresql_exactly_as_given(pg_store, cast, value):
 
 
 def test_a_text_with_a_nul_is_refused_not_cut_short(pg_store):
+    """libpq would end the text at the NUL. (A message's own texts never hold one: Inbound keeps it as
+    U+FFFD, tests/test_twilio_webhook.py.)"""
     number = f"+1415{uuid.uuid4().int % 10**7:07d}"
-    inbound = _stop_from(number, f"SM{uuid.uuid4().hex}")
-    inbound = dataclasses.replace(inbound, text="STOP\x00 and then more")
     with pytest.raises(StoreError, match="NUL"):
-        pg_store.record_inbound(inbound, _decide_stop)
-    assert pg_store.contact("sms", number)["messages"] == []
+        pg_store.write(lambda conn: conn.execute_later(
+            "INSERT INTO links (id, channel, address, created_at) VALUES (?, ?, ?, ?)",
+            (f"l{number}", "sms", f"{number}\x00 and then more", "2026-11-30")))
+    assert pg_store.link_address(f"l{number}") is None
 
 
 def test_a_rollback_after_a_bulk_executemany_keeps_the_prepared_statements(pg_store):
@@ -347,18 +348,23 @@ def test_a_rollback_after_a_bulk_executemany_keeps_the_prepared_statements(pg_st
     assert pg_store.db._statements_lost == 0
 
 
-def _webhooks_at_once(store, inbounds, first_decides_slowly=0.4):
+def _webhooks_at_once(store, inbounds, failing=None, first_decides_slowly=0.4):
     """record_inbound of every inbound in its own thread; the first one's decision waits a moment, so
-    that the others queue behind it and form the next group commit. -> (results, errors) by index."""
+    that the others queue behind it and form the next group commit; the one numbered `failing` fails
+    in its decision. -> (results, errors) by index."""
     results, errors = {}, {}
 
     def decide_slowly(state, known_language, asked_recently):
         time.sleep(first_decides_slowly)
         return _decide_stop(state, known_language, asked_recently)
 
+    def decide_wrong(state, known_language, asked_recently):
+        raise ValueError("this one cannot be decided")
+
     def webhook(n):
+        decide = decide_slowly if n == 0 else decide_wrong if n == failing else _decide_stop
         try:
-            results[n] = store.record_inbound(inbounds[n], decide_slowly if n == 0 else _decide_stop)
+            results[n] = store.record_inbound(inbounds[n], decide)
         except Exception as e:  # noqa: BLE001 - the test compares every outcome
             errors[n] = e
         finally:
@@ -404,9 +410,8 @@ def test_a_webhook_that_fails_in_a_group_commit_fails_alone(pg_store):
     once each, and answered as new messages, not as retries of themselves."""
     numbers = [f"+1415{uuid.uuid4().int % 10**7:07d}" for _ in range(4)]
     inbounds = [_stop_from(number, f"SM{uuid.uuid4().hex}") for number in numbers]
-    inbounds[2] = dataclasses.replace(inbounds[2], text="STOP\x00")  # PostgreSQL refuses the text
-    results, errors = _webhooks_at_once(pg_store, inbounds)
-    assert list(errors) == [2] and isinstance(errors[2], StoreError)
+    results, errors = _webhooks_at_once(pg_store, inbounds, failing=2)
+    assert list(errors) == [2] and isinstance(errors[2], ValueError)
     assert sorted(results) == [0, 1, 3]
     assert not any(r.duplicate for r in results.values())
     for n in (0, 1, 3):

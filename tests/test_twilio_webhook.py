@@ -184,6 +184,17 @@ def test_a_database_failure_answers_5xx_and_acknowledges_nothing(client, db):
     assert count(db, "messages") == 0 and consent(db) == {}
 
 
+def test_a_message_with_a_nul_is_recorded_and_its_stop_holds(client, db):
+    """PostgreSQL cannot store a NUL in text: it would refuse the message at every retry, and the
+    opt-out would be lost. It is kept as U+FFFD (on both databases)."""
+    [reply] = replies(twilio_post(client, twilio_params("STOP\x00")))
+    assert "no more texts" in reply
+    assert consent(db) == {"*": "out"}
+    message = db.execute("SELECT body, params FROM messages").fetchone()
+    assert message["body"] == "STOP\ufffd"
+    assert json.loads(message["params"])["Body"] == "STOP\x00"  # what Twilio sent, as JSON writes it
+
+
 def test_a_signed_request_without_a_sender_is_a_clear_400(client, db):
     params = twilio_params("STOP")
     del params["From"]

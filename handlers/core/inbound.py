@@ -25,6 +25,18 @@ class Inbound:
     nonce: str | None = None  # a one-time value of the provider's signature (Mailgun token): replay guard
     synced_from: str | None = None  # the provider whose own list already holds this change: not pushed back
 
+    def __post_init__(self):
+        # A NUL means nothing in a text or mail header, and PostgreSQL cannot store one in text: a
+        # message holding one would be refused there, again at every retry, its opt-out lost. It is
+        # kept as U+FFFD, the mark for a character that could not be read, on both databases.
+        for name in _TEXTS:
+            value = getattr(self, name)
+            if value and "\x00" in value:
+                object.__setattr__(self, name, value.replace("\x00", "\ufffd"))
+
+
+_TEXTS = ("provider_id", "address", "recipient", "text", "message_id", "subject", "ignored", "nonce")
+
 
 class Replay(Exception):
     """A one-time value seen before with another message: a captured request sent again."""
