@@ -353,8 +353,10 @@ def _webhooks_at_once(store, inbounds, failing=None, first_decides_slowly=0.4):
     that the others queue behind it and form the next group commit; the one numbered `failing` fails
     in its decision. -> (results, errors) by index."""
     results, errors = {}, {}
+    deciding = threading.Event()
 
     def decide_slowly(state, known_language, asked_recently):
+        deciding.set()
         time.sleep(first_decides_slowly)
         return _decide_stop(state, known_language, asked_recently)
 
@@ -372,7 +374,7 @@ def _webhooks_at_once(store, inbounds, failing=None, first_decides_slowly=0.4):
 
     threads = [threading.Thread(target=webhook, args=(0,))]
     threads[0].start()
-    time.sleep(first_decides_slowly / 4)  # the first leads its batch of one and is deciding
+    assert deciding.wait(10)  # the first leads its batch of one and is deciding
     threads += [threading.Thread(target=webhook, args=(n,)) for n in range(1, len(inbounds))]
     for t in threads[1:]:
         t.start()
