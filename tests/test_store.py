@@ -1,4 +1,5 @@
-"""The store on a real SQLite file: durable settings, migrations under concurrent start-up."""
+"""The store on real SQLite files and the real PostgreSQL: durable settings, migrations under concurrent
+start-up, group commits, round trips, prepared statements, values as given."""
 
 import multiprocessing
 import os

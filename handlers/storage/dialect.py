@@ -24,9 +24,16 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 # Advisory lock keys (PostgreSQL): any 64-bit numbers no other lock of ours uses. A person's key is a
-# hash of channel and address, so a collision only makes two people wait for each other briefly.
+# hash of channel and address, so a collision only makes two people wait for each other briefly (or,
+# between two group commits, which take locks sorted by person, not by hash, in a circle until
+# PostgreSQL ends one after deadlock_timeout and its webhooks run again alone).
 MIGRATION_LOCK = 0x6F70746F7574_01  # "optout" 01
 BULK_LOCK = 0x6F70746F7574_02
+
+
+def person(channel: str, address: str) -> str:
+    """Whose decisions a write serialises: the key of their lock (lock_person, PostgreSQL's group commit)."""
+    return f"{channel}:{address}"
 
 
 class Dialect:
@@ -53,7 +60,7 @@ class Dialect:
 
     def reserve_ids(self, conn, table: str, count: int) -> list[int]:
         """`count` new ids for rows of `table` that the caller inserts with their ids (inside a write)."""
-        first = conn.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0]
+        first = conn.execute(f"SELECT {self.next_id(table)}").fetchone()[0]
         return list(range(first, first + count))
 
     def ids_copied(self, conn, table: str) -> None:
@@ -90,9 +97,9 @@ class PostgresDialect(Dialect):
         return statement
 
     def lock_person(self, conn, channel: str, address: str) -> None:
-        person = f"{channel}:{address}"
-        if person not in conn.people_locked:  # else a group commit took it (PostgresDatabase.write)
-            self.lock_people(conn, [person])
+        key = person(channel, address)
+        if key not in conn.people_locked:  # else a group commit took it (PostgresDatabase.write)
+            self.lock_people(conn, [key])
 
     @staticmethod
     def lock_people(conn, people: list[str]) -> None:

@@ -20,6 +20,7 @@ from ..core.inbound import Inbound, Replay
 from ..core.intake import ASK_WINDOW, ASKED, Decide, Recorded
 from ..core.provider_events import COMPLAINT_RULE
 from .database import StoreError, is_postgres_url, sqlite_path
+from .dialect import person
 from .states import queue_pushes, read_state, record_transition, state_column, state_of
 
 __all__ = ["Store", "StoreError", "now", "dict_rows"]
@@ -152,7 +153,7 @@ class Store:
                 self._queue_confirmation(conn, inbound, message_id, outcome.mail, stamp)
             return Recorded(False, message_id, transition, reply, decision.rule)
 
-        return self.write(work, f"{inbound.channel}:{inbound.address}")
+        return self.write(work, person(inbound.channel, inbound.address))
 
     @staticmethod
     def _use_nonce(conn, inbound: Inbound) -> None:
