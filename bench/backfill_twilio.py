@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from handlers.core.classifier import classify
-from handlers.core.keywords import load_keywords
+from handlers.core.keyword_file import load_keywords
 from handlers.storage.backfill import backfill_twilio
 from handlers.storage.store import Store
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from handlers.core.classifier import classify  # noqa: I001
-from handlers.core.keywords import load_keywords
+from handlers.core.keyword_file import load_keywords
 
 # Used when no corpus is given: one of each kind the classifier meets, in the proportions a sender sees
 # (most replies are short; a few are keywords, typos, requests in other words or idioms).
@@ -44,7 +44,8 @@ def baseline_package(revision: str, into: Path) -> tuple[object, object]:
     core = into / "baseline" / "core"
     core.mkdir(parents=True)
     (into / "baseline" / "__init__.py").write_text("")
-    for name in ("__init__", "classifier", "keywords", "text", "typos"):
+    for name in ("__init__", "classifier", "keywords", "keyword_file", "text", "typos", "decision", "judgement",
+                 "model", "features", "wording"):
         shown = subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:handlers/core/{name}.py"],
                                capture_output=True, text=True)
         if shown.returncode == 0:
@@ -54,7 +55,9 @@ def baseline_package(revision: str, into: Path) -> tuple[object, object]:
     (into / "keywords.yaml").write_text(keywords)
     sys.path.insert(0, str(into))
     old_classifier = importlib.import_module("baseline.core.classifier")
-    old_keywords = importlib.import_module("baseline.core.keywords")
+    # The loader moved to keyword_file.py beside the table (issue 22); older revisions kept it in keywords.py.
+    loader = "keyword_file" if (core / "keyword_file.py").exists() else "keywords"
+    old_keywords = importlib.import_module(f"baseline.core.{loader}")
     return old_classifier.classify, old_keywords.load_keywords(str(into / "keywords.yaml"))
 
 

@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import time
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ElementTree
@@ -18,9 +19,10 @@ from flask import Flask
 
 from . import simulate
 from .core.classifier import classify, explain
-from .core.keywords import KeywordFileError, load_keywords
-from .core.keywords import warnings as keyword_warnings
+from .core.keyword_file import KeywordFileError, load_keywords
+from .core.keyword_lint import warnings as keyword_warnings
 from .core.text import sms_encoding, sms_segments
+from .core.understanding import with_model
 from .email import outbox
 from .providers.http_api import ApiError
 from .settings import local_origin
@@ -88,6 +90,11 @@ def check_keywords(path):
     unsure = {"opt_out": "opted out and flagged for review", "ask": "asked first by SMS (at most once a day), "
               "flagged for review; by email opted out"}
     click.echo(f"  unsure messages (ambiguous: {table.ambiguous}): {unsure[table.ambiguous]}")
+    started = time.monotonic()
+    model = with_model(table, services().settings.get("MODEL_CACHE_DIR")).model
+    click.echo(f"  trained model: {len(table.examples)} examples of this file's own, {len(model.vocabulary):,} "
+               f"features, {', '.join(model.labels)}; ready in {time.monotonic() - started:.1f} s (read from "
+               "MODEL_CACHE_DIR, or trained now and kept there for the service)")
     for code, lang in table.languages.items():
         for kind in lang.replies.get("sms", {}):
             text = table.render("sms", kind, code, table.categories)
@@ -104,14 +111,16 @@ def check_keywords(path):
 @click.command("classify")
 @click.argument("text")
 @click.option("--channel", type=click.Choice(["sms", "email"]), default="sms", show_default=True)
-def classify_command(text, channel):
-    """Print the decision the service would make for TEXT, as JSON."""
+@click.option("--country", default=None, help="The sender's country (two letters, as Twilio's FromCountry).")
+def classify_command(text, channel, country):
+    """Print the decision the service would make for TEXT, as JSON: which stage decided (the keyword
+    table or the trained model) and, for the model, how sure it was."""
     try:
         table = services().keywords
     except KeywordFileError as e:
         click.echo(str(e), err=True)
         sys.exit(1)
-    decision = classify(text, table)
+    decision = classify(text, table, country.upper() if country else None)
     explained = {"channel": channel, "why": explain(decision), **asdict(decision)}
     click.echo(json.dumps(explained, ensure_ascii=False, indent=2))
 

@@ -7,9 +7,12 @@ import logging
 import os
 import threading
 import time
+from dataclasses import replace
 from functools import cached_property
 
-from .core.keywords import KeywordFileError, KeywordTable, load_keywords
+from .core.keyword_file import KeywordFileError, load_keywords
+from .core.keywords import KeywordTable
+from .core.understanding import ready_model, with_model
 from .storage.store import Store
 from .sync.clients import configured
 
@@ -31,6 +34,7 @@ class Services:
         self._checked = 0.0
         self._error: str | None = None
         self._lock = threading.Lock()
+        self._trained: KeywordTable | None = None  # a reloaded table with the model trained for it in the background
         self.migrated: list[str] = []  # migrations applied when the store was opened
 
     @property
@@ -39,6 +43,8 @@ class Services:
         (and says why in keyword_status() and the log); a broken file at start-up raises."""
         if self._table is None or time.monotonic() - self._checked >= self.reload_interval:
             self._refresh()
+        if self._trained is not None:
+            self._take_trained()
         return self._table
 
     def keyword_status(self) -> dict:
@@ -58,7 +64,7 @@ class Services:
             if self._table is not None and stamp == self._stamp:
                 return
             try:
-                table = load_keywords(path)
+                table = self._with_model(load_keywords(path))
             except KeywordFileError as e:
                 if self._table is None:
                     raise
@@ -74,6 +80,31 @@ class Services:
                 # Serving under gunicorn, which froze the loaded app (handlers/gunicorn_config.py): the
                 # new table joins it. The old one is still freed, by its reference count.
                 gc.freeze()
+
+    def _with_model(self, table: KeywordTable) -> KeywordTable:
+        """`table` with its model. At start, trained now if it must be (before serving). On a reload whose
+        examples or categories changed, trained in the background (a few seconds, and once across the
+        processes sharing MODEL_CACHE_DIR) while the table is served with the last model."""
+        cache = self.settings.get("MODEL_CACHE_DIR")
+        if self._table is None or self._table.model is None or ready_model(table, cache) is not None:
+            return with_model(table, cache)
+
+        def train():
+            self._trained = with_model(table, cache)
+
+        self._trained = None
+        threading.Thread(target=train, name="model-training", daemon=True).start()
+        log.warning("keywords.yaml's examples or categories changed: training its model in the background; "
+                    "the last model serves until it is ready")
+        return replace(table, model=self._table.model)
+
+    def _take_trained(self) -> None:
+        """The model trained in the background, once it is ready, if its table is still the one served."""
+        with self._lock:
+            trained, self._trained = self._trained, None
+            if trained is not None and self._table is not None and self._table.checksum == trained.checksum:
+                self._table = replace(self._table, model=trained.model)
+                log.warning("keywords.yaml's new model is in use (checksum %s)", trained.checksum[:12])
 
     def prepare(self) -> None:
         """Load the keyword table and migrate the database now: fail before serving, not on a request."""

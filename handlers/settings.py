@@ -18,6 +18,8 @@ SETTINGS = (
     Setting("DATABASE_URL", None,
             "postgresql://user:pass@host/db: a PostgreSQL shared by several web nodes, used instead of DATABASE_PATH."),
     Setting("KEYWORDS_PATH", "keywords.yaml", "Keyword table: keywords, phrases, categories, replies, languages."),
+    Setting("MODEL_CACHE_DIR", "data/models",
+            "Folder of trained models, one file per keyword table's examples; the first process trains, others read."),
     Setting("TWILIO_AUTH_TOKEN", None,
             "Twilio auth token; signs every webhook. Unset: every SMS webhook is refused (403)."),
     Setting("PUBLIC_BASE_URL", None,

@@ -3,6 +3,7 @@ broken edit never takes the service down."""
 
 import logging
 import shutil
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -87,3 +88,36 @@ def test_every_gunicorn_worker_picks_up_an_edit_within_5_seconds(tmp_path, keywo
         time.sleep(max(0.0, saved + 5 - time.monotonic()))
         # Five seconds after saving, every request, whichever worker takes it, uses the new table.
         assert all(send("ENOUGH", 100 + i) for i in range(12))
+
+
+def test_new_examples_are_learnt_in_the_background_while_the_last_model_serves(settings, keywords, tmp_path,
+                                                                                monkeypatch, caplog):
+    from handlers.core import understanding
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "en.tsv").write_text("opt_out\tplease stop texting me\nhelp\twho is this\nnone\tsee you at eight\n"
+                                   "opt_in\tsend them again\nnone\tcan I change my order\n")
+    monkeypatch.setattr(understanding, "CORPUS", corpus)
+    monkeypatch.setattr(understanding, "_LOADED", {})
+    app = create_app({**settings, "KEYWORDS_PATH": str(keywords), "MODEL_CACHE_DIR": str(tmp_path / "models")})
+    services = app.extensions["optout"]
+    services.reload_interval = 0
+    first = services.keywords.model
+    go = threading.Event()  # training waits for it, so that the test sees the time in between
+    train = understanding.train
+    monkeypatch.setattr(understanding, "train", lambda *a: go.wait(30) and train(*a))
+    keywords.write_text(keywords.read_text() + '\nexamples:\n  opt_out:\n    en: ["zorblax the texts"]\n')
+    with caplog.at_level(logging.WARNING, logger="optout.keywords"):
+        reloaded = services.keywords
+        assert reloaded.examples and reloaded.model is first  # the new table, served with the last model
+        assert services.keywords.model is first
+        go.set()
+        deadline = time.monotonic() + 60
+        while services.keywords.model is first:  # the trained model replaces it once it is ready
+            assert time.monotonic() < deadline, "the model trained in the background never came"
+            time.sleep(0.05)
+    assert services.keywords.model.inputs_hash != first.inputs_hash and services.keywords.examples
+    assert "training its model in the background" in caplog.text and "new model is in use" in caplog.text
+    assert len(list((tmp_path / "models").glob("model-*.npz"))) == 2
+    services.store.close()

@@ -10,7 +10,7 @@ from conftest import ROOT
 
 from app import create_app
 from handlers.core.classifier import classify
-from handlers.core.keywords import KeywordFileError, load_keywords, parse_keywords
+from handlers.core.keyword_file import KeywordFileError, load_keywords, parse_keywords
 from handlers.core.text import sms_encoding, sms_segments
 
 VALID = textwrap.dedent("""\
@@ -211,12 +211,12 @@ def test_every_shipped_reply_fits_one_sms_without_lookalike_characters():
     (broken("en: [surveys, survey]", "en: [surveys, info]"), "carrier keyword INFO is a category name (surveys)"),
 ])
 def test_warnings_about_carrier_words(raw, warning):
-    from handlers.core.keywords import warnings
+    from handlers.core.keyword_lint import warnings
     assert any(warning in w for w in warnings(parse_keywords(raw)))
 
 
 def test_the_shipped_file_reads_every_carrier_word_as_carriers_do():
-    from handlers.core.keywords import warnings
+    from handlers.core.keyword_lint import warnings
     table = load_keywords(str(ROOT / "keywords.yaml"))
     assert [w for w in warnings(table) if w.startswith("carrier")] == []
     [shared] = [w for w in warnings(table) if w.startswith("keywords shared")]

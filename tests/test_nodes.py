@@ -21,8 +21,8 @@ from pg_server import create_database, drop_database, server_url
 from service import Service, deliver, deliver_with_body
 
 from handlers.core import consent, intake
-from handlers.core.classifier import Decision
-from handlers.core.keywords import load_keywords
+from handlers.core.decision import Decision
+from handlers.core.keyword_file import load_keywords
 from handlers.storage.schema import MIGRATIONS
 from handlers.storage.store import Store
 

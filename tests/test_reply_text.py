@@ -11,7 +11,7 @@ from string import Template
 import pytest
 
 from handlers.core.classifier import classify
-from handlers.core.keywords import load_keywords
+from handlers.core.keyword_file import load_keywords
 from handlers.email.reply_text import extract_reply, html_to_text, reply_from
 
 ROOT = Path(__file__).resolve().parent.parent

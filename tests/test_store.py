@@ -175,7 +175,7 @@ def _stop_from(number: str, sid: str):
 
 def _decide_stop(state, known_language, asked_recently):
     from handlers.core import consent
-    from handlers.core.classifier import OPT_OUT, Decision
+    from handlers.core.decision import OPT_OUT, Decision
     from handlers.core.intake import Outcome
 
     decision = Decision(OPT_OUT, "keyword", (), "en", ("en",), "STOP")

@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT
 
 from handlers.core.classifier import classify, explain
-from handlers.core.keywords import load_keywords
+from handlers.core.keyword_file import load_keywords
 
 TABLE = load_keywords(str(ROOT / "keywords.yaml"))
 

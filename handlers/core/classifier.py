@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from functools import cached_property
 
+from .decision import HELP, NONE, OPT_IN, OPT_OUT, Decision
+from .judgement import LANGUAGE_SURE, judge
 from .keywords import Entry, KeywordTable
+from .model import Model, Prediction
 from .text import words
 from .wording import SentenceAlone, reading, request
-
-OPT_OUT, OPT_IN, HELP, NONE = "opt_out", "opt_in", "help", "none"
-REFUSED = "refused"  # an opt-in the channel cannot trust (email from an unverified sender)
 
 # Rules in the order they are tried; a decision names the one that fired. Each with what it means,
 # as `flask classify` explains it ({matched} and {language} are the decision's).
@@ -28,44 +28,58 @@ RULES = {
     "stop_word_in_idiom": "the stop word {matched!r} ({language}) is part of an idiom here (its neighbours say "
                           "it is not aimed at us): no action",
     "no_match": "no keyword, phrase or reaction: no action, no reply",
+    "model": "the trained model reads it as {matched} ({confidence} sure)",
+    "model_unsure": "the trained model leans to {matched} but is only {confidence} sure: flagged",
+    "model_overruled": "a rule read an opt-out, but the trained model reads it as {matched} ({confidence} sure): "
+                       "flagged",
 }
+# Rules whose decision is final: what the keyword table says exactly, or a keyword misspelt and nothing
+# else (the carriers' and the FCC's words act as they always did, and never reach the model).
+FINAL_RULES = frozenset({"reaction", "keyword", "keyword_with_categories", "keyword_typo"})
 _QUOTE = re.compile(r"[\"“”„‟«»「」]|(?<!\w)['‘’‚‹›]|['‘’‚‹›](?!\w)")
 _ACTIONS = {"stop": OPT_OUT, "stop_weak": OPT_OUT, "start": OPT_IN, "start_if_stopped": OPT_IN, "help": HELP}
 
 
-@dataclass(frozen=True)
-class Decision:
-    action: str  # opt_out | opt_in | help | none | refused
-    rule: str
-    categories: tuple[str, ...] = ()  # empty: everything
-    language: str | None = None  # the most likely of `languages`; the reply is written in it
-    languages: tuple[str, ...] = ()  # every language the matched words belong to, most likely first
-    matched: str | None = None  # the keyword or phrase as written in keywords.yaml
-    flagged: bool = False  # a person should look at it
-    only_if_opted_out: bool = False  # "YES": an opt-in only from someone who is opted out
-    normalised: str = ""
-
-
 def explain(decision: Decision) -> str:
     """Why the decision was made, in words (rules from outside the classifier: their name)."""
-    return RULES.get(decision.rule, decision.rule).format(matched=decision.matched, language=decision.language)
+    confidence = f"{decision.confidence:.0%}" if decision.confidence is not None else ""
+    return RULES.get(decision.rule, decision.rule).format(matched=decision.matched, language=decision.language,
+                                                          confidence=confidence)
 
 
 MEMO_SIZE = 4096  # texts whose decisions a table remembers: people send the same few words again and again
 
 
-def classify(text: str, table: KeywordTable) -> Decision:
-    """What `text` asks for, by the first rule in RULES that fits. Pure: the table remembers its answers."""
+def classify(text: str, table: KeywordTable, country: str | None = None) -> Decision:
+    """What `text` asks for: keywords.yaml's rules first (RULES, in order), then, for what they do not settle,
+    the table's trained model (handlers/core/judgement.py). `country`, the sender's, says which language a
+    misspelt keyword is judged in. Pure: the table remembers its answers."""
     memo = table.memo
-    decision = memo.get(text)
+    key = (text, country)
+    decision = memo.get(key)
     if decision is None:
         if len(memo) >= MEMO_SIZE:
             memo.clear()
-        decision = memo[text] = _classify(text, table)
+        guess = _Guess(text or "", table.model)
+        decision = _classify(text, table, country, guess)
+        if decision.rule not in FINAL_RULES and guess.prediction is not None:
+            decision = judge(decision, guess.prediction, table)
+        memo[key] = decision
     return decision
 
 
-def _classify(text: str, table: KeywordTable) -> Decision:
+class _Guess:
+    """The model's reading of one text, made at most once, and only when a rule asks for it."""
+
+    def __init__(self, text: str, model: Model | None):
+        self.text, self.model = text, model
+
+    @cached_property
+    def prediction(self) -> Prediction | None:
+        return self.model.predict(self.text) if self.model is not None else None
+
+
+def _classify(text: str, table: KeywordTable, country: str | None = None, guess: _Guess | None = None) -> Decision:
     tokens = words(text or "")
     normalised = " ".join(tokens)
     if not tokens:
@@ -87,7 +101,7 @@ def _classify(text: str, table: KeywordTable) -> Decision:
             return _decide(entry, "keyword_with_categories", categories, table, normalised,
                            category_languages=languages)
 
-    typo = _typo(tokens, table)
+    typo = _typo(tokens, table, _typo_languages(table, country, guess))
     if typo is not None:
         entry, categories, languages = typo
         return _decide(entry, "keyword_typo", categories, table, normalised, flagged=True,
@@ -141,27 +155,41 @@ def _classify(text: str, table: KeywordTable) -> Decision:
     return Decision(NONE, "no_match", normalised=normalised)
 
 
-def _typo(tokens: tuple[str, ...], table: KeywordTable):
+def _typo_languages(table: KeywordTable, country: str | None, guess: _Guess | None) -> tuple[str, ...] | None:
+    """The languages a misspelt keyword is judged in: the sender's country's, else the one the model
+    recognises with confidence, else None (every shipped language)."""
+    spoken = table.language_of_country(country)
+    if spoken is not None:
+        return (spoken,)
+    prediction = guess.prediction if guess is not None else None
+    if prediction is not None and prediction.language_probability >= LANGUAGE_SURE:
+        return (prediction.language,)
+    return None
+
+
+def _typo(tokens: tuple[str, ...], table: KeywordTable, languages: tuple[str, ...] | None = None):
     """(entry, categories, their languages) when the message is an opt-out keyword misspelt, spelt out
-    ("s-t-o-p", "Sto p") or misspelt before category names ("unsubscirbe surveys"); else None."""
+    ("s-t-o-p", "Sto p") or misspelt before category names ("unsubscirbe surveys"); else None. A typo is
+    a word of `languages` (None: any shipped language) only if written as it is meant."""
     if table.typos is None:
         return None
     if len(tokens) > 1 and max(map(len, tokens)) <= 3 and min(map(len, tokens)) == 1:  # spaced or dotted out
         joined = "".join(tokens)
         entry = table.entries.get((joined,))
         if entry is None or entry.kind not in ("stop", "stop_weak"):
-            entry = _opt_out_typo(joined, table, shape_only=True)
+            entry = _opt_out_typo(joined, table, shape_only=True, languages=languages)
         return (entry, (), ()) if entry is not None else None
     named = _categories(tokens[1:], table) if len(tokens) > 1 else ((), ())
     if named is None:
         return None
-    entry = _opt_out_typo(tokens[0], table)
+    entry = _opt_out_typo(tokens[0], table, languages=languages)
     return (entry, *named) if entry is not None else None
 
 
-def _opt_out_typo(word: str, table: KeywordTable, shape_only: bool = False) -> Entry | None:
+def _opt_out_typo(word: str, table: KeywordTable, shape_only: bool = False,
+                  languages: tuple[str, ...] | None = None) -> Entry | None:
     """The opt-out keyword `word` misspells, if it is nearest to opt-out keywords only."""
-    nearest = table.typos.nearest(word, shape_only)
+    nearest = table.typos.nearest(word, shape_only, languages)
     entries = [table.entries[(k,)] for k in nearest]
     if entries and all(e.kind in ("stop", "stop_weak") for e in entries):
         return entries[0]

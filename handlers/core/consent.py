@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .classifier import HELP, OPT_IN, OPT_OUT, Decision
+from .decision import HELP, OPT_IN, OPT_OUT, Decision
 
 EVERYTHING = "*"
 OUT, IN = "out", "in"

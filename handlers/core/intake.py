@@ -12,8 +12,9 @@ from datetime import timedelta
 from typing import Protocol
 
 from . import consent
-from .classifier import NONE, OPT_IN, OPT_OUT, REFUSED, Decision, classify
+from .classifier import classify
 from .consent import Transition
+from .decision import NONE, OPT_IN, OPT_OUT, REFUSED, Decision
 from .inbound import Inbound
 from .keywords import REPLY_KINDS, KeywordTable
 from .text import bare_subject
@@ -103,7 +104,7 @@ def read(inbound: Inbound, table: KeywordTable) -> Decision:
     """What the message asks for, before looking at the person's state."""
     if inbound.ignored:
         return Decision(NONE, "ignored", matched=inbound.ignored)
-    decision = reconcile(classify(inbound.text, table), inbound.provider_action)
+    decision = reconcile(classify(inbound.text, table, inbound.country), inbound.provider_action)
     if inbound.channel != "email":
         return decision
     if decision.action == NONE:

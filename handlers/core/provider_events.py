@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .classifier import OPT_IN, OPT_OUT, Decision
+from .decision import OPT_IN, OPT_OUT, Decision
 from .inbound import Inbound
 
 

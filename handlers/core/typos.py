@@ -45,11 +45,13 @@ class TypoIndex:
         longest = max(map(len, self.keywords), default=0) + self.widest
         self.by_length = {n: tuple(k for k in self.keywords if abs(len(k) - n) <= allowed_edits(k))
                           for n in range(1, longest + 1)}
-        self.words = _common_words(self.languages)  # read now (once a process), not on the first typo
+        # Word -> the bits of the languages it is a word of: read now (once a process), not on the first typo.
+        self.words = _common_words(self.languages)
 
-    def nearest(self, word: str, shape_only: bool = False) -> tuple[str, ...]:
+    def nearest(self, word: str, shape_only: bool = False, languages: tuple[str, ...] | None = None) -> tuple[str, ...]:
         """The keywords `word` is a typo of (several only when equally close); () if none or if `word` is
-        itself a keyword or a word of a shipped language. `shape_only`: repeated letters only, no edits."""
+        itself a keyword or a word of `languages` (None: of any shipped language; "stpo" is a German
+        abbreviation, not an English word). `shape_only`: repeated letters only, no edits."""
         if word in self.known or len(word) < 3:
             return ()
         found = self.by_shape.get(collapse(word), ())
@@ -59,23 +61,30 @@ class TypoIndex:
             fitting = [(d, k) for k, d, _ in close if 0 < d <= allowed_edits(k)]
             best = min((d for d, _ in fitting), default=None)
             found = tuple(k for d, k in fitting if d == best)
-        # A word of a language ("stoop"; "kundigt" is "kündigt") was meant as written.
-        if found and word in self.words:
+        # A word of the language ("stoop"; "kundigt" is "kündigt") was meant as written.
+        if found and self.words.get(word, 0) & self._bits(languages):
             return ()
         return found
 
+    def _bits(self, languages: tuple[str, ...] | None) -> int:
+        if languages is None:
+            return -1  # every language
+        known = [c for c in languages if c in self.languages]
+        return sum(1 << self.languages.index(c) for c in known) if known else -1
+
 
 @cache
-def _common_words(languages: tuple[str, ...]) -> frozenset[str]:
-    """Every word of `languages` at least WORD_ZIPF common, as text.words writes them; read once a process
-    from wordfreq's lists without keeping them (a frozenset of them takes a quarter of wordfreq's own cache)."""
-    found = set()
+def _common_words(languages: tuple[str, ...]) -> dict[str, int]:
+    """Every word of `languages` at least WORD_ZIPF common, as text.words writes them, with one bit per
+    language it is a word of (bit i: languages[i]); read once a process from wordfreq's lists without
+    keeping them (this takes a quarter of wordfreq's own cache)."""
+    found: dict[str, int] = {}
     paths = wordfreq.available_languages()
-    for code in languages:
+    for bit, code in enumerate(languages):
         # wordfreq's lists hold words by frequency in centibels: bucket i has frequency 10^(-i/100), Zipf 9 - i/100.
         for bucket in wordfreq.read_cBpack(paths[code])[:round((9 - WORD_ZIPF) * 100) + 1]:
             for written in bucket:
                 folded = (written,) if written.isascii() else words(written)
                 if len(folded) == 1 and len(folded[0]) >= 3:  # shorter words are never typos of keywords here
-                    found.add(folded[0])
-    return frozenset(found)
+                    found[folded[0]] = found.get(folded[0], 0) | (1 << bit)
+    return found

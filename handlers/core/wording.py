@@ -41,6 +41,12 @@ def _negated(tokens: tuple[str, ...], start: int, table: KeywordTable) -> bool:
     return any(tokens[max(0, start - len(n)):start] == n for n in table.request_negations.get(tokens[start - 1], ()))
 
 
+def _negated_near(tokens: tuple[str, ...], start: int, table: KeywordTable) -> bool:
+    """A language's `negations` right before the word, or one word before it: "don't unsubscribe me",
+    "don't you unsubscribe me", "bitte nicht abmelden" ask for nothing (the trained model still reads them)."""
+    return any(_negated(tokens, at, table) for at in (start, start - 1) if at > 0)
+
+
 class SentenceAlone:
     """Whether a stop word stands as a sentence of its own ("STOP. wrong number"); split only if asked."""
 
@@ -57,9 +63,11 @@ def reading(tokens: tuple[str, ...], start: int, n: int, table: KeywordTable, al
     """How the stop word at tokens[start:start+n] reads: "aimed" at us, part of an "idiom", or "plain"."""
     neighbours = table.in_sentence.get(tokens[start:start + n])
     if neighbours is None:
-        return "plain"
+        return "idiom" if _negated_near(tokens, start, table) else "plain"
     if tokens[start:start + n] in alone:
         return "aimed"
+    if _negated_near(tokens, start, table):
+        return "idiom"
     # One of `between` may come between ("will completely stop", "can't ever stop").
     gaps = (0, 1) if start and tokens[start - 1] in neighbours.between else (0,)
     if any(tokens[max(0, start - len(p) - gap):start - gap] == p

@@ -14,7 +14,8 @@ from typing import BinaryIO
 
 from ..core import consent
 from ..core.addresses import InvalidAddress, sms_sender
-from ..core.classifier import HELP, NONE, OPT_IN, OPT_OUT, Decision, classify
+from ..core.classifier import classify
+from ..core.decision import HELP, NONE, OPT_IN, OPT_OUT, Decision
 from ..core.intake import reply_language
 from ..core.keywords import KeywordTable
 from .bulk import Progress, TransferError, select_for, text_stream

@@ -16,8 +16,8 @@ from typing import BinaryIO
 
 from ..core import consent
 from ..core.addresses import InvalidAddress, normalise
-from ..core.classifier import OPT_OUT, Decision
 from ..core.consent import EVERYTHING, OUT
+from ..core.decision import OPT_OUT, Decision
 from .bulk import Progress, TransferError, text_stream
 from .states import INSERT_EVENT, queue_pushes, read_states, write_states
 from .store import Store, now

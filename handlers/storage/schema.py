@@ -174,3 +174,11 @@ migration(
     "WHERE sent_at IS NULL AND failed_at IS NULL",
     "CREATE INDEX provider_pushes_by_address ON provider_pushes (address, id)",
 )
+
+# Which stage of understanding decided a message: the keyword table's rules, or the trained model behind
+# them, and how sure the model was (its probability of what it read; NULL when the table decided).
+migration(
+    "m008_decision_stage",
+    "ALTER TABLE messages ADD COLUMN stage TEXT NOT NULL DEFAULT 'table'",
+    "ALTER TABLE messages ADD COLUMN confidence REAL",
+)

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
-from ..core.classifier import OPT_IN, OPT_OUT, Decision
 from ..core.consent import EVERYTHING
 from ..core.consent import apply as consent_apply
+from ..core.decision import OPT_IN, OPT_OUT, Decision
 from ..core.inbound import Inbound, Replay
 from ..core.intake import ASK_WINDOW, ASKED, Decide, Recorded
 from ..core.provider_events import COMPLAINT_RULE
@@ -135,12 +135,12 @@ class Store:
             categories = json.dumps(list(decision.categories))
             conn.execute_later(
                 "INSERT INTO messages (id, channel, provider, provider_id, address, recipient, body, params, "
-                "received_at, action, categories, language, language_sure, rule, matched, flagged, reply) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "received_at, action, categories, language, language_sure, rule, matched, flagged, reply, stage, "
+                "confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (message_id, inbound.channel, inbound.provider, inbound.provider_id, inbound.address,
                  inbound.recipient, inbound.text, params, stamp, transition.action,
                  categories, decision.language, int(len(decision.languages) == 1), decision.rule,
-                 decision.matched, int(decision.flagged), reply))
+                 decision.matched, int(decision.flagged), reply, decision.stage, decision.confidence))
             if transition.action in (OPT_OUT, OPT_IN):
                 pushed = inbound.channel == "email" and transition.changed
                 event_id = record_transition(conn, inbound.channel, inbound.address, transition, categories,
@@ -215,12 +215,12 @@ class Store:
         state = read_state(conn, channel, address)
         events = dict_rows(conn.execute(
             "SELECT e.id, e.action, e.categories, e.changed, e.state_after, e.source, e.created_at, "
-            "e.message_id, m.body AS message, m.rule, m.matched FROM events e "
+            "e.message_id, m.body AS message, m.rule, m.matched, m.stage, m.confidence FROM events e "
             "LEFT JOIN messages m ON m.id = e.message_id "
             "WHERE e.channel = ? AND e.address = ? ORDER BY e.id", (channel, address)))
         messages = dict_rows(conn.execute(
             "SELECT id, provider, provider_id, body, received_at, action, categories, language, rule, "
-            "matched, flagged, reply FROM messages WHERE channel = ? AND address = ? ORDER BY id",
+            "matched, flagged, reply, stage, confidence FROM messages WHERE channel = ? AND address = ? ORDER BY id",
             (channel, address)))
         for row in events:
             row["categories"] = json.loads(row["categories"])

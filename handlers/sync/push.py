@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from ..core.classifier import OPT_OUT
+from ..core.decision import OPT_OUT
 from ..core.keywords import KeywordTable
 from ..providers.http_api import ApiError
 from ..storage import pushes

@@ -30,7 +30,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from ..core.addresses import CHANNELS, InvalidAddress, normalise
 from ..core.consent import EVERYTHING, suppressed
-from ..core.keywords import KeywordFileError
+from ..core.keyword_file import KeywordFileError
 from ..storage import reports, sessions
 from ..storage.store import StoreError
 from . import charts as chart_geometry
@@ -125,7 +125,8 @@ def store_unavailable(e):
 def shared():
     return {"nonce": g.nonce, "csrf": session.get("csrf", ""), "when": when, "labels": LABELS,
             "filters": wording.FILTERS,
-            "describe": lambda m: wording.describe(m["action"], m["categories"], m["rule"], m["matched"]),
+            "describe": lambda m: wording.describe(m["action"], m["categories"], m["rule"], m["matched"],
+                                                   m.get("confidence")),
             "signed_in": bool(admin_token()) and logged_in()}
 
 

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, render_template, request
 
 from ..core import intake, links
-from ..core.classifier import OPT_IN, OPT_OUT, Decision
 from ..core.consent import EVERYTHING, suppressed
+from ..core.decision import OPT_IN, OPT_OUT, Decision
 from ..core.inbound import Inbound
 from .context import services
 from .responses import page_headers, rate_limited

@@ -38,6 +38,9 @@ REASONS = {
     "one_click": "one-click unsubscribe in the mail client",
     "preference_page": "on the preference page",
     "older_than_a_recorded_decision": "older than a decision already recorded",
+    "model": "the trained model, {confidence} sure",
+    "model_unsure": "the trained model, only {confidence} sure",
+    "model_overruled": "a rule read an opt-out; the trained model, {confidence} sure, did not",
 }
 # For charts: the reason without the word that matched.
 KINDS = {
@@ -52,26 +55,30 @@ KINDS = {
     "provider": "Twilio's own keyword",
     "one_click": "One-click unsubscribe",
     "preference_page": "Preference page",
+    "model": "Trained model",
+    "model_unsure": "Trained model, unsure",
 }
 
 
-def reason(rule: str | None, matched: str | None = None) -> str:
+def reason(rule: str | None, matched: str | None = None, confidence: float | None = None) -> str:
     """Why a decision was made, in words."""
     rule = rule or ""
+    sure = f"{confidence:.0%}" if confidence is not None else "?"
     if rule.startswith("review:"):
         return "an operator's correction"
     if rule in REASONS:
-        return REASONS[rule].format(matched=matched or "", MATCHED=(matched or "").upper())
+        return REASONS[rule].format(matched=matched or "", MATCHED=(matched or "").upper(), confidence=sure)
     if rule in RULES:
-        return RULES[rule].format(matched=matched, language="").replace(" ()", "")
+        return RULES[rule].format(matched=matched, language="", confidence=sure).replace(" ()", "")
     return rule.replace("_", " ")
 
 
-def describe(action: str, categories: list[str] | tuple[str, ...], rule: str | None, matched: str | None) -> str:
+def describe(action: str, categories: list[str] | tuple[str, ...], rule: str | None, matched: str | None,
+             confidence: float | None = None) -> str:
     """The whole decision in words: "Opted out of surveys (keyword UNSUBSCRIBE and a category)"."""
     scope = ", ".join(categories) if categories else "everything"
     what = ACTIONS.get(action, action).format(scope=scope)
-    return f"{what} ({reason(rule, matched)})"
+    return f"{what} ({reason(rule, matched, confidence)})"
 
 
 def kind(rule: str) -> str:

@@ -1,0 +1,38 @@
+"""What `flask check-keywords` warns about in a table that loads: carrier keywords read differently, words
+shared by several languages."""
+
+from __future__ import annotations
+
+from .keywords import WORD_LISTS, KeywordTable
+
+# Words carriers and Twilio act on by themselves (CTIA; Twilio's defaults; ALTO/AYUDA for US Spanish,
+# ARRET/AIDE for Canada): if the table reads them differently, the carrier and this service disagree.
+CARRIER_WORDS = {
+    "stop": "opt_out", "stopall": "opt_out", "unsubscribe": "opt_out", "cancel": "opt_out", "end": "opt_out",
+    "quit": "opt_out", "revoke": "opt_out", "optout": "opt_out", "alto": "opt_out", "arret": "opt_out",
+    "start": "opt_in", "yes": "opt_in", "unstop": "opt_in",
+    "help": "help", "info": "help", "ayuda": "help", "aide": "help",
+}
+
+
+def warnings(table: KeywordTable) -> list[str]:
+    """Things that load fine but deserve a look: carrier words read differently, shared words."""
+    found = []
+    for word, action in CARRIER_WORDS.items():
+        entry = table.entries.get((word,))
+        if entry is None:
+            found.append(f"carrier keyword {word.upper()} is not in the table: carriers act on it "
+                         f"({action}) but this service would not record it")
+        elif entry.kind == "category":
+            found.append(f"carrier keyword {word.upper()} is a category name ({entry.category}): carriers "
+                         f"read it as {action}")
+        elif WORD_LISTS[entry.kind] != action:
+            found.append(f"carrier keyword {word.upper()} means {WORD_LISTS[entry.kind]} here "
+                         f"(languages.{entry.languages[0]}.{entry.kind}) but {action} to carriers")
+    shared = sorted((" ".join(key), entry.languages) for key, entry in table.entries.items()
+                    if entry.kind != "category" and len(entry.languages) > 1 and len(key) == 1)
+    if shared:
+        found.append("keywords shared by several languages; replies to them use the person's earlier language, "
+                     "else their country's, else the first listed: "
+                     + "; ".join(f"{word} ({' '.join(langs)})" for word, langs in shared))
+    return found
