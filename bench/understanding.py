@@ -34,6 +34,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, as the issue's budget
 from handlers.core.classifier import classify  # noqa: I001
 from handlers.core.keyword_file import load_keywords
 from handlers.core.model import train
+from handlers.core.text import words
 from handlers.core.understanding import examples_for, inputs_hash
 
 DATA = ROOT / "bench" / "data"
@@ -100,12 +101,15 @@ def score(rows, table, channel: str, show: bool, name: str) -> dict:
             "by_language": by_language, "by_label": by_label}
 
 
-def show_scores(title: str, baseline: dict, model: dict) -> None:
+def show_scores(title: str, baseline: dict, model: dict, unseen: dict) -> None:
     print(f"\n{title}: {baseline['n']} replies")
     print(f"  keyword table alone: {baseline['right'] / baseline['n']:.1%} right, "
           f"{baseline['false_opt_outs']} ordinary replies recorded as opt-outs")
     print(f"  table + model:       {model['right'] / model['n']:.1%} right, "
           f"{model['false_opt_outs']} ordinary replies recorded as opt-outs")
+    print(f"  the {unseen['n']} whose words are in no corpus line (short common replies such as 'who dis' "
+          f"were also written by the corpus's authors): {unseen['right'] / unseen['n']:.1%} right, "
+          f"{unseen['false_opt_outs']} ordinary replies opted out")
     for heading, key in (("language", "by_language"), ("label", "by_label")):
         cells = [f"{k} {c['ok']}/{c['n']} ({c['ok'] / c['n']:.0%})" for k, c in sorted(model[key].items())]
         print(f"  by {heading}: " + ", ".join(cells))
@@ -198,6 +202,7 @@ def main() -> None:
           f"({arrays:.1f} MiB of arrays, {len(model.vocabulary):,} features; {len(saved) / 2**20:.1f} MiB on disk; "
           f"scikit-learn imported: {shown[2]}); bench/memory.py measures the whole Procfile")
 
+    written = {" ".join(words(e.text)) for e in examples}
     for name, channel in SETS:
         path = DATA / f"{name}.tsv"
         if not path.exists():
@@ -205,7 +210,8 @@ def main() -> None:
         rows = read_set(path)
         baseline = score(rows, table, channel, False, name)
         served = score(rows, with_table, channel, args.show_misses, name)
-        show_scores(f"{name} (held out)", baseline, served)
+        unseen = score([r for r in rows if " ".join(words(r[1])) not in written], with_table, channel, False, name)
+        show_scores(f"{name} (held out)", baseline, served, unseen)
 
     if args.cross_validate:
         cross_validate(table)

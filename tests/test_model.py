@@ -5,6 +5,7 @@ the table alone misread. Its accuracy on fresh replies is measured by bench/unde
 import json
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -232,8 +233,9 @@ def test_pages_word_a_model_decision_with_its_confidence(action, categories, rul
     assert describe(action, categories, rule, matched, confidence) == words
 
 
-def reading(rule, action="none", flagged=False):
-    return Decision(action, rule, (), "en", ("en",), "stop" if action == "opt_out" else None, flagged)
+def reading(rule, action="none", flagged=False, matched=None, text="can you stop sending these to my old address"):
+    matched = matched or ("stop" if action == "opt_out" else None)
+    return Decision(action, rule, (), "en", ("en",), matched, flagged, normalised=text)
 
 
 def guess(label, probability, opt_out=None, language_probability=0.95, others=()):
@@ -269,6 +271,11 @@ JUDGEMENTS = [
     (reading("leading_keyword", "opt_out"), guess("opt_out:promotions", 0.7, others=(("opt_out", 0.1),)),
      ("opt_out", ("promotions",), "model", False)),
     (reading("request", "opt_out"), guess("opt_out:lotteries", 0.9), ("opt_out", (), "request", False)),
+    # the operator's words are the whole message, or all of it but one word: never overruled
+    (reading("phrase", "opt_out", matched="leave me alone", text="leave me alone"), guess("none", 0.97),
+     ("opt_out", (), "phrase", False)),
+    (reading("leading_keyword", "opt_out", text="stop please"), guess("none", 0.99),
+     ("opt_out", (), "leading_keyword", False)),
 ]
 
 
@@ -277,3 +284,24 @@ def test_the_table_and_the_model_are_weighed(table_says, model_says, expected):
     decided = judge(table_says, model_says, TABLE)
     assert (decided.action, decided.categories, decided.rule, decided.flagged) == expected
     assert decided.stage == ("model" if decided.rule.startswith("model") else "table")
+
+
+def test_an_overruled_opt_out_says_how_sure_the_model_is_that_it_is_none():
+    decided = judge(reading("phrase", "opt_out"), guess("help", 0.5, opt_out=0.05), TABLE)
+    assert (decided.action, decided.matched, decided.confidence) == ("none", "none", 0.95)
+    assert explain(decided) == ("a rule read an opt-out, but the trained model reads it as none (95% sure): "
+                                "flagged")
+
+
+def test_the_shipped_corpus_covers_every_label_in_every_language():
+    examples = corpus_examples()
+    assert {e.label for e in examples} == {"opt_out", "opt_out:promotions", "opt_out:surveys", "opt_out:newsletter",
+                                           "help", "opt_in", "none"}
+    counts = Counter((e.language, e.label.split(":")[0]) for e in examples)
+    for language in ("en", "es", "fr", "de", "pt", "it", "nl"):
+        for label, least in (("opt_out", 300), ("help", 100), ("opt_in", 90), ("none", 700)):
+            assert counts[language, label] >= least, (language, label)
+    labels_of: dict[str, set] = {}
+    for e in examples:
+        labels_of.setdefault(e.text.casefold(), set()).add(e.label)
+    assert [text for text, labels in labels_of.items() if len(labels) > 1] == []  # one reply, one meaning

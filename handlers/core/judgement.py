@@ -22,14 +22,19 @@ from dataclasses import replace
 from .decision import HELP, NONE, OPT_IN, OPT_OUT, Decision
 from .keywords import KeywordTable
 from .model import OPT_OUT_LABEL, Prediction
+from .text import words
 
 ACT = 0.75
 UNSURE = 0.6
+# A weak stop word in a sentence ("quit blowing up my phone", "basta coi promemoria") already made the table
+# flag the message: the model's opt-out counts from here. Cross-validated: 0.45 instead of 0.6 caught 26
+# more of the corpus's 2,603 opt-outs for 9 more of its 9,169 other lines opted out.
+UNSURE_AFTER_WEAK_WORD = 0.45
 HELP_ACT = 0.4  # a question about who is writing: the help reply
 OPT_IN_ACT = 0.5  # an opt-in in the person's own words, acted on as START
 # How sure the model must be that a rule's opt-out is not one (an order, an idiom, a negation) to overrule it.
-# Cross-validated on the corpus (bench/understanding.py --cross-validate): at these, 178 of the rules'
-# false opt-outs were undone for 19 real opt-outs missed (each flagged for review). A message that starts
+# Cross-validated on the corpus (bench/understanding.py --cross-validate): at these, 219 of the rules'
+# false opt-outs were undone for 14 real opt-outs missed (each flagged for review). A message that starts
 # with a stop word ("Arrêt, s'il vous plaît") and an operator's own phrases need more certainty than a stop
 # word inside a sentence.
 OVERRULE = {"phrase": 0.85, "request": 0.85, "leading_keyword": 0.9, "stop_word_in_message": 0.8}
@@ -42,7 +47,7 @@ def judge(table_says: Decision, model: Prediction, table: KeywordTable) -> Decis
     """The decision, from the table's reading and the model's."""
     if table_says.action == OPT_OUT:
         return _checked_opt_out(table_says, model, table)
-    if model.opt_out >= UNSURE:
+    if model.opt_out >= (UNSURE_AFTER_WEAK_WORD if table_says.rule == "weak_word_in_message" else UNSURE):
         return _opt_out(table_says, model, table, flagged=model.opt_out < ACT or table_says.flagged)
     if model.label == "help" and model.probability >= HELP_ACT:
         return _decided(table_says, model, HELP, (), "model", False)
@@ -58,10 +63,19 @@ def _checked_opt_out(table_says: Decision, model: Prediction, table: KeywordTabl
         if categories:
             return _decided(table_says, model, OPT_OUT, categories, "model", table_says.flagged)
         return table_says
+    if _nearly_whole(table_says):
+        return table_says  # "Laat me met rust", "Stop please": the operator's words are the message
     if 1.0 - model.opt_out >= OVERRULE.get(table_says.rule, 1.0):
         action = {"help": HELP, "opt_in": OPT_IN}.get(model.label, NONE) if model.probability >= ACT else NONE
-        return _decided(table_says, model, action, (), "model_overruled", True)
+        # Said as what it is sure of: not an opt-out, at 1 - the opt-out probability.
+        return _decided(table_says, model, action, (), "model_overruled", True, sure=1.0 - model.opt_out,
+                        label=model.label if action != NONE else NONE)
     return table_says
+
+
+def _nearly_whole(table_says: Decision) -> bool:
+    """The words that matched are the whole message, but for one word at most."""
+    return len(words(table_says.matched or "")) >= len(table_says.normalised.split()) - 1
 
 
 def _opt_out(table_says: Decision, model: Prediction, table: KeywordTable, flagged: bool) -> Decision:
@@ -80,11 +94,13 @@ def _category(model: Prediction, table: KeywordTable) -> tuple[str, ...]:
 
 
 def _decided(table_says: Decision, model: Prediction, action: str, categories: tuple[str, ...], rule: str,
-             flagged: bool) -> Decision:
-    confidence = model.opt_out if action == OPT_OUT else model.probability
-    label = model.label if action != OPT_OUT else OPT_OUT_LABEL + (f":{categories[0]}" if categories else "")
-    sure = model.language_probability >= LANGUAGE_SURE
-    languages = (model.language,) if sure else table_says.languages
+             flagged: bool, sure: float | None = None, label: str | None = None) -> Decision:
+    """The model's decision, saying what it read (`label`) and how sure it was of that (`sure`)."""
+    if sure is None:
+        sure = model.opt_out if action == OPT_OUT else model.probability
+    if label is None:
+        label = model.label if action != OPT_OUT else OPT_OUT_LABEL + (f":{categories[0]}" if categories else "")
+    languages = (model.language,) if model.language_probability >= LANGUAGE_SURE else table_says.languages
     return replace(table_says, action=action, rule=rule, categories=categories,
                    language=languages[0] if languages else None, languages=languages, matched=label,
-                   flagged=flagged, only_if_opted_out=False, stage="model", confidence=round(confidence, 4))
+                   flagged=flagged, only_if_opted_out=False, stage="model", confidence=round(sure, 4))
