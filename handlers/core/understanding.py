@@ -18,6 +18,9 @@ CORPUS = Path(__file__).with_name("corpus")
 # What the model is made of: a change to any of these is a new model (a new hash, a new cache file).
 _CODE = [Path(__file__).with_name(name) for name in ("features.py", "model.py", "text.py")]
 _LOADED: dict[str, Model] = {}  # hash -> model, for as long as the process lives: reloads of one table
+# (corpus folder, categories, examples) -> hash: reading and hashing the corpus took 3x as long as loading
+# the table itself, on every load; the corpus ships with the code and changes only with a new process.
+_HASHES: dict[tuple, str] = {}
 
 
 class CorpusError(Exception):
@@ -67,8 +70,7 @@ def with_model(table: KeywordTable, cache_dir: str | None) -> KeywordTable:
 
 def ready_model(table: KeywordTable, cache_dir: str | None) -> Model | None:
     """The table's model if it needs no training (in this process's memory or in the cache folder), else None."""
-    examples = examples_for(table.categories, table.examples)
-    key = inputs_hash(examples)
+    key = _key(table.categories, table.examples)
     if key not in _LOADED and cache_dir:
         try:
             model = Model.from_bytes((Path(cache_dir) / _file_name(key)).read_bytes())
@@ -82,12 +84,20 @@ def ready_model(table: KeywordTable, cache_dir: str | None) -> Model | None:
 def model_for(categories: tuple[str, ...], own: tuple[Example, ...], cache_dir: str | None) -> Model:
     """The model of these categories and examples: from this process's memory, else the cache folder, else
     trained (once across processes: the others wait for it) and written there."""
-    examples = examples_for(categories, own)
-    key = inputs_hash(examples)
+    key = _key(categories, own)
     model = _LOADED.get(key)
     if model is None:
+        examples = examples_for(categories, own)
         model = _LOADED[key] = _cached(examples, key, cache_dir) if cache_dir else train(examples, key)
     return model
+
+
+def _key(categories: tuple[str, ...], own: tuple[Example, ...]) -> str:
+    remembered = (str(CORPUS), categories, own)
+    key = _HASHES.get(remembered)
+    if key is None:
+        key = _HASHES[remembered] = inputs_hash(examples_for(categories, own))
+    return key
 
 
 def _file_name(key: str) -> str:
