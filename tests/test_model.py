@@ -271,6 +271,11 @@ JUDGEMENTS = [
     (reading("leading_keyword", "opt_out"), guess("opt_out:promotions", 0.7, others=(("opt_out", 0.1),)),
      ("opt_out", ("promotions",), "model", False)),
     (reading("request", "opt_out"), guess("opt_out:lotteries", 0.9), ("opt_out", (), "request", False)),
+    # in a long message (mostly email) a stop word or phrase is often said in passing: overruled from 70%
+    (reading("stop_word_in_message", "opt_out", True, text=" ".join(["word"] * 14 + ["unsubscribe"])),
+     guess("none", 0.75), ("none", (), "model_overruled", True)),
+    (reading("stop_word_in_message", "opt_out", True, text=" ".join(["word"] * 13 + ["unsubscribe"])),
+     guess("none", 0.75), ("opt_out", (), "stop_word_in_message", True)),
     # the operator's words are the whole message, or all of it but one word: never overruled
     (reading("phrase", "opt_out", matched="leave me alone", text="leave me alone"), guess("none", 0.97),
      ("opt_out", (), "phrase", False)),
