@@ -121,7 +121,7 @@ def classify_command(text, channel, country):
         click.echo(str(e), err=True)
         sys.exit(1)
     decision = classify(text, table, country.upper() if country else None)
-    explained = {"channel": channel, "why": explain(decision), **asdict(decision)}
+    explained = {"channel": channel, "why": explain(decision), **asdict(decision), "stage": decision.stage}
     click.echo(json.dumps(explained, ensure_ascii=False, indent=2))
 
 

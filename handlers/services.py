@@ -86,7 +86,7 @@ class Services:
         examples or categories changed, trained in the background (a few seconds, and once across the
         processes sharing MODEL_CACHE_DIR) while the table is served with the last model."""
         cache = self.settings.get("MODEL_CACHE_DIR")
-        if self._table is None or self._table.model is None or ready_model(table, cache) is not None:
+        if self._table is None or ready_model(table, cache) is not None:
             return with_model(table, cache)
 
         def train():

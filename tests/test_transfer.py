@@ -228,6 +228,9 @@ def test_backfill_records_what_was_never_recorded_in_date_order(app, client, db,
     assert json.loads(first["params"])["Sid"] == first["provider_id"]
     assert json.loads(first["params"])["Direction"] == "inbound"
     assert backfilled[3]["language"] == "fr"
+    # Which stage decided, and the model's confidence when it did, as the webhook records them.
+    assert all((m["stage"] == "model") == m["rule"].startswith("model") == (m["confidence"] is not None)
+               for m in backfilled)
     # Nothing is sent: no reply recorded, no confirmation queued, no HTTP request made (above).
     assert all(m["reply"] is None for m in backfilled)
     assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0

@@ -19,5 +19,9 @@ class Decision:
     flagged: bool = False  # a person should look at it
     only_if_opted_out: bool = False  # "YES": an opt-in only from someone who is opted out
     normalised: str = ""
-    stage: str = "table"  # table: keywords.yaml's rules decided; model: the trained model did
     confidence: float | None = None  # the model's probability of what it read (None: the table decided)
+
+    @property
+    def stage(self) -> str:
+        """Which stage decided: "model" (the trained model, its rules named model*) or "table" (keywords.yaml's)."""
+        return "model" if self.rule.startswith("model") else "table"

@@ -43,7 +43,7 @@ OVERRULE = {"phrase": 0.85, "request": 0.85, "leading_keyword": 0.9, "stop_word_
 # unsubscribe link goes to a 404", "stop sending packages to my old address"): cross-validated, 0.7 there
 # undid 14 more false opt-outs for 2 more real ones missed.
 LONG = 15
-OVERRULE_LONG = {"phrase": 0.7, "stop_word_in_message": 0.7}
+OVERRULE_LONG = {**OVERRULE, "phrase": 0.7, "stop_word_in_message": 0.7}
 NARROW = 0.5  # the model's opt-out probability from which it may narrow a rule's opt-out to one category
 CATEGORY_SHARE = 0.6  # of the opt-out probability, on one category: the opt-out is of that category only
 LANGUAGE_SURE = 0.9  # a language recognised this surely is the message's own (the reply's, the typo's)
@@ -72,7 +72,7 @@ def _checked_opt_out(table_says: Decision, model: Prediction, table: KeywordTabl
     if _nearly_whole(table_says):
         return table_says  # "Laat me met rust", "Stop please": the operator's words are the message
     long = len(table_says.normalised.split()) >= LONG
-    needed = (OVERRULE_LONG if long else OVERRULE).get(table_says.rule, OVERRULE.get(table_says.rule, 1.0))
+    needed = (OVERRULE_LONG if long else OVERRULE).get(table_says.rule, 1.0)
     if 1.0 - model.opt_out >= needed:
         action = {"help": HELP, "opt_in": OPT_IN}.get(model.label, NONE) if model.probability >= ACT else NONE
         # Said as what it is sure of: not an opt-out, at 1 - the opt-out probability.
@@ -111,4 +111,4 @@ def _decided(table_says: Decision, model: Prediction, action: str, categories: t
     languages = (model.language,) if model.language_probability >= LANGUAGE_SURE else table_says.languages
     return replace(table_says, action=action, rule=rule, categories=categories,
                    language=languages[0] if languages else None, languages=languages, matched=label,
-                   flagged=flagged, only_if_opted_out=False, stage="model", confidence=round(sure, 4))
+                   flagged=flagged, only_if_opted_out=False, confidence=round(sure, 4))

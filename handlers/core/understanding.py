@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .keywords import KeywordTable
-from .model import Example, Model, train
+from .model import Example, Model, in_order, train
 
 CORPUS = Path(__file__).with_name("corpus")
 # What the model is made of: a change to any of these is a new model (a new hash, a new cache file).
@@ -47,10 +47,11 @@ def examples_for(categories: tuple[str, ...], own: tuple[Example, ...], folder: 
     labels = {"opt_out", "help", "opt_in", "none"} | {f"opt_out:{c}" for c in categories}
     found = []
     for example in [*corpus_examples(folder), *own]:
-        label = example.label if example.label in labels else "opt_out"
-        if label != example.label and not example.label.startswith("opt_out:"):
-            raise CorpusError(f"unknown label {example.label!r} ({example.language}: {example.text[:40]!r})")
-        found.append(Example(label, example.text, example.language))
+        if example.label not in labels:
+            if not example.label.startswith("opt_out:"):
+                raise CorpusError(f"unknown label {example.label!r} ({example.language}: {example.text[:40]!r})")
+            example = Example("opt_out", example.text, example.language)
+        found.append(example)
     return found
 
 
@@ -58,7 +59,7 @@ def inputs_hash(examples: list[Example]) -> str:
     digest = hashlib.sha256()
     for path in _CODE:
         digest.update(path.read_bytes())
-    for example in sorted(set(examples), key=lambda e: (e.label, e.language, e.text)):
+    for example in in_order(examples):
         digest.update(f"{example.label}\t{example.language}\t{example.text}\0".encode())
     return digest.hexdigest()
 

@@ -281,14 +281,15 @@ def _record_backfill(conn, dialect: Dialect, found: list[tuple], table: KeywordT
         if sure:
             known[address] = picked.language
         messages.append((message_id, "sms", "twilio", sid, address, recipient, body, params, stamp,
-                         action, categories, picked.language, sure, rule, picked.matched, int(picked.flagged)))
+                         action, categories, picked.language, sure, rule, picked.matched, int(picked.flagged),
+                         *((picked.stage, picked.confidence) if rule == picked.rule else ("table", None))))
     report.opt_outs += counts[OPT_OUT]
     report.opt_ins += counts[OPT_IN]
     report.help += counts[HELP]
     report.none += counts[NONE]
     conn.executemany(
         "INSERT INTO messages (id, channel, provider, provider_id, address, recipient, body, params, "
-        "received_at, action, categories, language, language_sure, rule, matched, flagged, reply) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)", messages)
+        "received_at, action, categories, language, language_sure, rule, matched, flagged, reply, stage, "
+        "confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)", messages)
     conn.executemany(INSERT_EVENT, events)
     write_states(conn, "sms", final, existing)

@@ -70,14 +70,14 @@ def recent_messages(store: Store, channel: str | None, action: str | None, limit
     total = store.connection().execute(f"SELECT count(*) FROM messages m {clause}", params).fetchone()[0]
     rows = _rows(store,
                  "SELECT m.id, m.channel, m.provider, m.address, m.body, m.received_at, m.action, m.categories, "
-                 "m.language, m.rule, m.matched, m.flagged, m.reply, m.stage, m.confidence, r.verdict "
+                 "m.language, m.rule, m.matched, m.flagged, m.reply, m.confidence, r.verdict "
                  f"FROM messages m LEFT JOIN reviews r ON r.message_id = m.id {clause} "
                  "ORDER BY m.id DESC LIMIT ? OFFSET ?", (*params, limit, offset))
     return [_decoded(r) for r in rows], total
 
 
 _QUEUE = ("SELECT m.id, m.channel, m.address, m.body, m.received_at, m.action, m.categories, m.language, "
-          "m.rule, m.matched, m.stage, m.confidence FROM messages m LEFT JOIN reviews r ON r.message_id = m.id "
+          "m.rule, m.matched, m.confidence FROM messages m LEFT JOIN reviews r ON r.message_id = m.id "
           "WHERE m.flagged = 1 AND r.message_id IS NULL")
 
 
