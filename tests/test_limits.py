@@ -3,6 +3,8 @@
 import pytest
 from conftest import ADMIN_TOKEN, twilio_params, twilio_post
 
+from handlers.web import guards
+
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
@@ -37,3 +39,48 @@ def test_an_unknown_page_is_a_short_text_without_a_trace(client):
 
 def test_a_normal_webhook_is_within_the_limits(client):
     assert twilio_post(client, twilio_params("x" * 1600)).status_code == 200
+
+
+FORM, JSON = "application/x-www-form-urlencoded", "application/json"
+
+
+@pytest.mark.parametrize("path, method, length, content_type, chunked, expected", [
+    ("/webhooks/twilio/sms", "POST", 900, FORM, False, None),
+    ("/webhooks/twilio/sms", "POST", 900, FORM + "; charset=utf-8", False, None),
+    ("/webhooks/twilio/sms", "POST", 900, "Application/X-WWW-Form-URLEncoded", False, None),
+    ("/webhooks/twilio/sms", "POST", 64 * 1024, FORM, False, None),  # the limit itself is allowed
+    ("/webhooks/twilio/sms", "POST", 64 * 1024 + 1, FORM, False,
+     (413, "the request body is larger than 64 KiB, the most /webhooks/twilio/sms accepts")),
+    ("/webhooks/twilio/sms", "POST", 900, JSON, False,
+     (415, "/webhooks/twilio/sms accepts application/x-www-form-urlencoded, not application/json")),
+    ("/webhooks/twilio/sms", "POST", 900, "", False,
+     (415, "/webhooks/twilio/sms accepts application/x-www-form-urlencoded, not no content type")),
+    ("/webhooks/twilio/sms", "POST", None, JSON, True,  # chunked: no length, a body all the same
+     (415, "/webhooks/twilio/sms accepts application/x-www-form-urlencoded, not application/json")),
+    ("/webhooks/twilio/sms", "POST", 0, JSON, False, None),  # no body: no type to judge
+    ("/webhooks/twilio/sms", "POST", None, JSON, False, None),
+    ("/webhooks/twilio/sms", "PUT", 900, JSON, False, None),  # only a POST's type is judged (routing says 405)
+    ("/webhooks/twilio/sms", "PUT", 70_000, FORM, False,
+     (413, "the request body is larger than 64 KiB, the most /webhooks/twilio/sms accepts")),
+    ("/webhooks/twilio/status", "POST", 900, JSON, False,
+     (415, "/webhooks/twilio/status accepts application/x-www-form-urlencoded, not application/json")),
+    ("/webhooks/email/sendgrid", "POST", 30 * 1024 * 1024, "multipart/form-data; boundary=xyz", False, None),
+    ("/webhooks/email/mailgun", "POST", 41 * 1024 * 1024, FORM, False,
+     (413, "the request body is larger than 40960 KiB, the most /webhooks/email/mailgun accepts")),
+    ("/webhooks/email/postmark", "POST", 900, FORM, False,
+     (415, "/webhooks/email/postmark accepts application/json, not application/x-www-form-urlencoded")),
+    ("/webhooks/email/mime", "POST", 900, "message/rfc822", False, None),  # any type
+    ("/webhooks/events/sendgrid", "POST", 900, JSON, False, None),
+    ("/api/v1/suppressions/check", "POST", 900, FORM, False,
+     (415, "/api/v1/suppressions/check accepts application/json, not application/x-www-form-urlencoded")),
+    ("/api/v1/suppressions/check", "GET", 900, FORM, False, None),
+    ("/u/sometoken", "POST", 20_000, FORM, False,
+     (413, "the request body is larger than 16 KiB, the most /u/sometoken accepts")),
+    ("/admin/login", "POST", 900, JSON, False,
+     (415, "/admin/login accepts application/x-www-form-urlencoded or multipart/form-data, not application/json")),
+    ("/nothing-here", "POST", 900, "text/plain", False, None),
+    ("/nothing-here", "POST", 65 * 1024, "text/plain", False,
+     (413, "the request body is larger than 64 KiB, the most /nothing-here accepts")),
+])
+def test_the_guard_refuses_by_path_method_length_and_type(path, method, length, content_type, chunked, expected):
+    assert guards.refusal(path, method, length, content_type, chunked) == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_options_header
 
 from .responses import json_error
 
@@ -44,16 +45,26 @@ def limits_for(path: str) -> tuple[int, tuple[str, ...] | None]:
 
 
 def check_request():
+    """Flask's before_request: the request's refusal (refusal()), answered as refuse() answers it."""
     # The request object once, not through its proxy each time: this runs before every request.
     req = request._get_current_object()
-    size, types = limits_for(req.path)
-    req.max_content_length = size
-    length = req.content_length
-    if length is not None and length > size:
-        return refuse(413, f"the request body is larger than {size // KIB} KiB, the most {req.path} accepts")
-    has_body = bool(length) or req.headers.get("Transfer-Encoding") == "chunked"
-    if req.method == "POST" and has_body and types is not None and req.mimetype not in types:
-        return refuse(415, f"{req.path} accepts {' or '.join(types)}, not {req.mimetype or 'no content type'}")
+    req.max_content_length, _ = limits_for(req.path)
+    found = refusal(req.path, req.method, req.content_length, req.headers.get("Content-Type", ""),
+                    chunked=req.headers.get("Transfer-Encoding") == "chunked")
+    return refuse(*found) if found else None
+
+
+def refusal(path: str, method: str, content_length: int | None, content_type: str,
+            chunked: bool) -> tuple[int, str] | None:
+    """(413 or 415, message) for a request LIMITS refuse, from its path, method, Content-Length (as
+    werkzeug reads it), Content-Type header and whether its body is chunked; None for one they allow."""
+    size, types = limits_for(path)
+    if content_length is not None and content_length > size:
+        return 413, f"the request body is larger than {size // KIB} KiB, the most {path} accepts"
+    if method == "POST" and (content_length or chunked) and types is not None:
+        mimetype = parse_options_header(content_type)[0].lower()  # request.mimetype, as werkzeug reads it
+        if mimetype not in types:
+            return 415, f"{path} accepts {' or '.join(types)}, not {mimetype or 'no content type'}"
     return None
 
 
