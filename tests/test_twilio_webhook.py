@@ -1,11 +1,17 @@
 """The Twilio SMS webhook end to end through the Flask client, signed with the real SDK."""
 
 import json
+import logging
+import re
 import xml.etree.ElementTree as ET
+from urllib.parse import urlencode
 
 import pytest
 from conftest import AUTH_TOKEN, table_missing, twilio_params, twilio_post
 from twilio.request_validator import RequestValidator
+from werkzeug.test import Client
+
+from handlers.storage.store import Store, StoreError
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -51,11 +57,9 @@ def test_a_request_without_a_valid_signature_is_refused_and_not_recorded(client,
     elif tamper == "wrong token":
         response = twilio_post(client, params, token="not-the-token")
     elif tamper == "other url":
-        from twilio.request_validator import RequestValidator
         signature = RequestValidator(AUTH_TOKEN).compute_signature("http://localhost/other", params)
         response = client.post(url, data=params, headers={"X-Twilio-Signature": signature})
     else:
-        from twilio.request_validator import RequestValidator
         signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
         if tamper == "changed body":
             params["Body"] = "START"
@@ -75,7 +79,6 @@ def test_without_an_auth_token_every_request_is_refused(settings, db, make_app):
 def test_the_public_base_url_is_the_url_that_was_signed(settings, db, make_app):
     client = make_app({**settings, "PUBLIC_BASE_URL": "https://sms.example.com"}).test_client()
     signed_public = twilio_params("STOP")
-    from twilio.request_validator import RequestValidator
     signature = RequestValidator(AUTH_TOKEN).compute_signature(
         "https://sms.example.com/webhooks/twilio/sms", signed_public)
     response = client.post("/webhooks/twilio/sms", data=signed_public, headers={"X-Twilio-Signature": signature})
@@ -218,58 +221,83 @@ def test_the_url_checked_is_werkzeugs_request_url_however_it_is_spelled(path, ba
         assert called_url() == request.url
 
 
-# The direct route (handlers/web/sms_webhook.DirectSmsWebhook) must answer every request exactly as
-# Flask's route does. Each case: (body, how the request is changed, served without Flask).
-DIRECT_CASES = [
-    ("STOP", {}, True),
-    ("HELP", {}, True),
-    ("thanks, see you friday", {}, True),
-    ("STOP", {"again": True}, True),  # the provider's retry: a duplicate
-    ("STOP", {"query": "?account=main"}, True),
-    ("STOP", {"signed_over": "http://localhost/webhooks/twilio/other"}, False),  # wrong signature: 403
-    ("STOP", {"drop": "MessageSid"}, False),  # no message id: 400
-    ("STOP", {"content_type": "application/json"}, False),  # 415
-    ("x" * 70_000, {}, False),  # 413
-    ("STOP", {"method": "PUT"}, False),  # 405
-    ("STOP", {"headers": {"X-Forwarded-Proto": "https"}}, True),  # no proxy trusted: ignored
+# Both adapters of handlers/web/sms_webhook.answer (and of guards.refusal) must answer alike: Flask's
+# route and DirectSmsWebhook, the WSGI middleware that serves the webhook ahead of Flask. Each case:
+# (what the request is, how it differs from a signed STOP, whether the middleware answers it itself).
+ADAPTER_CASES = [
+    ("a stop", {}, True),
+    ("help", {"body": "HELP"}, True),
+    ("ordinary text", {"body": "thanks, see you friday"}, True),
+    ("the provider's retry: a duplicate", {"again": True}, True),
+    ("a query string", {"query": "?account=main"}, True),
+    ("a query werkzeug quotes", {"query": "?x=%20y"}, False),
+    ("a charset in the content type", {"content_type": "application/x-www-form-urlencoded; charset=utf-8"}, True),
+    ("a content type in capitals", {"content_type": "Application/X-WWW-Form-URLEncoded"}, True),
+    ("no proxy trusted: forwarded headers ignored", {"headers": {"X-Forwarded-Proto": "https"}}, True),
+    ("signed over another URL: 403", {"signed_over": "http://localhost/webhooks/twilio/other"}, True),
+    ("no signature: 403", {"headers": {"X-Twilio-Signature": None}}, True),
+    ("a signature that is not base64: 403", {"headers": {"X-Twilio-Signature": "sïgnature"}}, True),
+    ("no message id: 400", {"drop": ("MessageSid", "SmsMessageSid", "SmsSid")}, True),
+    ("no sender: 400", {"drop": ("From",)}, True),
+    ("an unreadable sender: recorded, ignored", {"sender": "not a number"}, True),
+    ("JSON: 415", {"content_type": "application/json"}, True),
+    ("no content type: 415", {"content_type": ""}, True),
+    ("too large: 413", {"body": "x" * 70_000}, True),
+    ("an empty body: 403", {"empty": True}, True),
+    ("an empty body of another type: 403, not 415",
+     {"empty": True, "content_type": "application/json", "environ": {"CONTENT_LENGTH": "0"}}, True),
+    ("no Content-Length", {"empty": True, "content_type": "application/json"}, False),
+    ("chunked", {"headers": {"Transfer-Encoding": "chunked"}}, False),
+    ("a Content-Length with a space", {"environ": {"CONTENT_LENGTH": " {length}"}}, False),
+    ("PUT: 405", {"method": "PUT"}, False),
+    ("the store fails: 500", {"store_fails": True}, True),
 ]
 
 
-def _send(wsgi, body, change, n):
-    from werkzeug.test import Client
-
-    params = twilio_params(body, sender=f"+1415555{n:04d}", MessageSid=f"SM{n:032d}")
-    for name in ("MessageSid", "SmsMessageSid", "SmsSid") if change.get("drop") else ():
+def _send(wsgi, change: dict, sid: str, sender: str):
+    """(status, headers, body) of the case's request to `wsgi` (sent twice for a retry)."""
+    params = twilio_params(change.get("body", "STOP"), sender=change.get("sender", sender), MessageSid=sid)
+    for name in change.get("drop", ()):
         params.pop(name)
     url = "http://localhost/webhooks/twilio/sms" + change.get("query", "")
     signature = RequestValidator(AUTH_TOKEN).compute_signature(change.get("signed_over", url), params)
     headers = {"X-Twilio-Signature": signature, **change.get("headers", {})}
-    client = Client(wsgi)
+    headers = {name: value for name, value in headers.items() if value is not None}
+    content_type = change.get("content_type", "application/x-www-form-urlencoded")
+    data = b"" if change.get("empty") else urlencode(params).encode()
+    environ = {name: value.format(length=len(data)) for name, value in change.get("environ", {}).items()}
     for _ in range(2 if change.get("again") else 1):
-        if change.get("content_type"):
-            response = client.open(url, method=change.get("method", "POST"), data=json.dumps(params),
-                                   content_type=change["content_type"], headers=headers)
-        else:
-            response = client.open(url, method=change.get("method", "POST"), data=params, headers=headers)
+        response = Client(wsgi).open(url, method=change.get("method", "POST"), data=data, headers=headers,
+                                     content_type=content_type, environ_overrides=environ)
     return response.status, sorted(response.headers.items()), response.get_data()
 
 
-@pytest.mark.parametrize("body, change, direct", DIRECT_CASES)
-def test_the_direct_route_answers_as_flasks_route_does(app, monkeypatch, body, change, direct):
-    number = DIRECT_CASES.index((body, change, direct))
-    through_flask = _send(app.wsgi_app.flask_wsgi, body, change, 2 * number)
-    if direct:  # and Flask's route is not what answered
-        monkeypatch.setitem(app.view_functions, "webhooks.twilio_inbound_sms", lambda: 1 / 0)
-    assert _send(app.wsgi_app, body, change, 2 * number + 1) == through_flask
+def _logged(caplog, sid: str) -> list[tuple[str, str]]:
+    """The log lines of one request, its MessageSid and time left out (they differ by design)."""
+    lines = [(r.levelname, re.sub(r" at=\S+$", "", r.getMessage()).replace(sid, "<sid>")) for r in caplog.records]
+    caplog.clear()
+    return lines
 
 
-def test_the_direct_route_answers_a_store_failure_as_the_route_does(app, monkeypatch):
-    from handlers.storage.store import Store, StoreError
-
-    def fail(*args, **kwargs):
-        raise StoreError("database: disk I/O error")
-
-    monkeypatch.setattr(Store, "record_inbound", fail)
-    through_flask = _send(app.wsgi_app.flask_wsgi, "STOP", {}, 90)
-    assert through_flask[0] == "500 INTERNAL SERVER ERROR"
-    assert _send(app.wsgi_app, "STOP", {}, 91) == through_flask
+@pytest.mark.parametrize("case, change, served_directly", ADAPTER_CASES, ids=[c[0] for c in ADAPTER_CASES])
+def test_the_middleware_and_flasks_route_answer_alike(app, monkeypatch, caplog, case, change, served_directly):
+    if change.get("store_fails"):
+        def fail(*args, **kwargs):
+            raise StoreError("database: disk I/O error")
+        monkeypatch.setattr(Store, "record_inbound", fail)
+    middleware = app.wsgi_app
+    flask_wsgi, through_flask = middleware.flask_wsgi, []  # Flask's own WSGI app: guards, route
+    monkeypatch.setattr(middleware, "flask_wsgi",
+                        lambda environ, start: through_flask.append(1) or flask_wsgi(environ, start))
+    number = ADAPTER_CASES.index((case, change, served_directly))
+    # Each adapter has its own MessageSid and sender (or the second would be a duplicate), masked alike
+    # in the log: +1415555••NN.
+    sids, senders = [f"SM{n}{number:031d}" for n in (1, 2)], [f"+1415555{n}{n}{number:02d}" for n in (1, 2)]
+    with caplog.at_level(logging.INFO):
+        answered_by_flask = _send(flask_wsgi, change, sids[0], senders[0]), _logged(caplog, sids[0])
+        assert through_flask == []
+        answered_by_middleware = _send(middleware, change, sids[1], senders[1]), _logged(caplog, sids[1])
+    assert answered_by_middleware == answered_by_flask
+    assert (not through_flask) == served_directly
+    (status, _, _), logged = answered_by_flask
+    assert bool(logged) == (status[:3] in ("200", "400", "403", "500"))  # the log lines compared were there

@@ -1,4 +1,6 @@
-"""Provider webhooks. Each route verifies, parses, hands off to intake, and translates the outcome."""
+"""Twilio's SMS webhook: answer() decides it (verify, parse, hand off to intake, translate the outcome),
+and two adapters serve it: Flask's route and DirectSmsWebhook, the same answer without Flask's
+per-request machinery."""
 
 from __future__ import annotations
 
@@ -16,25 +18,53 @@ from ..core.inbound import ProviderError, first_value
 from ..providers import twilio
 from ..storage.store import StoreError
 from . import guards
-from .context import services
+from .context import services as current_services
 from .responses import log_refusal
 from .webhook_log import log_webhook
 
 webhooks = Blueprint("webhooks", __name__)
 
+Answer = tuple[int, str, str]  # (status, body, mimetype): what Twilio is answered, by either adapter
+
+
+def answer(body: bytes, url: str, signature: str | None, services) -> Answer:
+    """The answer to one Twilio SMS webhook, from its body, the URL it was called at and its
+    X-Twilio-Signature: the message recorded (200, TwiML, only after the commit), or refused (403 wrong
+    signature, 400 unusable message, 500 store error) with its one log line. `services` is the app's
+    (settings, keyword table, store); the log lines need its app context."""
+    fields = twilio.form(body)  # once, for the signature and the message
+    refusal = signature_refusal(fields, url, signature, services.settings)
+    if refusal:
+        return refusal
+    try:
+        inbound = twilio.parse(fields.params(), services.settings["DEFAULT_REGION"])
+    except ProviderError as e:
+        return refused(400, str(e), fields)
+    return recorded_answer(inbound, services)
+
+
+def signature_refusal(fields, url: str, signature: str | None, settings) -> Answer | None:
+    """None when `signature` is Twilio's signature of `fields` for `url` (the URL the request was
+    sent to, as PUBLIC_BASE_URL says Twilio called it), else the 403 and its log line."""
+    signed = twilio.signed_url(url, settings["PUBLIC_BASE_URL"])
+    if not twilio.verify(settings["TWILIO_AUTH_TOKEN"], signed, fields, signature):
+        return refused(403, f"missing or wrong X-Twilio-Signature (checked against {signed})", fields)
+    return None
+
 
 def twilio_refusal(fields) -> Response | None:
-    """None when the request carries Twilio's signature of `fields` for the URL it was sent to, else a 403."""
-    settings = services().settings
-    url = twilio.signed_url(called_url(), settings["PUBLIC_BASE_URL"])
-    if not twilio.verify(settings["TWILIO_AUTH_TOKEN"], url, fields, request.headers.get("X-Twilio-Signature")):
-        return refused(403, f"missing or wrong X-Twilio-Signature (checked against {url})", fields)
-    return None
+    """signature_refusal of the current request, as a Flask response (for Twilio's other webhooks)."""
+    refusal = signature_refusal(fields, called_url(), request.headers.get("X-Twilio-Signature"),
+                                current_services().settings)
+    return as_response(*refusal) if refusal else None
 
 
 # What werkzeug's quoting leaves as it is (and its IRI decoding too, with no % to decode).
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~!$&'()*+,;=:@-]*")
 _PLAIN_QUERY = re.compile(rb"[A-Za-z0-9/._~!$&'()*+,;=:@?-]*")
+# A Content-Length of plain digits: werkzeug reads the same number. It reads other spellings (spaces,
+# a sign) its own way, so DirectSmsWebhook leaves those to it.
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def called_url() -> str:
@@ -58,23 +88,19 @@ def plain_url(environ) -> str | None:
 
 @webhooks.post("/webhooks/twilio/sms")
 def twilio_inbound_sms():
-    settings = services().settings
-    fields = twilio.form(request.get_data())  # once, for the signature and the message
-    refusal = twilio_refusal(fields)
-    if refusal:
-        return refusal
-    try:
-        inbound = twilio.parse(fields.params(), settings["DEFAULT_REGION"])
-    except ProviderError as e:
-        return refused(400, str(e), fields)
-    status, body, mimetype = recorded_answer(inbound)
+    """Flask's adapter of answer(): what DirectSmsWebhook does not serve itself comes here."""
+    return as_response(*answer(request.get_data(), called_url(), request.headers.get("X-Twilio-Signature"),
+                            current_services()))
+
+
+def as_response(status: int, body: str, mimetype: str) -> Response:
     return Response(body, status, mimetype=mimetype)
 
 
-def recorded_answer(inbound) -> tuple[int, str, str]:
-    """Record `inbound`; then (status, body, mimetype) of the answer Twilio gets, only after the commit."""
+def recorded_answer(inbound, services) -> Answer:
+    """Record `inbound`; then the answer Twilio gets, only after the commit."""
     try:
-        recorded = intake.handle(inbound, services().keywords, services().store)
+        recorded = intake.handle(inbound, services.keywords, services.store)
     except StoreError:
         # Not recorded, so not acknowledged: Twilio logs error 11200 and uses the fallback URL.
         current_app.logger.exception("twilio sms: could not record message %s", inbound.provider_id)
@@ -83,10 +109,14 @@ def recorded_answer(inbound) -> tuple[int, str, str]:
     return 200, twiml(recorded.reply), "application/xml"
 
 
-def refused(status: int, reason: str, fields):
+def refused(status: int, reason: str, fields) -> Answer:
     """The refusal, in plain text as Twilio's debugger shows it, and its one log line."""
     log_refusal("twilio", status, reason, first_value(fields, "From"))
-    return Response(f"{reason}\n", status, mimetype="text/plain")
+    return plain_text(status, reason)
+
+
+def plain_text(status: int, message: str) -> Answer:
+    return status, f"{message}\n", "text/plain"
 
 
 @lru_cache(maxsize=4096)
@@ -100,59 +130,54 @@ def twiml(reply: str | None) -> str:
 
 
 class DirectSmsWebhook:
-    """WSGI middleware that serves a plain Twilio SMS webhook (POST /webhooks/twilio/sms, a form within
-    the size limit, a valid signature, a usable message) without Flask's per-request machinery: the
-    request and app context objects, URL matching, hooks and response objects cost a third of the
-    webhook's CPU (one webhook in one process, its log line to stderr: 369 - 453 us through Flask,
-    282 - 301 us here).
+    """WSGI middleware: the WSGI adapter of the guards' refusal() and answer(), serving POST
+    /webhooks/twilio/sms without Flask's per-request machinery (the request and app context objects,
+    URL matching, hooks and response objects cost a third of the webhook's CPU: README, "Benchmark").
 
-    It does what the route does, with the same functions, and nothing else: any request it does not
-    plainly serve (another path or method, a body the guards would refuse, a bad signature, an
-    unusable message, an error it does not expect) goes on to Flask with its body, and Flask answers
-    it exactly as before.
+    It answers what the route would, through the same functions, so the two cannot drift: a body the
+    guards refuse (413, 415), a wrong signature (403), an unusable message (400), a store error (500)
+    or the recorded message's TwiML. It hands on to Flask, with the body when it has read it, only
+    what it cannot read plainly: another path or method, a mount point (SCRIPT_NAME), a
+    Transfer-Encoding, a Content-Length werkzeug would read its own way, a URL that needs werkzeug's
+    quoting (plain_url), a body shorter than its Content-Length. An error it does not expect is
+    answered as Flask answers any route's error.
     """
 
     PATH = "/webhooks/twilio/sms"
-    FORM = "application/x-www-form-urlencoded"
 
     def __init__(self, app, flask_wsgi):
         self.app, self.flask_wsgi = app, flask_wsgi
-        self.size, _ = guards.limits_for(self.PATH)
         self.services = app.extensions["optout"]
 
     def __call__(self, environ, start_response):
+        length = environ.get("CONTENT_LENGTH", "")
         if (environ.get("PATH_INFO") != self.PATH or environ.get("REQUEST_METHOD") != "POST"
                 or environ.get("SCRIPT_NAME") or "HTTP_TRANSFER_ENCODING" in environ
-                or environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() != self.FORM):
+                or not _DIGITS.fullmatch(length)):
             return self.flask_wsgi(environ, start_response)
-        length = environ.get("CONTENT_LENGTH", "")
-        if not length.isdigit() or not 0 < int(length) <= self.size:
-            return self.flask_wsgi(environ, start_response)
-        body = environ["wsgi.input"].read(int(length))
+        length = int(length)
+        refusal = guards.refusal(self.PATH, "POST", length, environ.get("CONTENT_TYPE", ""), chunked=False)
+        if refusal:
+            return self._respond(start_response, *plain_text(*refusal))  # unread, as Flask leaves it
         url = plain_url(environ)
-        if len(body) != int(length) or url is None:
-            return self._to_flask(environ, start_response, body)
-        settings = self.services.settings
-        try:
-            fields = twilio.form(body)
-            url = twilio.signed_url(url, settings["PUBLIC_BASE_URL"])
-            if not twilio.verify(settings["TWILIO_AUTH_TOKEN"], url, fields, environ.get("HTTP_X_TWILIO_SIGNATURE")):
-                return self._to_flask(environ, start_response, body)  # the route refuses it, and logs why
-            inbound = twilio.parse(fields.params(), settings["DEFAULT_REGION"])
-        except Exception:  # noqa: BLE001 - a ProviderError (400), or anything else: the route answers it
-            return self._to_flask(environ, start_response, body)
+        if url is None:
+            return self.flask_wsgi(environ, start_response)
+        body = environ["wsgi.input"].read(length)
+        if len(body) != length:
+            environ["wsgi.input"] = io.BytesIO(body)
+            return self.flask_wsgi(environ, start_response)
         with self.app.app_context():  # leaving it gives the store's connection back (create_app's teardown)
             try:
-                status, text, mimetype = recorded_answer(inbound)
+                found = answer(body, url, environ.get("HTTP_X_TWILIO_SIGNATURE"), self.services)
             except Exception as e:  # noqa: BLE001 - answered as Flask answers any route's error
                 with self.app.request_context(environ):
-                    response = self.app.handle_exception(e)
-                return response(environ, start_response)
-        answer = text.encode()
-        start_response(f"{status} {HTTP_STATUS_CODES[status].upper()}",
-                       [("Content-Type", f"{mimetype}; charset=utf-8"), ("Content-Length", str(len(answer)))])
-        return [answer]
+                    error = self.app.handle_exception(e)
+                return error(environ, start_response)
+        return self._respond(start_response, *found)
 
-    def _to_flask(self, environ, start_response, body: bytes):
-        environ["wsgi.input"] = io.BytesIO(body)
-        return self.flask_wsgi(environ, start_response)
+    @staticmethod
+    def _respond(start_response, status: int, text: str, mimetype: str):
+        body = text.encode()
+        start_response(f"{status} {HTTP_STATUS_CODES[status].upper()}",
+                       [("Content-Type", f"{mimetype}; charset=utf-8"), ("Content-Length", str(len(body)))])
+        return [body]
