@@ -8,6 +8,8 @@ from events_support import with_providers
 
 from handlers import simulate
 from handlers.providers import registry
+from handlers.settings import SETTINGS
+from handlers.sync import clients
 from handlers.web import guards
 
 SMS_ROUTE = "/webhooks/twilio/sms"  # served by handlers/web/sms_webhook.py, with its own fast path
@@ -55,6 +57,19 @@ def test_providers_and_paths_are_declared_once():
 def test_each_webhook_declares_its_providers_contract(path):
     contract = WEBHOOKS[path].contract
     assert (contract.bad_credentials, contract.unusable, contract.unavailable) == CONTRACTS[path]
+
+
+def test_the_settings_a_declaration_names_are_settings():
+    named = {name for webhook in registry.WEBHOOKS for name in webhook.authentication.settings}
+    named |= {name for provider in registry.with_api() for name in provider.api.settings}
+    assert named and named <= {setting.name for setting in SETTINGS}
+
+
+def test_an_api_client_is_made_once_all_its_settings_are_set(provider_settings):
+    assert set(clients.make_clients(provider_settings)) == set(clients.PROVIDERS) == {"sendgrid", "mailgun", "postmark"}
+    for provider in registry.with_api():
+        for name in provider.api.settings:
+            assert provider.name not in clients.configured({**provider_settings, name: None}), name
 
 
 @pytest.mark.parametrize("path", sorted(WEBHOOKS))
