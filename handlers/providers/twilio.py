@@ -23,7 +23,7 @@ from twilio.request_validator import RequestValidator
 from ..core.addresses import InvalidAddress, sms_sender
 from ..core.inbound import Inbound, ProviderError, first_value
 from ..core.provider_events import ProviderEvent
-from .webhook import EVENTS, KIB, Authentication, Contract, Delivery, Events, Provider, Refusal, Unusable, Webhook
+from .webhook import KIB, Authentication, Contract, Delivery, Events, Provider, Refusal, Unusable, Webhook
 
 # Twilio's Advanced Opt-Out names the action it already took and answered.
 _PROVIDER_ACTIONS = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
@@ -154,8 +154,9 @@ SIGNATURE = Authentication("Twilio signature", ("TWILIO_AUTH_TOKEN",), _signatur
 PROVIDER = Provider(
     "twilio",
     webhooks=(
-        # At most 1,600 characters of text plus parameters and up to 10 media URLs.
-        Webhook("/webhooks/twilio/status", EVENTS, "twilio", SIGNATURE, form, _parse_status, 64 * KIB,
-                ("application/x-www-form-urlencoded",), Contract(bad_credentials=403, unusable=400, unavailable=500)),
+        # As the SMS webhook's limits (handlers/web/guards.py): a form of a few parameters.
+        Webhook(path="/webhooks/twilio/status", log_name="twilio", authentication=SIGNATURE, read=form,
+                parse=_parse_status, max_body=64 * KIB, content_types=("application/x-www-form-urlencoded",),
+                contract=Contract(bad_credentials=403, unusable=400, unavailable=500)),
     ),
 )

@@ -37,9 +37,6 @@ def RAW(body: bytes) -> bytes:
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 JSON_TYPES = ("application/json",)
 
-INBOUND, EVENTS = "inbound", "events"  # a reply to read (a Mail), or consent events to record
-
-
 @dataclass
 class Delivery:
     """One webhook request as a provider's functions see it. What costs something to read (the body,
@@ -119,11 +116,12 @@ class Contract:
 @dataclass(frozen=True)
 class Webhook:
     path: str
-    kind: str  # INBOUND or EVENTS
     log_name: str  # as its refusals' log lines name it ("sendgrid", "mailgun events")
     authentication: Authentication
     read: str | Callable[[bytes], Any]  # FORM, JSON or a function of the body's bytes
-    parse: Callable[[Delivery], Mail | Events]  # raises ProviderError (Unusable) for a request it cannot use
+    # A reply to hand to intake (a Mail) or consent events to record; raises ProviderError (Unusable, to
+    # name the sender) for a request that can never succeed.
+    parse: Callable[[Delivery], Mail | Events]
     max_body: int
     content_types: tuple[str, ...] | None  # None: any
     contract: Contract = Contract()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ...core.inbound import ProviderError
-from ..webhook import EMAIL_BODY, HTTP_BASIC, INBOUND, RAW, Delivery, Events, Provider, Unusable, Webhook, basic_header
+from ..webhook import EMAIL_BODY, HTTP_BASIC, RAW, Delivery, Events, Provider, Unusable, Webhook, basic_header
 from . import arf
 from .inbound import parse_mime
 
@@ -35,8 +35,8 @@ def _simulated(raw: bytes, settings: Mapping) -> tuple[bytes, dict[str, str]]:
 PROVIDER = Provider(
     "mime",
     webhooks=(
-        # Any content type: raw RFC 5322, whatever the pipe calls it.
-        Webhook("/webhooks/email/mime", INBOUND, "mime", HTTP_BASIC, RAW, _parse, EMAIL_BODY, None,
+        Webhook(path="/webhooks/email/mime", log_name="mime", authentication=HTTP_BASIC, read=RAW, parse=_parse,
+                max_body=EMAIL_BODY, content_types=None,  # raw RFC 5322, whatever the pipe calls it
                 simulate=_simulated),
     ),
 )

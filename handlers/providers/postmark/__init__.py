@@ -17,9 +17,7 @@ from ...core.inbound import ProviderError
 from ..webhook import (
     EMAIL_BODY,
     EVENT_BODY,
-    EVENTS,
     HTTP_BASIC,
-    INBOUND,
     JSON,
     JSON_TYPES,
     Api,
@@ -63,10 +61,10 @@ def _simulated(raw: bytes, settings: Mapping) -> tuple[bytes, dict[str, str]]:
 PROVIDER = Provider(
     "postmark",
     webhooks=(
-        Webhook("/webhooks/email/postmark", INBOUND, "postmark", HTTP_BASIC, JSON, _parse_inbound, EMAIL_BODY,
-                JSON_TYPES, simulate=_simulated),
-        Webhook("/webhooks/events/postmark", EVENTS, "postmark events", HTTP_BASIC, JSON, _parse_events,
-                EVENT_BODY, JSON_TYPES),
+        Webhook(path="/webhooks/email/postmark", log_name="postmark", authentication=HTTP_BASIC,
+                read=JSON, parse=_parse_inbound, max_body=EMAIL_BODY, content_types=JSON_TYPES, simulate=_simulated),
+        Webhook(path="/webhooks/events/postmark", log_name="postmark events", authentication=HTTP_BASIC,
+                read=JSON, parse=_parse_events, max_body=EVENT_BODY, content_types=JSON_TYPES),
     ),
     # No account-wide list: a change of no category concerns every mapped stream and the default one.
     api=Api(("POSTMARK_SERVER_TOKEN",), lambda s: PostmarkApi(s["POSTMARK_SERVER_TOKEN"], s["POSTMARK_API_URL"]),

@@ -18,10 +18,8 @@ from ...core.inbound import ProviderError
 from ..webhook import (
     EMAIL_BODY,
     EVENT_BODY,
-    EVENTS,
     FORM_TYPES,
     HTTP_BASIC,
-    INBOUND,
     JSON_TYPES,
     RAW,
     Api,
@@ -75,10 +73,11 @@ SIGNED_EVENTS = Authentication("SendGrid ECDSA", ("SENDGRID_EVENT_PUBLIC_KEY",),
 PROVIDER = Provider(
     "sendgrid",
     webhooks=(
-        Webhook("/webhooks/email/sendgrid", INBOUND, "sendgrid", HTTP_BASIC, RAW, _parse_inbound, EMAIL_BODY,
-                FORM_TYPES, Contract(bad_credentials=503), simulate=_simulated),
-        Webhook("/webhooks/events/sendgrid", EVENTS, "sendgrid events", SIGNED_EVENTS, RAW, _parse_events,
-                EVENT_BODY, JSON_TYPES),
+        Webhook(path="/webhooks/email/sendgrid", log_name="sendgrid", authentication=HTTP_BASIC,
+                read=RAW, parse=_parse_inbound, max_body=EMAIL_BODY, content_types=FORM_TYPES,
+                contract=Contract(bad_credentials=503), simulate=_simulated),
+        Webhook(path="/webhooks/events/sendgrid", log_name="sendgrid events", authentication=SIGNED_EVENTS,
+                read=RAW, parse=_parse_events, max_body=EVENT_BODY, content_types=JSON_TYPES),
     ),
     api=Api(("SENDGRID_API_KEY",), lambda s: SendGridApi(s["SENDGRID_API_KEY"], s["SENDGRID_API_URL"])),
 )
