@@ -16,9 +16,8 @@ from handlers.settings import read_settings
 from handlers.web import guards
 from handlers.web.admin import admin
 from handlers.web.api import api, health
-from handlers.web.email_webhooks import email_webhooks
-from handlers.web.event_webhooks import event_webhooks
 from handlers.web.preferences import pages
+from handlers.web.provider_webhooks import provider_webhooks
 from handlers.web.sms_webhook import DirectSmsWebhook, webhooks
 
 
@@ -45,8 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
 
     app.register_blueprint(webhooks)
-    app.register_blueprint(email_webhooks)
-    app.register_blueprint(event_webhooks)
+    app.register_blueprint(provider_webhooks)
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(health)

@@ -313,7 +313,7 @@ def simulate_email(file, text, sender, provider, url):
         click.echo("give either FILE (a raw message) or --text TEXT", err=True)
         sys.exit(2)
     settings = services().settings
-    needs = ("MAILGUN_SIGNING_KEY",) if provider == "mailgun" else ("INBOUND_EMAIL_USER", "INBOUND_EMAIL_PASSWORD")
+    needs = simulate.settings_needed(provider)
     missing = [name for name in needs if not settings[name]]
     if missing:
         click.echo(f"{' and '.join(missing)} not set: the service refuses {provider} webhooks (set them in .env)",

@@ -4,13 +4,7 @@ Twilio or email provider account. Only builds requests; the CLI posts them."""
 
 from __future__ import annotations
 
-import base64
 import email.policy
-import hashlib
-import hmac
-import json
-import secrets
-import time
 import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -19,7 +13,9 @@ from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
-EMAIL_PROVIDERS = ("mime", "sendgrid", "mailgun", "postmark")
+from .providers import registry
+
+EMAIL_PROVIDERS = tuple(registry.simulated())  # mime, sendgrid, mailgun, postmark
 
 
 @dataclass(frozen=True)
@@ -51,36 +47,17 @@ def reply_message(text: str, sender: str, to: str = "news@acme.example") -> byte
     return message.as_bytes()
 
 
+def settings_needed(provider: str) -> tuple[str, ...]:
+    """The settings the service needs to accept `provider`'s simulated reply (its webhook's authentication)."""
+    return registry.simulated()[provider].authentication.settings
+
+
 def email_reply(provider: str, base_url: str, raw: bytes, settings: dict) -> SimulatedRequest:
-    """The raw message `raw` as `provider` posts it: MIME body, SendGrid's raw mode, a Mailgun route's
-    forward() to a URL ending in mime (body-mime, signed), or Postmark's inbound JSON."""
-    url = f"{base_url.rstrip('/')}/webhooks/email/{provider}"
-    basic = base64.b64encode(f"{settings['INBOUND_EMAIL_USER'] or ''}:{settings['INBOUND_EMAIL_PASSWORD'] or ''}"
-                             .encode()).decode()
-    auth = {"Authorization": f"Basic {basic}"}
-    parsed = email.message_from_bytes(raw, policy=email.policy.default)
-    if provider == "mime":
-        return SimulatedRequest(url, raw, {**auth, "Content-Type": "message/rfc822"})
-    if provider == "sendgrid":
-        fields = {"email": raw.decode("utf-8", "replace"), "from": str(parsed["From"] or ""),
-                  "to": str(parsed["To"] or ""), "subject": str(parsed["Subject"] or ""),
-                  "charsets": json.dumps({"email": "utf-8"})}
-        return SimulatedRequest(url, urlencode(fields).encode(),
-                                {**auth, "Content-Type": "application/x-www-form-urlencoded"})
-    if provider == "mailgun":
-        timestamp, token = str(int(time.time())), secrets.token_hex(25)
-        key = (settings["MAILGUN_SIGNING_KEY"] or "").encode()
-        fields = {"recipient": str(parsed["To"] or ""), "sender": str(parsed["From"] or ""),
-                  "subject": str(parsed["Subject"] or ""), "body-mime": raw.decode("utf-8", "replace"),
-                  "timestamp": timestamp, "token": token,
-                  "signature": hmac.new(key, (timestamp + token).encode(), hashlib.sha256).hexdigest()}
-        return SimulatedRequest(url, urlencode(fields).encode(), {"Content-Type": "application/x-www-form-urlencoded"})
-    if provider == "postmark":
-        body = parsed.get_body(("plain",))
-        payload = {"From": str(parsed["From"] or ""), "To": str(parsed["To"] or ""),
-                   "Subject": str(parsed["Subject"] or ""), "MessageID": str(uuid.uuid4()),
-                   "Date": str(parsed["Date"] or ""), "TextBody": body.get_content() if body else "",
-                   "Headers": [{"Name": k, "Value": str(v)} for k, v in parsed.items()
-                               if k.lower() not in ("from", "to", "subject", "date")]}
-        return SimulatedRequest(url, json.dumps(payload).encode(), {**auth, "Content-Type": "application/json"})
-    raise ValueError(f"unknown provider {provider!r}; use one of {', '.join(EMAIL_PROVIDERS)}")
+    """The raw message `raw` as `provider` posts it, as its webhook declares (handlers/providers/): MIME
+    body, SendGrid's raw mode, a Mailgun route's forward() to a URL ending in mime (body-mime, signed),
+    or Postmark's inbound JSON."""
+    webhook = registry.simulated().get(provider)
+    if webhook is None:
+        raise ValueError(f"unknown provider {provider!r}; use one of {', '.join(EMAIL_PROVIDERS)}")
+    body, headers = webhook.simulate(raw, settings)
+    return SimulatedRequest(base_url.rstrip("/") + webhook.path, body, headers)

@@ -13,8 +13,10 @@ import pytest
 
 from handlers.core.inbound import ProviderError
 from handlers.email.headers import authentication, parse_authentication_results
-from handlers.providers import mailgun, postmark, sendgrid
-from handlers.providers.mime import parse_mime
+from handlers.providers.mailgun import inbound as mailgun
+from handlers.providers.mime.inbound import parse_mime
+from handlers.providers.postmark import inbound as postmark
+from handlers.providers.sendgrid import inbound as sendgrid
 
 DATA = Path(__file__).parent / "data" / "email"
 MAILGUN_KEY = "test-mailgun-signing-key"

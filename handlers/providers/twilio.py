@@ -1,4 +1,6 @@
-"""Twilio Programmable Messaging inbound webhook: verify the signature, parse into an Inbound.
+"""Twilio Programmable Messaging: the inbound SMS webhook (verify the signature, parse into an Inbound;
+served by handlers/web/sms_webhook.py) and the status callback of messages we sent, an event webhook
+declared here (PROVIDER) like every other provider's.
 
 Sample payload (application/x-www-form-urlencoded), as Twilio documents it:
     MessageSid=SM...&SmsSid=SM...&AccountSid=AC...&MessagingServiceSid=MG...&From=+14155550100
@@ -21,6 +23,7 @@ from twilio.request_validator import RequestValidator
 from ..core.addresses import InvalidAddress, sms_sender
 from ..core.inbound import Inbound, ProviderError, first_value
 from ..core.provider_events import ProviderEvent
+from .webhook import KIB, Authentication, Contract, Delivery, Events, Provider, Refusal, Unusable, Webhook
 
 # Twilio's Advanced Opt-Out names the action it already took and answered.
 _PROVIDER_ACTIONS = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
@@ -125,3 +128,35 @@ def parse_status(params: Mapping[str, str], default_region: str) -> ProviderEven
         raise ProviderError(f"a 21610 status callback whose To is no SMS address: {e}") from e
     return ProviderEvent("sms", "twilio", f"{sid}:{UNSUBSCRIBED_RECIPIENT}", address, "opt_out",
                          UNSUBSCRIBED_RECIPIENT, evidence=dict(params))
+
+
+def _signature_refusal(delivery: Delivery) -> Refusal | None:
+    url = signed_url(delivery.url, delivery.settings["PUBLIC_BASE_URL"])
+    if not verify(delivery.settings["TWILIO_AUTH_TOKEN"], url, delivery.payload,
+                  delivery.headers.get("X-Twilio-Signature")):
+        return Refusal(f"missing or wrong X-Twilio-Signature (checked against {url})",
+                       first_value(delivery.payload, "From"))
+    return None
+
+
+def _parse_status(delivery: Delivery) -> Events:
+    try:
+        event = parse_status(delivery.payload.params(), delivery.settings["DEFAULT_REGION"])
+    except ProviderError as error:
+        raise Unusable(str(error), first_value(delivery.payload, "To")) from error
+    return Events([event] if event else [])
+
+
+# Answered as its SMS webhook answers: a bad signature 403 in plain text, as Twilio's debugger shows it;
+# a database that cannot commit 500.
+SIGNATURE = Authentication("Twilio signature", ("TWILIO_AUTH_TOKEN",), _signature_refusal, plain_text=True)
+
+PROVIDER = Provider(
+    "twilio",
+    webhooks=(
+        # As the SMS webhook's limits (handlers/web/guards.py): a form of a few parameters.
+        Webhook(path="/webhooks/twilio/status", log_name="twilio", authentication=SIGNATURE, read=form,
+                parse=_parse_status, max_body=64 * KIB, content_types=("application/x-www-form-urlencoded",),
+                contract=Contract(bad_credentials=403, unusable=400, unavailable=500)),
+    ),
+)

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..core.keywords import KeywordTable
-from ..providers.mailgun_api import MailgunApi
-from ..providers.postmark_api import DEFAULT_STREAM, PostmarkApi
-from ..providers.sendgrid_api import SendGridApi
+from ..providers import registry
 
-PROVIDERS = ("sendgrid", "mailgun", "postmark")
+PROVIDERS = tuple(provider.name for provider in registry.with_api())
 
 
 class Client(Protocol):
@@ -24,32 +22,22 @@ class Client(Protocol):
 
 def configured(settings: dict) -> tuple[str, ...]:
     """The providers whose API credentials are set: each gets every change of email consent."""
-    wanted = {"sendgrid": settings.get("SENDGRID_API_KEY"),
-              "mailgun": settings.get("MAILGUN_API_KEY") and settings.get("MAILGUN_DOMAIN"),
-              "postmark": settings.get("POSTMARK_SERVER_TOKEN")}
-    return tuple(name for name in PROVIDERS if wanted[name])
+    return tuple(provider.name for provider in registry.with_api()
+                 if all(settings.get(name) for name in provider.api.settings))
 
 
 def make_clients(settings: dict) -> dict[str, Client]:
-    clients: dict[str, Client] = {}
-    for name in configured(settings):
-        if name == "sendgrid":
-            clients[name] = SendGridApi(settings["SENDGRID_API_KEY"], settings["SENDGRID_API_URL"])
-        elif name == "mailgun":
-            clients[name] = MailgunApi(settings["MAILGUN_API_KEY"], settings["MAILGUN_DOMAIN"],
-                                       settings["MAILGUN_API_URL"])
-        else:
-            clients[name] = PostmarkApi(settings["POSTMARK_SERVER_TOKEN"], settings["POSTMARK_API_URL"])
-    return clients
+    return {name: registry.provider(name).api.make(settings) for name in configured(settings)}
 
 
 def lists_for(provider: str, categories: tuple[str, ...], table: KeywordTable) -> tuple[str, ...] | None:
     """The provider's lists a change of `categories` concerns: None for its account-wide list
     (SendGrid global unsubscribes, Mailgun's every-tag unsubscribe); a category with no list of this
-    provider concerns none. Postmark has no account-wide list: everything is every mapped stream
-    and its default one."""
+    provider concerns none. A provider with no account-wide list (Postmark) declares the lists that
+    stand for everything: every mapped one and those (its default stream)."""
     if categories:
         return table.lists_of(provider, categories)
-    if provider == "postmark":
-        return tuple(dict.fromkeys((*table.lists_of(provider, ()), DEFAULT_STREAM)))
-    return None
+    defaults = registry.provider(provider).api.default_lists
+    if defaults is None:
+        return None
+    return tuple(dict.fromkeys((*table.lists_of(provider, ()), *defaults)))

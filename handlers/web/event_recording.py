@@ -1,5 +1,6 @@
 """Record the consent events of one provider request, each in its own committed transaction, and say
-what happened in the provider's terms (what the event routes and the ARF branch of the MIME route share)."""
+what happened in the provider's terms (for handlers/web/provider_webhooks.py: every event webhook and
+the MIME webhook's spam reports)."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_options_header
 
+from ..providers import registry
 from .responses import json_error
 
 KIB, MIB = 1024, 1024 * 1024
@@ -15,14 +16,8 @@ KIB, MIB = 1024, 1024 * 1024
 LIMITS = (
     # Twilio: at most 1,600 characters of text plus parameters and up to 10 media URLs.
     ("/webhooks/twilio/", 64 * KIB, ("application/x-www-form-urlencoded",)),
-    # SendGrid and Mailgun post the whole message with attachments (SendGrid: up to 30 MB).
-    ("/webhooks/email/sendgrid", 40 * MIB, ("multipart/form-data", "application/x-www-form-urlencoded")),
-    ("/webhooks/email/mailgun", 40 * MIB, ("multipart/form-data", "application/x-www-form-urlencoded")),
-    ("/webhooks/email/postmark", 40 * MIB, ("application/json",)),
-    ("/webhooks/email/mime", 40 * MIB, None),  # raw RFC 5322, whatever the pipe calls it
-    # Event webhooks: SendGrid batches many events in one array; a Postmark spam complaint may carry
-    # the abuse report's dump. A few MiB is far above either and far below harm.
-    ("/webhooks/events/", 10 * MIB, ("application/json",)),
+    # Every provider webhook as its provider declares it (email, events, Twilio's status callback).
+    *registry.limits(),
     # A million addresses of check: about 20 MB of JSON.
     ("/api/v1/", 64 * MIB, ("application/json",)),
     ("/u/", 16 * KIB, ("application/x-www-form-urlencoded", "multipart/form-data")),

@@ -23,8 +23,8 @@ import json
 import re
 from collections.abc import Mapping
 
-from ..core.inbound import ProviderError, first_value
-from ..email.headers import (
+from ...core.inbound import ProviderError, first_value
+from ...email.headers import (
     address,
     authentication,
     decode_words,
@@ -34,8 +34,12 @@ from ..email.headers import (
     mime_type,
     sender_address,
 )
-from ..email.message import Mail
-from .mime import parse_mime
+from ...email.message import Mail
+from ..mime.inbound import parse_mime
+
+# Mailgun retries for 8 hours, possibly with the first attempt's signature; a token seen before with
+# another message is refused whatever its age (handlers/storage/store.py keeps them).
+MAX_AGE = 12 * 3600
 
 _DKIM_D = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)")
 
@@ -52,13 +56,18 @@ def verify(signing_key: str | None, timestamp: str, token: str, signature: str, 
         return "no signing key configured"
     if not (timestamp and token and signature):
         return "bad signature"
-    expected = hmac.new(signing_key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode("utf-8", "replace")):
+    if not hmac.compare_digest(sign(signing_key, timestamp, token).encode(),
+                               signature.strip().lower().encode("utf-8", "replace")):
         return "bad signature"
     # Digits only: float() would let "nan" through every comparison.
     if not re.fullmatch(r"\d{1,12}", timestamp) or abs(now - int(timestamp)) > max_age:
         return "stale timestamp"
     return None
+
+
+def sign(signing_key: str, timestamp: str, token: str) -> str:
+    """Mailgun's signature: the hex HMAC-SHA256 of timestamp + token under the signing key."""
+    return hmac.new(signing_key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
 
 
 def parse(fields: Mapping[str, str]) -> Mail:

@@ -24,8 +24,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 
-from ..core.inbound import ProviderError
-from ..email.headers import (
+from ...core.inbound import ProviderError
+from ...email.headers import (
     address,
     authentication,
     decode_words,
@@ -35,8 +35,8 @@ from ..email.headers import (
     mime_type,
     sender_address,
 )
-from ..email.message import Mail
-from .mime import parse_mime
+from ...email.message import Mail
+from ..mime.inbound import parse_mime
 
 _LIFTED = (("From", "From"), ("To", "To"), ("Cc", "Cc"), ("Subject", "Subject"), ("Date", "Date"))
 _ENVELOPE_FROM = re.compile(r'envelope-from\s*=\s*"?<?([^";>\s]*)')

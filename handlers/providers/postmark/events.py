@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..core.addresses import InvalidAddress, normalise_email
-from ..core.inbound import ProviderError
-from ..core.provider_events import OPT_IN, OPT_OUT, ProviderEvent, category_for
+from ...core.addresses import InvalidAddress, normalise_email
+from ...core.inbound import ProviderError
+from ...core.provider_events import OPT_IN, OPT_OUT, ProviderEvent, category_for
 
 _NOT_A_CHOICE = {"HardBounce"}
 

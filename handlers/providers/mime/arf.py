@@ -18,9 +18,9 @@ from email.message import Message
 from email.parser import HeaderParser
 from email.utils import getaddresses
 
-from ..core.addresses import InvalidAddress, normalise_email
-from ..core.inbound import ProviderError
-from ..core.provider_events import OPT_OUT, ProviderEvent
+from ...core.addresses import InvalidAddress, normalise_email
+from ...core.inbound import ProviderError
+from ...core.provider_events import OPT_OUT, ProviderEvent
 
 
 def is_feedback_report(raw: bytes) -> bool:

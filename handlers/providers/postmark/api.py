@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import requests
 
-from .http_api import call, json_of
+from ..http_api import call, json_of
 
 DEFAULT_STREAM = "outbound"  # every Postmark server's transactional stream
 _NOT_A_CHOICE = {"HardBounce"}

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import requests
 
-from .http_api import call, json_of
+from ..http_api import call, json_of
 
 PAGE = 500
 

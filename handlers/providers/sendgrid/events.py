@@ -26,9 +26,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from ..core.addresses import InvalidAddress, normalise_email
-from ..core.inbound import ProviderError
-from ..core.provider_events import OPT_IN, OPT_OUT, ProviderEvent, category_for
+from ...core.addresses import InvalidAddress, normalise_email
+from ...core.inbound import ProviderError
+from ...core.provider_events import OPT_IN, OPT_OUT, ProviderEvent, category_for
 
 _ACTIONS = {"unsubscribe": OPT_OUT, "spamreport": OPT_OUT, "group_unsubscribe": OPT_OUT,
             "group_resubscribe": OPT_IN}

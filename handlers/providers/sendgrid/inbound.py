@@ -31,8 +31,8 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import replace
 
-from ..core.inbound import ProviderError, first_value
-from ..email.headers import (
+from ...core.inbound import ProviderError, first_value
+from ...email.headers import (
     address,
     authentication,
     decode_bytes,
@@ -43,8 +43,8 @@ from ..email.headers import (
     sender_address,
     spf_word,
 )
-from ..email.message import Mail
-from .mime import parse_mime
+from ...email.message import Mail
+from ..mime.inbound import parse_mime
 
 _DKIM_RESULT = re.compile(r"@?([A-Za-z0-9][A-Za-z0-9.-]*)\s*:\s*([A-Za-z]+)")
 _LATIN_1 = {"latin-1", "latin1", "iso-8859-1", "iso8859-1"}

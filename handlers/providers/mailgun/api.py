@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import requests
 
-from .http_api import call, json_of
+from ..http_api import call, json_of
 
 EVERY_TAG = "*"
 

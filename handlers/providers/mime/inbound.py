@@ -17,8 +17,8 @@ import email
 from email import policy
 from email.message import EmailMessage
 
-from ..core.inbound import ProviderError
-from ..email.headers import (
+from ...core.inbound import ProviderError
+from ...email.headers import (
     LINE_BREAKS,
     address,
     authentication,
@@ -28,7 +28,7 @@ from ..email.headers import (
     header_pairs,
     sender_address,
 )
-from ..email.message import Mail
+from ...email.message import Mail
 
 
 def parse_mime(raw: bytes, provider: str = "mime") -> Mail:

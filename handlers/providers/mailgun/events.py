@@ -5,7 +5,7 @@ As Mailgun documents them (https://documentation.mailgun.com/docs/mailgun/user-m
                    "signature": "d2271d12299f6592d9d44cd9d250f0704e4674c30d79d07c47a66f95ce71cf55"},
      "event-data": {"event": "unsubscribed", "id": "Ase7i2zsRYeDXztHGENqRA", "timestamp": 1521243339.873676,
                     "recipient": "alice@example.com", "tags": ["my_tag_1"], ...}}
-The signature is the HMAC of the inbound routes (handlers/providers/mailgun.py verify()); its token is
+The signature is the HMAC of the inbound routes (handlers/providers/mailgun/inbound.py verify()); its token is
 used once. unsubscribed (a category when one of its tags is mapped) and complained are opt-outs;
 other events change no consent.
 """
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..core.addresses import InvalidAddress, normalise_email
-from ..core.inbound import ProviderError
-from ..core.provider_events import OPT_OUT, ProviderEvent, category_for
+from ...core.addresses import InvalidAddress, normalise_email
+from ...core.inbound import ProviderError
+from ...core.provider_events import OPT_OUT, ProviderEvent, category_for
 
 KINDS = ("unsubscribed", "complained")
 
