@@ -130,13 +130,19 @@ def parse_status(params: Mapping[str, str], default_region: str) -> ProviderEven
                          UNSUBSCRIBED_RECIPIENT, evidence=dict(params))
 
 
-def _signature_refusal(delivery: Delivery) -> Refusal | None:
-    url = signed_url(delivery.url, delivery.settings["PUBLIC_BASE_URL"])
-    if not verify(delivery.settings["TWILIO_AUTH_TOKEN"], url, delivery.payload,
-                  delivery.headers.get("X-Twilio-Signature")):
-        return Refusal(f"missing or wrong X-Twilio-Signature (checked against {url})",
-                       first_value(delivery.payload, "From"))
+def signature_problem(settings: Mapping, url: str, fields, signature: str | None) -> str | None:
+    """None when `signature` is Twilio's signature of `fields` for `url` (the URL the request was sent
+    to, as PUBLIC_BASE_URL says Twilio called it), else the reason, as both Twilio webhooks refuse it."""
+    signed = signed_url(url, settings["PUBLIC_BASE_URL"])
+    if not verify(settings["TWILIO_AUTH_TOKEN"], signed, fields, signature):
+        return f"missing or wrong X-Twilio-Signature (checked against {signed})"
     return None
+
+
+def _signature_refusal(delivery: Delivery) -> Refusal | None:
+    problem = signature_problem(delivery.settings, delivery.url, delivery.payload,
+                                delivery.headers.get("X-Twilio-Signature"))
+    return Refusal(problem, first_value(delivery.payload, "From")) if problem else None
 
 
 def _parse_status(delivery: Delivery) -> Events:

@@ -44,19 +44,9 @@ def answer(body: bytes, url: str, signature: str | None, services) -> Answer:
 
 
 def signature_refusal(fields, url: str, signature: str | None, settings) -> Answer | None:
-    """None when `signature` is Twilio's signature of `fields` for `url` (the URL the request was
-    sent to, as PUBLIC_BASE_URL says Twilio called it), else the 403 and its log line."""
-    signed = twilio.signed_url(url, settings["PUBLIC_BASE_URL"])
-    if not twilio.verify(settings["TWILIO_AUTH_TOKEN"], signed, fields, signature):
-        return refused(403, f"missing or wrong X-Twilio-Signature (checked against {signed})", fields)
-    return None
-
-
-def twilio_refusal(fields) -> Response | None:
-    """signature_refusal of the current request, as a Flask response (for Twilio's other webhooks)."""
-    refusal = signature_refusal(fields, called_url(), request.headers.get("X-Twilio-Signature"),
-                                current_services().settings)
-    return as_response(*refusal) if refusal else None
+    """None when the request carries Twilio's signature, else the 403 and its log line."""
+    problem = twilio.signature_problem(settings, url, fields, signature)
+    return refused(403, problem, fields) if problem else None
 
 
 # What werkzeug's quoting leaves as it is (and its IRI decoding too, with no % to decode).
