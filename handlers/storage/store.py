@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TypeVar
 
 from ..core.consent import apply as consent_apply
 from ..core.decision import OPT_IN, OPT_OUT, Decision
 from ..core.inbound import Inbound, Replay
-from ..core.intake import ASK_WINDOW, ASKED, Decide, Recorded
+from ..core.intake import ASK_WINDOW, ASKED, CONFIRMATION_INTERVAL, Decide, Recorded, confirms
 from ..core.provider_events import COMPLAINT_RULE
 from .database import Database, StoreError, is_postgres_url, lock_key, sqlite_path
 from .messages import message_row, record_message
@@ -26,9 +26,6 @@ from .suppression import suppressed_among
 
 __all__ = ["Store", "StoreError", "now", "dict_rows"]
 T = TypeVar("T")
-
-# At most one confirmation email per address in this time, whatever happens: no mail loops.
-CONFIRMATION_INTERVAL = timedelta(days=1)
 
 
 def now() -> str:
@@ -166,10 +163,9 @@ class Store:
         since = (datetime.now(timezone.utc) - CONFIRMATION_INTERVAL).isoformat(timespec="microseconds")
         recent = conn.execute("SELECT 1 FROM outbox WHERE channel = ? AND address = ? AND created_at > ?",
                               (inbound.channel, inbound.address, since)).fetchone()
-        # Someone who reported our mail as spam is never sent a confirmation, whatever they do later.
         complained = conn.execute("SELECT 1 FROM messages WHERE channel = ? AND address = ? AND rule = ?",
                                   (inbound.channel, inbound.address, COMPLAINT_RULE)).fetchone()
-        if recent or complained:
+        if not confirms(complained=complained is not None, confirmed_recently=recent is not None):
             return
         conn.execute(
             "INSERT INTO outbox (message_id, channel, address, subject, body, in_reply_to, created_at, "
