@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import psycopg
 from psycopg import pq
@@ -19,8 +19,15 @@ from psycopg.sql import Literal
 from .database import StoreError
 from .dialect import pyformat
 
-if TYPE_CHECKING:
-    from .postgres import PostgresDatabase
+
+class Lender(Protocol):
+    """What a PgConnection asks of the database that lent it (PostgresDatabase)."""
+
+    prepares: bool  # whether statements are prepared on its connections
+
+    def lost_prepared_statements(self) -> None: ...
+
+    def store_error(self, error: BaseException, what: str = "") -> StoreError: ...
 
 
 class PooledConnection(psycopg.Connection):
@@ -130,7 +137,7 @@ class PgConnection:
 
     __slots__ = ("raw", "database", "people_locked", "_waiting")
 
-    def __init__(self, raw: PooledConnection, database: PostgresDatabase):
+    def __init__(self, raw: PooledConnection, database: Lender):
         self.raw, self.database = raw, database
         self.people_locked: frozenset[str] = frozenset()  # whose locks this write holds (PostgresDatabase.lock_people)
         self._waiting: list[tuple[str, tuple | list | None]] | None = None  # None: not inside a write

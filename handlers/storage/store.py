@@ -160,6 +160,8 @@ class Store:
 
     @staticmethod
     def _queue_confirmation(conn, inbound: Inbound, message_id: int, mail: tuple[str, str], stamp: str) -> None:
+        """Queue the confirmation email `mail` if the core says it is sent (intake.confirms), given what
+        this reads: a complaint of theirs ever, a confirmation queued for them lately."""
         since = (datetime.now(timezone.utc) - CONFIRMATION_INTERVAL).isoformat(timespec="microseconds")
         recent = conn.execute("SELECT 1 FROM outbox WHERE channel = ? AND address = ? AND created_at > ?",
                               (inbound.channel, inbound.address, since)).fetchone()
