@@ -18,6 +18,7 @@ import click
 from flask import Flask
 
 from . import simulate
+from .core import links
 from .core.classifier import classify, explain
 from .core.keyword_file import KeywordFileError, load_keywords
 from .core.keyword_lint import warnings as keyword_warnings
@@ -34,7 +35,6 @@ from .storage.schema import MIGRATIONS
 from .storage.store import Store
 from .sync import clients as provider_clients
 from .sync import pull, push
-from .web.api import links_for
 from .web.context import services
 
 
@@ -170,7 +170,10 @@ def unsubscribe_link(channel, address, category):
         click.echo(f"PUBLIC_BASE_URL is not set: this link points at {base}, where make run serves; set it to "
                    "the public origin (https://optout.example.com) before sending links to anyone", err=True)
     try:
-        link = links_for(channel, address, category, base)
+        settings = services().settings
+        link = links.links_for(channel, address, category, base, secret=settings["UNSUBSCRIBE_SECRET"],
+                               region=settings["DEFAULT_REGION"], categories=services().keywords.categories,
+                               link_id=services().store.link_id)
     except (ValueError, LookupError) as e:
         click.echo(str(e), err=True)
         sys.exit(1)

@@ -110,3 +110,38 @@ def test_bad_contact_lookups(client, path, status):
 
 def test_health(client, db):
     assert client.get("/healthz").json == {"status": "ok"}
+
+
+# Every state one address can be in as far as a check for everything or for surveys goes: everything's
+# mark and surveys' (none, out, in), with promotions out or not beside them.
+STATES = [{scope: mark for scope, mark in (("*", everything), ("surveys", surveys), ("promotions", promotions))
+           if mark is not None}
+          for everything in (None, "out") for surveys in (None, "out", "in") for promotions in (None, "out")]
+
+
+@pytest.mark.parametrize("category", [None, "surveys", "promotions"])
+@pytest.mark.parametrize("padding", [0, 6000], ids=["looked-up", "many"])  # suppression.MANY: both reads
+def test_the_check_the_export_and_the_core_agree_on_every_state(client, category, padding):
+    from handlers.core.consent import suppressed
+    from handlers.storage.store import now
+
+    store = client.application.extensions["optout"].store
+    addresses = {f"+1415555{n:04d}": state for n, state in enumerate(STATES)}
+
+    def write(conn):
+        for address, state in addresses.items():
+            for scope, mark in state.items():
+                conn.execute("INSERT INTO consent (channel, address, scope, status, updated_at) VALUES (?, ?, ?, ?, ?)",
+                             ("sms", address, scope, mark, now()))
+
+    store.write(write)
+    core = {a for a, state in addresses.items()
+            if suppressed(state, ("surveys", "promotions"))["*" if category is None else category]}
+    padded = [*addresses, *(f"+1212555{n:04d}" for n in range(padding))]
+    result = check(client, channel="sms", addresses=padded, **({"category": category} if category else {}))
+    assert set(result["suppressed"]) == core
+    export = client.get("/api/v1/suppressions?format=json&channel=sms" + (f"&category={category}" if category else ""),
+                        headers=AUTH)
+    assert {row["address"] for row in export.json} == core
+    assert core  # the table holds suppressed addresses and allowed ones for every category
+    assert core != set(addresses)

@@ -78,6 +78,16 @@ def test_how_many_confirmations_are_queued(store, table, db, history, queued):
     assert len(outbox(db)) == queued
 
 
+@pytest.mark.parametrize("complained, confirmed_recently, sent", [
+    (False, False, True),
+    (False, True, False),   # at most one a day
+    (True, False, False),   # never after a spam complaint, however long ago
+    (True, True, False),
+])
+def test_the_core_decides_whether_a_confirmation_is_sent(complained, confirmed_recently, sent):
+    assert intake.confirms(complained=complained, confirmed_recently=confirmed_recently) is sent
+
+
 @pytest.mark.parametrize("inbound", [
     reply("STOP", ignored="Auto-Submitted: auto-replied"),
     reply("STOP", sender=""),

@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 
+from handlers.storage.database import lock_key
 from handlers.storage.schema import MIGRATIONS
 from handlers.storage.store import Store, StoreError
 
@@ -91,6 +92,61 @@ def test_a_migration_run_twice_changes_nothing(tmp_path):
     store = Store(str(tmp_path / "db.sqlite3"))
     assert store.migrate() == [name for name, _ in MIGRATIONS]
     assert store.migrate() == []
+
+
+def _migrate_the_old_way(path, stop_before=None):
+    """A file made as every release before schema.apply_migrations made them: schema.MIGRATIONS applied
+    by sqlite-utils' Migrations("optout") (all of them, or those before `stop_before`)."""
+    import sqlite_utils
+    from sqlite_utils.migrations import Migrations
+
+    from handlers.storage.dialect import SQLITE
+
+    migrations = Migrations("optout")
+    for name, statements in MIGRATIONS:
+        def apply(db, statements=statements):
+            for statement in statements:
+                db.execute(SQLITE.ddl(statement))
+        migrations(name=name)(apply)
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before=stop_before)
+    db.close()
+
+
+@pytest.mark.parametrize("stop_before, expected", [
+    (None, []),  # a file of the current schema: nothing to do
+    ("m008_decision_stage", ["m008_decision_stage"]),  # one release behind: the last one runs
+    ("m004_reviews", [name for name, _ in MIGRATIONS][3:]),
+])
+def test_a_file_migrated_by_sqlite_utils_migrations_is_carried_on(tmp_path, stop_before, expected):
+    path = str(tmp_path / "old.sqlite3")
+    _migrate_the_old_way(path, stop_before)
+    assert Store(path).migrate() == expected
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT migration_set, name FROM _sqlite_migrations ORDER BY id").fetchall()
+    assert rows == [("optout", name) for name, _ in MIGRATIONS]
+    assert [c[1] for c in conn.execute("PRAGMA table_info(messages)")][-2:] == ["stage", "confidence"]
+    # and sqlite-utils reads the table as it always did: every migration applied, none pending
+    import sqlite_utils
+    from sqlite_utils.migrations import Migrations
+    assert [m.name for m in Migrations("optout").applied(sqlite_utils.Database(conn))] == [n for n, _ in MIGRATIONS]
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_both_databases_are_a_database(backend, tmp_path, request):
+    """Both satisfy the written protocol (handlers/storage/database.py's Database), every member of it."""
+    from handlers.storage.database import Database
+
+    store = Store(str(tmp_path / "db.sqlite3") if backend == "sqlite" else request.getfixturevalue("pg_database"))
+    try:
+        assert isinstance(store.db, Database)  # every member of the protocol is there
+        assert store.db.dialect.name == backend
+        store.migrate()
+        assert store.db.health() is None
+        assert store.db.write(lambda conn: conn.execute("SELECT 1 + 1").fetchone()[0]) == 2
+        assert list(store.db.stream("SELECT 3")) == [(3,)]
+    finally:
+        store.close()
 
 
 @pytest.fixture
@@ -193,7 +249,7 @@ def pg_store(pg_database):
 @pytest.fixture
 def round_trips(monkeypatch):
     """The messages PgConnection sends to the server: each its statements' first words (an INSERT's table)."""
-    from handlers.storage.postgres import PgConnection
+    from handlers.storage.pg_connection import PgConnection
 
     sent: list[list[str]] = []
     send = PgConnection._send
@@ -425,7 +481,9 @@ def test_a_webhook_that_fails_in_a_group_commit_fails_alone(pg_store):
 def test_a_group_commit_takes_its_peoples_locks_in_one_order():
     """Every process and node takes a batch's locks sorted: two batches holding some of the same
     people then never wait for each other in a circle (a deadlock PostgreSQL would end after a second)."""
-    from handlers.storage.dialect import BULK_LOCK, POSTGRES
+    from handlers.storage.postgres import BULK_LOCK, PostgresDatabase
+
+    database = PostgresDatabase("postgresql://optout@localhost/optout")  # connects on first use only
 
     class Sent:
         people_locked = frozenset()
@@ -435,11 +493,11 @@ def test_a_group_commit_takes_its_peoples_locks_in_one_order():
 
     for queued in (["sms:+2", "sms:+1", "email:b@x"], ["email:b@x", "sms:+1", "sms:+2"]):
         conn = Sent()
-        POSTGRES.lock_people(conn, queued)
+        database.lock_people(conn, queued)
         assert conn.params == (BULK_LOCK, "email:b@x", "sms:+1", "sms:+2")
         assert conn.sql.count("pg_advisory_xact_lock(hashtextextended(?, 0))") == 3
         assert conn.people_locked == {"email:b@x", "sms:+1", "sms:+2"}
-        POSTGRES.lock_person(conn, "sms", "+1")  # already held by the batch: nothing more to send
+        database.lock_person(conn, lock_key("sms", "+1"))  # already held by the batch: nothing more to send
         assert conn.params == (BULK_LOCK, "email:b@x", "sms:+1", "sms:+2")
 
 

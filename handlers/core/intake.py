@@ -61,6 +61,16 @@ EMAIL_CONFIRMATIONS = REPLY_KINDS["email"]
 ASKED = "asked"  # the action recorded for an unsure message that was asked a question (`ambiguous: ask`)
 ASK_WINDOW = timedelta(days=1)  # a person is asked at most once in this time
 WEB = "web"  # the provider of choices made on the preference page and by one-click unsubscribe
+# At most one confirmation email per address in this time, whatever happens: no mail loops.
+CONFIRMATION_INTERVAL = timedelta(days=1)
+
+
+def confirms(complained: bool, confirmed_recently: bool) -> bool:
+    """Whether an owed confirmation email is queued, given whether the person ever reported our mail as
+    spam and whether a confirmation was queued for them within CONFIRMATION_INTERVAL (the store reads
+    both, in the write that records the message)."""
+    # Someone who reported our mail as spam is never sent a confirmation, whatever they do later.
+    return not complained and not confirmed_recently
 
 
 def handle(inbound: Inbound, table: KeywordTable, store: Recorder, decision: Decision | None = None) -> Recorded:

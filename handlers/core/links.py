@@ -3,9 +3,12 @@ optional category. Nothing is stored per message sent; a token stays valid for M
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from .addresses import CHANNELS, InvalidAddress, normalise
 
 # Gmail and Yahoo honour a link for days, CAN-SPAM asks 30 days, CASL 60: give a year and a month.
 MAX_AGE = timedelta(days=400)
@@ -32,3 +35,24 @@ def read(secret: str, token: str, max_age: timedelta = MAX_AGE) -> tuple[str, st
     if not isinstance(link_id, str) or not (category is None or isinstance(category, str)):
         raise BadLink("the link was not made by this service or was changed")
     return link_id, category
+
+
+def links_for(channel: str | None, address: str | None, category: str | None, base_url: str, *, secret: str,
+              region: str, categories: tuple[str, ...], link_id: Callable[[str, str], str]) -> dict:
+    """The unsubscribe URL of an address and the exact headers to put in an email (RFC 8058).
+
+    `link_id(channel, address)` gives the address's link id (Store.link_id). Raises ValueError for a
+    wrong channel, address or category, LookupError when there is no `secret` (UNSUBSCRIBE_SECRET)."""
+    if not secret:
+        raise LookupError("UNSUBSCRIBE_SECRET is not set on the server")
+    if channel not in CHANNELS:
+        raise ValueError(f"channel must be one of {', '.join(CHANNELS)}")
+    try:
+        address = normalise(channel, address or "", region)
+    except InvalidAddress as e:
+        raise ValueError(f"address: {e}") from None
+    if category and category not in categories:
+        raise ValueError(f"unknown category {category!r}; known: {', '.join(categories)}")
+    token = mint(secret, link_id(channel, address), category or None)
+    url = f"{base_url.rstrip('/')}/u/{token}"
+    return {"url": url, "list_unsubscribe": f"<{url}>", "list_unsubscribe_post": "List-Unsubscribe=One-Click"}

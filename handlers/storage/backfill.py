@@ -20,7 +20,8 @@ from ..core.intake import reply_language
 from ..core.keywords import KeywordTable
 from .bulk import Progress, TransferError, select_for, text_stream
 from .dialect import Dialect
-from .states import INSERT_EVENT, read_states, write_states
+from .messages import event_row, message_row, record_events, record_messages
+from .states import read_states, write_states
 from .store import Store, now
 
 # The console's message-log export: From,To,Body,Status,SentDate,ApiVersion,NumSegments,ErrorCode,
@@ -217,7 +218,7 @@ def backfill_twilio(store: Store, raw: BinaryIO, table: KeywordTable, region: st
         return report
 
     def work(conn) -> None:
-        store.dialect.lock_everyone(conn)
+        store.db.lock_everyone(conn)
         with store.dialect.bulk(conn):
             _record_backfill(conn, store.dialect, found, table, report)
 
@@ -269,8 +270,7 @@ def _record_backfill(conn, dialect: Dialect, found: list[tuple], table: KeywordT
             transition = consent.apply(state, picked, table.categories)
             action = transition.action
             if action != NONE:
-                events.append(("sms", address, action, categories, int(transition.changed),
-                               json.dumps(transition.after, sort_keys=True), "sms:twilio", message_id, stamp))
+                events.append(event_row("sms", address, transition, categories, "sms:twilio", message_id, stamp))
             if transition.after != transition.before:
                 states[address] = transition.after
                 final[address] = (transition.after, stamp)
@@ -280,16 +280,12 @@ def _record_backfill(conn, dialect: Dialect, found: list[tuple], table: KeywordT
             counts[action] += 1
         if sure:
             known[address] = picked.language
-        messages.append((message_id, "sms", "twilio", sid, address, recipient, body, params, stamp,
-                         action, categories, picked.language, sure, rule, picked.matched, int(picked.flagged),
-                         *((picked.stage, picked.confidence) if rule == picked.rule else ("table", None))))
+        messages.append(message_row(message_id, "sms", "twilio", sid, address, recipient, body, params, stamp,
+                                    action, categories, picked, rule=None if rule == picked.rule else rule))
     report.opt_outs += counts[OPT_OUT]
     report.opt_ins += counts[OPT_IN]
     report.help += counts[HELP]
     report.none += counts[NONE]
-    conn.executemany(
-        "INSERT INTO messages (id, channel, provider, provider_id, address, recipient, body, params, "
-        "received_at, action, categories, language, language_sure, rule, matched, flagged, reply, stage, "
-        "confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)", messages)
-    conn.executemany(INSERT_EVENT, events)
+    record_messages(conn, messages)
+    record_events(conn, events)
     write_states(conn, "sms", final, existing)

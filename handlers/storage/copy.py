@@ -36,7 +36,7 @@ def copy_database(source: Store, target: Store, overwrite: bool = False,
                             + "); copy into an empty database, or pass --overwrite to replace it")
 
     def work(conn) -> None:
-        target.dialect.lock_everyone(conn)
+        target.db.lock_everyone(conn)
         for table in reversed(TABLES):
             conn.execute(f"DELETE FROM {table}")
         for table in TABLES:

@@ -7,13 +7,12 @@ on (ON CONFLICT, RETURNING, partial indexes, CASE, substr). What differs:
   a float4 REAL, and sorts text by locale unless told to compare bytes (exports list addresses in
   byte order on both);
 - placeholders: psycopg takes %s (and so needs a literal % doubled);
-- locks: SQLite has one writer at a time, so a person's messages are already decided one after
-  another; PostgreSQL writers run side by side, so a transaction that reads and then writes a
-  person's state first takes that person's advisory lock. Bulk jobs (import, backfill), which
-  read and write many people's states at once, take an exclusive lock that every such transaction
-  shares, which is what SQLite's single writer gives for free;
+- the table of applied migrations: sqlite-utils' _sqlite_migrations on SQLite (every file made so far
+  has it), schema_migrations on PostgreSQL (schema.apply_migrations);
 - claiming the outbox: FOR UPDATE SKIP LOCKED on PostgreSQL (two workers never take one row);
 - ids for rows written in bulk with their ids known beforehand.
+
+(Locks are not SQL's difference but the databases': Database.lock_person, in handlers/storage/postgres.py.)
 """
 
 from __future__ import annotations
@@ -21,19 +20,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from functools import lru_cache
-
-# Advisory lock keys (PostgreSQL): any 64-bit numbers no other lock of ours uses. A person's key is a
-# hash of channel and address, so a collision only makes two people wait for each other briefly (or,
-# between two group commits, which take locks sorted by person, not by hash, in a circle until
-# PostgreSQL ends one after deadlock_timeout and its webhooks run again alone).
-MIGRATION_LOCK = 0x6F70746F7574_01  # "optout" 01
-BULK_LOCK = 0x6F70746F7574_02
-
-
-def person(channel: str, address: str) -> str:
-    """Whose decisions a write serialises: the key of their lock (lock_person, PostgreSQL's group commit)."""
-    return f"{channel}:{address}"
 
 
 class Dialect:
@@ -43,14 +31,22 @@ class Dialect:
     claim_lock = ""  # appended to the outbox's claiming SELECT
     json_object_agg = "json_group_object"  # {key: value, ...} of a group's rows, as JSON text ('{}' for none)
 
+    # The applied migrations: the table sqlite-utils' Migrations("optout") kept in every file made before
+    # schema.apply_migrations (its columns, index and time format), read and written as it did.
+    migrations_table = (
+        'CREATE TABLE IF NOT EXISTS "_sqlite_migrations" ("id" INTEGER PRIMARY KEY, "migration_set" TEXT, '
+        '"name" TEXT, "applied_at" TEXT)',
+        'CREATE UNIQUE INDEX IF NOT EXISTS "idx__sqlite_migrations_migration_set_name" '
+        'ON "_sqlite_migrations" ("migration_set", "name")')
+    applied_migrations = "SELECT name FROM _sqlite_migrations WHERE migration_set = 'optout'"
+    record_migration = "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('optout', ?, ?)"
+
     def ddl(self, statement: str) -> str:
         return statement
 
-    def lock_person(self, conn, channel: str, address: str) -> None:
-        """Serialise transactions that decide for this person (SQLite: its one writer already does)."""
-
-    def lock_everyone(self, conn) -> None:
-        """Hold off every person's decisions until this (bulk) transaction ends."""
+    @staticmethod
+    def migration_time(moment: datetime) -> str:
+        return str(moment)
 
     def next_id(self, table: str) -> str:
         """A new id for a row of `table` that the caller inserts with its id in the same write, as a
@@ -91,28 +87,19 @@ class PostgresDialect(Dialect):
         (re.compile(r"\)\s*WITHOUT ROWID"), ")"),
     )
 
+    migrations_table = ("CREATE TABLE IF NOT EXISTS schema_migrations "
+                        "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)",)
+    applied_migrations = "SELECT name FROM schema_migrations"
+    record_migration = "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)"
+
     def ddl(self, statement: str) -> str:
         for pattern, replacement in self._DDL:
             statement = pattern.sub(replacement, statement)
         return statement
 
-    def lock_person(self, conn, channel: str, address: str) -> None:
-        key = person(channel, address)
-        if key not in conn.people_locked:  # else a group commit took it (PostgresDatabase.write)
-            self.lock_people(conn, [key])
-
     @staticmethod
-    def lock_people(conn, people: list[str]) -> None:
-        """Every one of `people`'s locks, for one transaction that decides for all of them. Taken in one
-        order (sorted) by every process and node, so that two such transactions never wait for each other
-        in a circle. Sent with the statement after it: the locks are held before that statement reads."""
-        people = sorted(set(people))  # two messages of one person in a batch: one lock
-        conn.execute_later("SELECT pg_advisory_xact_lock_shared(?)"
-                           + ", pg_advisory_xact_lock(hashtextextended(?, 0))" * len(people), (BULK_LOCK, *people))
-        conn.people_locked = frozenset(people)
-
-    def lock_everyone(self, conn) -> None:
-        conn.execute("SELECT pg_advisory_xact_lock(?)", (BULK_LOCK,))
+    def migration_time(moment: datetime) -> str:
+        return moment.isoformat()
 
     def next_id(self, table: str) -> str:
         return f"nextval(pg_get_serial_sequence('{table}', 'id'))"

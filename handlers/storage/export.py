@@ -7,10 +7,10 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 
-from ..core import consent
 from ..core.addresses import CANONICAL
-from ..core.consent import EVERYTHING, OUT
+from ..core.consent import EVERYTHING
 from .store import Store
+from .suppression import deciding_scopes, suppressed_rows
 
 EXPORT_FORMATS = ("csv", "json")
 EXPORT_COLUMNS = ("channel", "address", "scope", "since")
@@ -20,41 +20,20 @@ ALL = "all"  # the export's name for EVERYTHING
 def suppressions(store: Store, channel: str | None, category: str | None) -> Iterator[tuple[str, str, str, str]]:
     """(channel, address, scope, since) of every address that must not be contacted, in address order.
 
-    The rule of /api/v1/suppressions/check (consent.suppressed): without a category, an opt-out of
-    everything; with one, an opt-out of that category, or of everything unless the person opted back
-    in to that category. scope is "all" or the category; since is when that state was recorded.
-    Streamed (Store.stream): a database error is raised here, not midway, and one row is held at a time.
+    The rule of /api/v1/suppressions/check (consent.suppressed, through handlers/storage/suppression.py):
+    without a category, an opt-out of everything; with one, an opt-out of that category, or of everything
+    unless the person opted back in to that category. scope is "all" or the category; since is when that
+    state was recorded. Streamed (Store.stream): a database error is raised here, not midway, and one
+    address's rows are held at a time.
     """
     where, params = ("AND channel = ?", (channel,)) if channel else ("", ())
-    if category is None:
-        rows = store.stream(
-            f"SELECT channel, address, scope, updated_at FROM consent WHERE scope = ? AND status = ? {where} "
-            "ORDER BY channel, address", (EVERYTHING, OUT, *params))
-        return ((channel, address, ALL, since) for channel, address, _, since in rows)
+    scopes = deciding_scopes(category)
     rows = store.stream(
-        f"SELECT channel, address, scope, status, updated_at FROM consent WHERE scope IN (?, ?) {where} "
-        "ORDER BY channel, address, scope", (EVERYTHING, category, *params))
-    return _category_rows(rows, category)
-
-
-def _category_rows(rows, category: str) -> Iterator[tuple[str, str, str, str]]:
-    """Group each address's rows (at most two: '*' and the category) and apply consent.suppressed."""
-    def verdict(key, state, stamps):
-        if consent.suppressed(state, (category,))[category]:
-            scope = category if state.get(category) == OUT else EVERYTHING
-            return key[0], key[1], ALL if scope == EVERYTHING else category, stamps[scope]
-        return None
-
-    key, state, stamps = None, {}, {}
-    for channel, address, scope, status, updated_at in rows:
-        if (channel, address) != key:
-            if key is not None and (row := verdict(key, state, stamps)):
-                yield row
-            key, state, stamps = (channel, address), {}, {}
-        state[scope] = status
-        stamps[scope] = updated_at
-    if key is not None and (row := verdict(key, state, stamps)):
-        yield row
+        f"SELECT channel, address, scope, status, updated_at FROM consent "
+        f"WHERE scope IN ({', '.join('?' * len(scopes))}) {where} ORDER BY channel, address, scope",
+        (*scopes, *params))
+    return ((channel, address, ALL if scope == EVERYTHING else scope, since)
+            for channel, address, scope, since in suppressed_rows(rows, category))
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -19,7 +19,8 @@ from ..core.addresses import InvalidAddress, normalise
 from ..core.consent import EVERYTHING, OUT
 from ..core.decision import OPT_OUT, Decision
 from .bulk import Progress, TransferError, text_stream
-from .states import INSERT_EVENT, queue_pushes, read_states, write_states
+from .messages import event_row, record_events
+from .states import queue_pushes, read_states, write_states
 from .store import Store, now
 
 _IMPORT_CHUNK = 100_000  # addresses per import transaction
@@ -136,7 +137,7 @@ def record_opt_outs(store: Store, report: ImportReport, addresses: Iterator[str]
         chunk.sort()  # neighbouring keys: the lookups and the index inserts touch far fewer pages
 
         def work(conn):
-            store.dialect.lock_everyone(conn)
+            store.db.lock_everyone(conn)
             with store.dialect.bulk(conn):
                 states = read_states(conn, report.channel, chunk)
                 stamp, events, final = now(), [], {}
@@ -150,10 +151,9 @@ def record_opt_outs(store: Store, report: ImportReport, addresses: Iterator[str]
                     else:
                         transition = consent.apply(state, decision, ())
                         after = json.dumps(transition.after, sort_keys=True)
-                    events.append((report.channel, address, OPT_OUT, "[]", int(transition.changed), after, source,
-                                   None, stamp))
+                    events.append(event_row(report.channel, address, transition, "[]", source, None, stamp, after))
                     final[address] = (transition.after, stamp)
-                conn.executemany(INSERT_EVENT, events)
+                record_events(conn, events)
                 write_states(conn, report.channel, final, states)
                 if report.channel == "email":
                     queue_pushes(conn, store.push_to, synced_from,

@@ -1,4 +1,5 @@
-"""The schema, as migrations: each runs once per database, in order, and is never edited after release.
+"""The schema, as migrations: each runs once per database, in order, and is never edited after release;
+and apply_migrations, which runs them on either database.
 
 Written once for both databases; handlers/storage/dialect.py turns a statement into PostgreSQL's
 (identity keys, no WITHOUT ROWID, byte-order text). SQLite records what ran in sqlite-utils'
@@ -6,6 +7,11 @@ _sqlite_migrations table (as it always has); PostgreSQL in schema_migrations.
 """
 
 from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timezone
+
+from .dialect import Dialect
 
 MIGRATIONS: list[tuple[str, tuple[str, ...]]] = []
 
@@ -182,3 +188,25 @@ migration(
     "ALTER TABLE messages ADD COLUMN stage TEXT NOT NULL DEFAULT 'table'",
     "ALTER TABLE messages ADD COLUMN confidence REAL",
 )
+
+
+def apply_migrations(conn, dialect: Dialect) -> list[str]:
+    """Run the migrations `conn` has not run yet, each in a transaction of its own with the record that
+    it ran; returns their names. `conn` is the store's (? placeholders, outside a transaction); the
+    caller holds off other processes and nodes meanwhile (Database.migrate)."""
+    for statement in dialect.migrations_table:
+        conn.execute(statement)
+    applied = {name for (name,) in conn.execute(dialect.applied_migrations).fetchall()}
+    pending = [(name, statements) for name, statements in MIGRATIONS if name not in applied]
+    for name, statements in pending:
+        conn.execute("BEGIN")
+        try:
+            for statement in statements:
+                conn.execute(dialect.ddl(statement))
+            conn.execute(dialect.record_migration, (name, dialect.migration_time(datetime.now(timezone.utc))))
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):  # the migration's own error is the one to report
+                conn.execute("ROLLBACK")
+            raise
+    return [name for name, _ in pending]

@@ -28,28 +28,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-import sqlite_utils
-from sqlite_utils.migrations import Migrations
-
-from .database import Job, StoreError, Writers
+from .database import Job, Process, SharedDatabase, StoreError, Writers
 from .dialect import SQLITE
-from .schema import MIGRATIONS
+from .schema import apply_migrations
 
 T = TypeVar("T")
 MIN_FREE_BYTES = 1 << 20  # below this a commit may fail: report unhealthy before it does
 # At the start of the writer-lock file, shared by every process through mmap: commits made (written
 # under the write lock), and commits known to be on disk (written under the flush lock).
 _COUNTERS = struct.Struct("=QQ")
-
-
-class _Process:
-    """This process's id, renewed in a forked child: os.getpid() is a system call, asked several
-    times a write."""
-
-    pid = os.getpid()
-
-
-os.register_at_fork(after_in_child=lambda: setattr(_Process, "pid", os.getpid()))
 
 
 class _Shared:
@@ -92,30 +79,16 @@ class SqliteConnection(sqlite3.Connection):
     execute_later = sqlite3.Connection.execute
 
 
-def _sqlite_migrations() -> Migrations:
-    """schema.MIGRATIONS as sqlite-utils migrations (named as they always were, so old files stay current)."""
-    migrations = Migrations("optout")
-    for name, statements in MIGRATIONS:
-        def apply(db: sqlite_utils.Database, statements=statements) -> None:
-            for statement in statements:
-                db.execute(SQLITE.ddl(statement))
-        migrations(name=name)(apply)
-    return migrations
-
-
-migrations = _sqlite_migrations()
-
-
-class SqliteDatabase:
+class SqliteDatabase(SharedDatabase):
     """One SQLite file: a connection per thread, and writes that are on disk when they return."""
 
     dialect = SQLITE
+    driver_error = sqlite3.Error
 
     def __init__(self, path: str):
+        super().__init__()
         self.path = path
         self.location = path
-        self.write_failure: str | None = None  # the last write's error, until a write succeeds again
-        self._local = threading.local()
         self._thread_lock = threading.Lock()
         self._writers = Writers()  # the group commit's (write)
         self._flush_lock = threading.Lock()
@@ -127,8 +100,8 @@ class SqliteDatabase:
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (made after fork, never shared across processes)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None or self._local.pid != _Process.pid:
+        conn = self._kept()
+        if conn is None:
             directory = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(directory, exist_ok=True)
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10,
@@ -136,20 +109,19 @@ class SqliteDatabase:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # and flush() after COMMIT: see the module's text
             conn.execute("PRAGMA foreign_keys = ON")
-            self._local.conn, self._local.pid = conn, _Process.pid
+            self._keep(conn)
         return conn
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
+        conn = self._forget()
         if conn is not None:
             conn.close()
-            self._local.conn = None
 
     def _shared(self) -> _Shared:
-        if self._pid != _Process.pid:  # opened after fork: flock and mmap are per process
+        if self._pid != Process.pid:  # opened after fork: flock and mmap are per process
             with self._open_lock:
-                if self._pid != _Process.pid:
-                    self._shared_files, self._pid = _Shared(self.path), _Process.pid
+                if self._pid != Process.pid:
+                    self._shared_files, self._pid = _Shared(self.path), Process.pid
         return self._shared_files
 
     @contextmanager
@@ -185,7 +157,7 @@ class SqliteDatabase:
             else:
                 committed.append(number)
         except sqlite3.Error as e:
-            raise StoreError(f"database {self.path}: {e}") from e
+            raise self.store_error(e) from e
         except OSError as e:
             raise StoreError(f"database lock beside {self.path}: {e}") from e
 
@@ -218,7 +190,7 @@ class SqliteDatabase:
                 finally:
                     fcntl.flock(shared.flusher, fcntl.LOCK_UN)
         except OSError as e:
-            raise StoreError(f"database {self.path}: the write-ahead log could not be flushed to disk: {e}") from e
+            raise self.store_error(e, "the write-ahead log could not be flushed to disk: ") from e
 
     def write(self, work: Callable[[sqlite3.Connection], T], person: str | None = None) -> T:
         """Run `work(conn)` in a write transaction and return its result once it is on disk. (`person`,
@@ -277,31 +249,28 @@ class SqliteDatabase:
 
     def _job_error(self, error: Exception) -> Exception:
         """What a job's caller is raised: the database's own errors as StoreError, as the routes expect."""
-        return StoreError(f"database {self.path}: {error}") if isinstance(error, sqlite3.Error) else error
+        return self.store_error(error) if isinstance(error, sqlite3.Error) else error
 
     def release(self) -> None:
         """Done with this thread's connection for now (a request ended). SQLite keeps it: opening costs."""
 
     def migrate(self) -> list[str]:
         """Apply pending migrations; safe when several processes start at once. Returns their names."""
-        conn = self.connection()
-        with self.writer_lock():
-            db = sqlite_utils.Database(conn)
-            pending = [m.name for m in migrations.pending(db)]
-            migrations.apply(db)
-            number = self._shared().count_commit()
+        with self._reporting():
+            conn = self.connection()
+            with self.writer_lock():
+                applied = apply_migrations(conn, self.dialect)
+                number = self._shared().count_commit()
         self.flush(number)
-        return pending
+        return applied
 
     def stream(self, sql: str, params: tuple = ()) -> Iterator[tuple]:
         """The rows of one long read, on a connection of its own that sees one snapshot and holds one row
         at a time. The query runs now, so a database error is raised here, not midway."""
-        try:
+        with self._reporting():
             conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
             conn.execute("PRAGMA query_only = 1")
             cursor = conn.execute(sql, params)
-        except sqlite3.Error as e:
-            raise StoreError(f"database {self.path}: {e}") from e
 
         def rows() -> Iterator[tuple]:
             try:
@@ -311,8 +280,7 @@ class SqliteDatabase:
 
         return rows()
 
-    def health(self) -> str | None:
-        """None when the database can be read and written, else why not (for /healthz)."""
+    def _reachable(self) -> str | None:
         try:
             self.connection().execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.Error as e:
@@ -326,14 +294,8 @@ class SqliteDatabase:
         free = disk.f_bavail * disk.f_frsize
         if free < MIN_FREE_BYTES:
             return f"the database's disk is full ({free // 1024} KiB free)"
-        if self.write_failure:
-            # Try a real commit: if the fault has gone, this clears it (recovery needs no restart).
-            failed = self.write_failure
-            try:
-                self.write(lambda conn: conn.execute(
-                    f"PRAGMA user_version = {conn.execute('PRAGMA user_version').fetchone()[0] ^ 1:d}"))
-            except Exception:  # noqa: BLE001 - any failure here means: still unhealthy
-                return f"the last write failed: {failed}"
-            if self.write_failure:
-                return f"the last write failed: {self.write_failure}"
         return None
+
+    @staticmethod
+    def _probe(conn) -> None:
+        conn.execute(f"PRAGMA user_version = {conn.execute('PRAGMA user_version').fetchone()[0] ^ 1:d}")

@@ -11,12 +11,11 @@ from collections.abc import Iterable
 
 from ..core.consent import Transition
 from .bulk import in_batches, select_for
+from .messages import event_row, record_event
 
 INSERT_PUSH = ("INSERT INTO provider_pushes (provider, address, action, categories, event_id, created_at, "
                "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
 INSERT_CONSENT = "INSERT INTO consent (channel, address, scope, status, updated_at) VALUES (?, ?, ?, ?, ?)"
-INSERT_EVENT = ("INSERT INTO events (channel, address, action, categories, changed, state_after, source, "
-                "message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 def read_state(conn, channel: str, address: str) -> dict[str, str]:
@@ -77,13 +76,8 @@ def record_transition(conn, channel: str, address: str, transition: Transition, 
     """Write the event of one decision and, if the state moved, the new state. Returns the event's id
     (None unless `want_id`: on PostgreSQL, reading it back costs a round trip, where without it the
     writes wait to go with COMMIT)."""
-    row = (channel, address, transition.action, categories, int(transition.changed),
-           json.dumps(transition.after, sort_keys=True), source, message_id, stamp)
-    if want_id:
-        event_id = conn.execute(INSERT_EVENT + " RETURNING id", row).fetchone()[0]
-    else:
-        event_id = None
-        conn.execute_later(INSERT_EVENT, row)
+    event_id = record_event(conn, event_row(channel, address, transition, categories, source, message_id, stamp),
+                            want_id)
     if transition.after != transition.before:
         write_states(conn, channel, {address: (transition.after, stamp)}, (address,) if transition.before else ())
     return event_id

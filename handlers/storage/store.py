@@ -1,8 +1,9 @@
 """The store: the one write transaction per inbound message, an operator's review, and the reads the
 API and pages need, on SQLite or PostgreSQL alike.
 
-How a write reaches the disk (locks, durability, group commit, pools) is the database's job
-(handlers/storage/database.py); what the two databases do differently is handlers/storage/dialect.py.
+How a write reaches the disk (locks, durability, group commit, pools) is the database's job (the
+Database protocol, handlers/storage/database.py); what their SQL does differently is
+handlers/storage/dialect.py.
 """
 
 from __future__ import annotations
@@ -10,24 +11,21 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TypeVar
 
-from ..core.consent import EVERYTHING
 from ..core.consent import apply as consent_apply
 from ..core.decision import OPT_IN, OPT_OUT, Decision
 from ..core.inbound import Inbound, Replay
-from ..core.intake import ASK_WINDOW, ASKED, Decide, Recorded
+from ..core.intake import ASK_WINDOW, ASKED, CONFIRMATION_INTERVAL, Decide, Recorded, confirms
 from ..core.provider_events import COMPLAINT_RULE
-from .database import StoreError, is_postgres_url, sqlite_path
-from .dialect import person
+from .database import Database, StoreError, is_postgres_url, lock_key, sqlite_path
+from .messages import message_row, record_message
 from .states import queue_pushes, read_state, record_transition, state_column, state_of
+from .suppression import suppressed_among
 
 __all__ = ["Store", "StoreError", "now", "dict_rows"]
 T = TypeVar("T")
-
-# At most one confirmation email per address in this time, whatever happens: no mail loops.
-CONFIRMATION_INTERVAL = timedelta(days=1)
 
 
 def now() -> str:
@@ -50,7 +48,7 @@ def dict_rows(cursor) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
-def open_database(location: str):
+def open_database(location: str) -> Database:
     """The database at `location`: a postgresql:// (or postgres://) URL, else a SQLite file."""
     if is_postgres_url(location):
         from .postgres import PostgresDatabase  # psycopg is loaded only where it is used
@@ -109,9 +107,10 @@ class Store:
         already recorded (same provider and id) changes nothing: Recorded(duplicate=True).
         """
         params = json.dumps(inbound.params, ensure_ascii=False)  # outside the lock: it is the costly part
+        key = lock_key(inbound.channel, inbound.address)
 
         def work(conn) -> Recorded:
-            self.dialect.lock_person(conn, inbound.channel, inbound.address)
+            self.db.lock_person(conn, key)
             # One statement for "seen before?", "their language", "asked lately?", their state and the
             # new message's id: each statement costs the webhook CPU (on PostgreSQL a round trip too,
             # and the writes below go in one more with COMMIT).
@@ -133,14 +132,9 @@ class Store:
             decision, transition, reply = outcome.decision, outcome.transition, outcome.reply
             stamp = now()
             categories = json.dumps(list(decision.categories))
-            conn.execute_later(
-                "INSERT INTO messages (id, channel, provider, provider_id, address, recipient, body, params, "
-                "received_at, action, categories, language, language_sure, rule, matched, flagged, reply, stage, "
-                "confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (message_id, inbound.channel, inbound.provider, inbound.provider_id, inbound.address,
-                 inbound.recipient, inbound.text, params, stamp, transition.action,
-                 categories, decision.language, int(len(decision.languages) == 1), decision.rule,
-                 decision.matched, int(decision.flagged), reply, decision.stage, decision.confidence))
+            record_message(conn, message_row(
+                message_id, inbound.channel, inbound.provider, inbound.provider_id, inbound.address,
+                inbound.recipient, inbound.text, params, stamp, transition.action, categories, decision, reply))
             if transition.action in (OPT_OUT, OPT_IN):
                 pushed = inbound.channel == "email" and transition.changed
                 event_id = record_transition(conn, inbound.channel, inbound.address, transition, categories,
@@ -153,7 +147,7 @@ class Store:
                 self._queue_confirmation(conn, inbound, message_id, outcome.mail, stamp)
             return Recorded(False, message_id, transition, reply, decision.rule)
 
-        return self.write(work, person(inbound.channel, inbound.address))
+        return self.write(work, key)
 
     @staticmethod
     def _use_nonce(conn, inbound: Inbound) -> None:
@@ -166,13 +160,14 @@ class Store:
 
     @staticmethod
     def _queue_confirmation(conn, inbound: Inbound, message_id: int, mail: tuple[str, str], stamp: str) -> None:
+        """Queue the confirmation email `mail` if the core says it is sent (intake.confirms), given what
+        this reads: a complaint of theirs ever, a confirmation queued for them lately."""
         since = (datetime.now(timezone.utc) - CONFIRMATION_INTERVAL).isoformat(timespec="microseconds")
         recent = conn.execute("SELECT 1 FROM outbox WHERE channel = ? AND address = ? AND created_at > ?",
                               (inbound.channel, inbound.address, since)).fetchone()
-        # Someone who reported our mail as spam is never sent a confirmation, whatever they do later.
         complained = conn.execute("SELECT 1 FROM messages WHERE channel = ? AND address = ? AND rule = ?",
                                   (inbound.channel, inbound.address, COMPLAINT_RULE)).fetchone()
-        if recent or complained:
+        if not confirms(complained=complained is not None, confirmed_recently=recent is not None):
             return
         conn.execute(
             "INSERT INTO outbox (message_id, channel, address, subject, body, in_reply_to, created_at, "
@@ -182,32 +177,10 @@ class Store:
     # Reads for the API --------------------------------------------------------------------------
 
     def suppressed_among(self, channel: str, addresses: Iterable[str], category: str | None) -> set[str]:
-        """Which of `addresses` must not be contacted (on `channel`, for `category` if given).
-
-        Without a category: opted out of everything. With one: opted out of it, or of everything and
-        not opted back in to it (consent.suppressed, done here as set operations for speed).
-        """
+        """Which of `addresses` must not be contacted (on `channel`, for `category` if given): the core's
+        rule (consent.suppressed), through handlers/storage/suppression.py."""
         wanted = addresses if isinstance(addresses, (set, frozenset)) else set(addresses)
-        conn = self.connection()
-
-        def having(scope: str, status: str) -> set[str]:
-            if len(wanted) <= 5000:
-                found: set[str] = set()
-                batch = list(wanted)
-                for i in range(0, len(batch), 500):
-                    chunk = batch[i:i + 500]
-                    found.update(a for (a,) in conn.execute(
-                        f"SELECT address FROM consent WHERE channel = ? AND scope = ? AND status = ? "
-                        f"AND address IN ({','.join('?' * len(chunk))})", (channel, scope, status, *chunk)))
-                return found
-            return wanted.intersection(a for (a,) in conn.execute(
-                "SELECT address FROM consent WHERE channel = ? AND scope = ? AND status = ?",
-                (channel, scope, status)))
-
-        everything = having(EVERYTHING, "out")
-        if category is None:
-            return everything
-        return having(category, "out") | (everything - having(category, "in"))
+        return suppressed_among(self.connection(), channel, wanted, category)
 
     def contact(self, channel: str, address: str) -> dict:
         """Current state and full history of one address."""
@@ -270,7 +243,7 @@ class Store:
             if row is None:
                 raise LookupError(f"no message {message_id}")
             channel, address, action, recorded_categories = row
-            self.dialect.lock_person(conn, channel, address)
+            self.db.lock_person(conn, lock_key(channel, address))
             if verdict == "not_opt_out" and action != OPT_OUT:
                 raise ValueError("that message was not recorded as an opt-out")
             if verdict == "opt_out" and action == OPT_OUT:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import time
 
+from .database import lock_key
 from .store import Store
 
 FORGET_AFTER = 86_400.0  # events older than a day are deleted now and then (no throttle looks further back)
@@ -25,7 +26,7 @@ class SharedThrottle:
         def work(conn) -> bool:
             # One key's events are counted one transaction at a time, so two nodes cannot both let
             # through the last allowed event.
-            self.store.dialect.lock_person(conn, f"throttle:{self.name}", key)
+            self.store.db.lock_person(conn, lock_key(f"throttle:{self.name}", key))
             moment = time.time()
             if self._count(conn, key, moment) >= self.limit:
                 return False

@@ -129,32 +129,16 @@ def contact(channel: str, address: str):
 def unsubscribe_link():
     """?channel=email&address=...&category=... -> the page URL and the List-Unsubscribe headers."""
     try:
-        link = links_for(request.args.get("channel"), request.args.get("address"), request.args.get("category"),
-                         services().settings["PUBLIC_BASE_URL"] or request.host_url)
+        settings = services().settings
+        link = links.links_for(request.args.get("channel"), request.args.get("address"), request.args.get("category"),
+                               settings["PUBLIC_BASE_URL"] or request.host_url, secret=settings["UNSUBSCRIBE_SECRET"],
+                               region=settings["DEFAULT_REGION"], categories=services().keywords.categories,
+                               link_id=services().store.link_id)
     except ValueError as e:
         return json_error(400, str(e))
     except LookupError as e:
         return json_error(503, str(e))
     return jsonify(link)
-
-
-def links_for(channel: str | None, address: str | None, category: str | None, base_url: str) -> dict:
-    """The unsubscribe URL of an address and the exact headers to put in an email (RFC 8058)."""
-    secret = services().settings["UNSUBSCRIBE_SECRET"]
-    if not secret:
-        raise LookupError("UNSUBSCRIBE_SECRET is not set on the server")
-    if channel not in CHANNELS:
-        raise ValueError(f"channel must be one of {', '.join(CHANNELS)}")
-    try:
-        address = normalise(channel, address or "", services().settings["DEFAULT_REGION"])
-    except InvalidAddress as e:
-        raise ValueError(f"address: {e}") from None
-    known = services().keywords.categories
-    if category and category not in known:
-        raise ValueError(f"unknown category {category!r}; known: {', '.join(known)}")
-    token = links.mint(secret, services().store.link_id(channel, address), category or None)
-    url = f"{base_url.rstrip('/')}/u/{token}"
-    return {"url": url, "list_unsubscribe": f"<{url}>", "list_unsubscribe_post": "List-Unsubscribe=One-Click"}
 
 
 @health.get("/healthz")
