@@ -44,8 +44,9 @@ def baseline_package(revision: str, into: Path) -> tuple[object, object]:
     core = into / "baseline" / "core"
     core.mkdir(parents=True)
     (into / "baseline" / "__init__.py").write_text("")
-    for name in ("__init__", "classifier", "keywords", "keyword_file", "text", "typos", "decision", "judgement",
-                 "model", "features", "wording"):
+    for name in ("__init__", "classifier", "keywords", "keyword_file", "keyword_reader", "keyword_templates",
+                 "keyword_texts", "keyword_hints", "text", "typos", "decision", "judgement", "model", "features",
+                 "wording"):
         shown = subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:handlers/core/{name}.py"],
                                capture_output=True, text=True)
         if shown.returncode == 0:
