@@ -82,6 +82,8 @@ def test_the_minimal_file_is_valid():
     (broken("      sms:\n", "      email:\n"), 15, "has no sms replies"),
     (broken("        help: \"{brand}: help at {help}. Reply {stop} to stop.\"\n", ""), 16, "help: must be"),
     (broken("    en: [surveys, survey]", "    fr: [sondages]"), 5, "has no names in 'en'"),
+    (broken("    en: [surveys, survey]", "    en: []"), 5, "surveys.en: must list at least one name"),
+    (broken("    en: [surveys, survey]", "    en: ~"), 5, "surveys.en: must list at least one name"),
     (broken("    stop: [stop, opt out]\n", ""), 7, "has no stop list"),
     (broken("    still_sent: receipts\n", ""), 7, "still_sent: must be a non-empty text"),
     (broken('body: "Reply {start} {category_words} to undo."', 'text: "x"'), 24, "stopped_categories.body: must be"),

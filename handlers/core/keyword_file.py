@@ -143,9 +143,11 @@ def _build_table(reader: KeywordReader, raw: bytes, data) -> KeywordTable:
             if code not in languages_data:
                 reader.problem(where + (code,), f"{code!r} is not one of the languages ({', '.join(codes)})")
                 continue
-            names = reader.word_list(where + (code,), names)
+            given, names = names, reader.word_list(where + (code,), names)
             if names:
                 category_names[code][category] = names[0]
+            elif given is None or given == []:  # replies name a category by its first name
+                reader.problem(where + (code,), "must list at least one name, like [surveys, survey]")
             for i, name in enumerate(names):
                 add(words(name), Entry("category", (code,), name, category), where + (code, i))
 
