@@ -46,7 +46,7 @@ def baseline_package(revision: str, into: Path) -> tuple[object, object]:
     (into / "baseline" / "__init__.py").write_text("")
     for name in ("__init__", "classifier", "keywords", "keyword_file", "keyword_reader", "keyword_templates",
                  "keyword_texts", "keyword_hints", "text", "typos", "decision", "judgement", "model", "features",
-                 "wording"):
+                 "sentences", "wording"):
         shown = subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:handlers/core/{name}.py"],
                                capture_output=True, text=True)
         if shown.returncode == 0:

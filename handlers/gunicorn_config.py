@@ -24,7 +24,7 @@ control_socket_disable = True
 
 # A thread woken with the write lock (or the flush lock) should not wait the default 5 ms for the GIL
 # while it holds the lock. Since the flush left the write lock, 1 ms and 5 ms measured within the
-# bench's noise of each other (three alternating runs each: 1,544-1,767 and 1,151-1,990 requests/s).
+# bench's noise of each other (README, "Benchmark").
 sys.setswitchinterval(0.001)
 
 
@@ -32,8 +32,8 @@ def when_ready(server):
     """The app is loaded (preload_app). Its log lines go out in batches, to where gunicorn's own
     go (handlers/web/log_batches.py). And it lives, with its keyword table and word lists, as long
     as the process: move it out of the cyclic collector's reach before the workers fork. A full
-    collection walked all of it in 44 ms, stalling a worker mid-request (the webhook's p99 fell from
-    45 to 21-24 ms in bench/webhook_load.py)."""
+    collection walked all of it, stalling a worker mid-request for longer than the webhook's p99
+    target (README, "Benchmark", has the figures)."""
     batch_app_log(server.app.wsgi(), WSGIErrorsWrapper(server.cfg).streams)
     gc.freeze()
 

@@ -228,7 +228,7 @@ def test_an_email_reply_goes_through_the_same_model(settings, make_app, db):
     ("opt_out", [], "keyword", "stop", None, "Opted out of everything (keyword STOP)"),
 ])
 def test_pages_word_a_model_decision_with_its_confidence(action, categories, rule, matched, confidence, words):
-    from handlers.web.wording import describe
+    from handlers.web.labels import describe
 
     assert describe(action, categories, rule, matched, confidence) == words
 

@@ -91,6 +91,16 @@ def normalise(channel: str, raw: str, region: str = "US") -> str:
     raise InvalidAddress(f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}")
 
 
+def masked_on_page(address: str) -> str:
+    """An address as its preferences page shows it: p•••@example.org, +1•••••••0100; enough for the
+    person to recognise, not to harvest from a link that was passed on. Stricter than masked(), which
+    leaves operators enough of a number to tell their logs' senders apart."""
+    if "@" in address:
+        local, _, domain = address.partition("@")
+        return f"{local[:1]}•••@{domain}"
+    return address[:2] + "•" * max(len(address) - 6, 0) + address[-4:]
+
+
 def masked(raw: str | None) -> str:
     """An address as a log may show it: +1415555••23, p•••@example.org; enough to recognise, not to harvest.
     Any other text (a sender we could not read) shows only its length."""

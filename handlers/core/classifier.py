@@ -9,8 +9,8 @@ from .decision import HELP, NONE, OPT_IN, OPT_OUT, Decision
 from .judgement import LANGUAGE_SURE, judge
 from .keywords import Entry, KeywordTable
 from .model import Model, Prediction
+from .sentences import SentenceAlone, reading, request
 from .text import words
-from .wording import SentenceAlone, reading, request
 
 # Rules in the order they are tried; a decision names the one that fired. Each with what it means,
 # as `flask classify` explains it ({matched} and {language} are the decision's).

@@ -43,11 +43,8 @@ class Replay(Exception):
 
 
 class ProviderError(Exception):
-    """A request an adapter cannot use. permanent: a retry of the same request cannot succeed."""
-
-    def __init__(self, message: str, permanent: bool = True):
-        super().__init__(message)
-        self.permanent = permanent
+    """A request an adapter cannot use: a retry of the same request cannot succeed (what can, a
+    database that cannot commit, is a StoreError)."""
 
 
 def first_value(fields: Mapping, name: str):

@@ -1,5 +1,5 @@
 """An inbound email as every email provider adapter (SendGrid, Mailgun, Postmark, raw MIME) delivers
-it, before it is read: the adapters fill this in; handlers/email_reading.py turns it into an Inbound."""
+it, before it is read: the adapters fill this in; handlers/email/reading.py turns it into an Inbound."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Send the queued confirmation emails over SMTP, after commit, retrying with backoff.
 
 The outbox row is written in the same transaction as the opt-out (handlers/storage/store.py); its
-queries are handlers/storage/outbox.py's; this module only delivers. A row is claimed before sending
+queries are handlers/storage/retry_queue.py's; this module only delivers. A row is claimed before sending
 so that two workers never send it at once; a worker that dies between the SMTP server's acceptance
 and marking the row sent would send it again once the claim expires (at-least-once: the window is one SMTP round trip).
 """
@@ -18,7 +18,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..core.addresses import normalise_email
-from ..storage import outbox
+from ..storage import retry_queue
 from ..storage.store import Store, StoreError
 from .headers import message_id
 
@@ -78,14 +78,14 @@ def send_due(store: Store, smtp_url: str | None, mail_from: str | None, limit: i
         raise MailConfigError("MAIL_FROM must be an address, like Acme <no-reply@acme.example>")
     settings = SmtpSettings.from_url(smtp_url)
     counts = {"sent": 0, "retry": 0, "failed": 0}
-    rows = outbox.claim_due(store, limit)
+    rows = retry_queue.claim_due(store, limit)
     if not rows:
         return counts
     try:
         server = _connect(settings)
     except (OSError, smtplib.SMTPException) as e:
         for row in rows:
-            outbox.retry_later(store, row, f"cannot reach {settings.host}:{settings.port}: {e}")
+            retry_queue.retry_later(store, row, f"cannot reach {settings.host}:{settings.port}: {e}")
         counts["retry"] = len(rows)
         return counts
     try:
@@ -93,20 +93,20 @@ def send_due(store: Store, smtp_url: str | None, mail_from: str | None, limit: i
             try:
                 composed = compose(row, mail_from)
             except (ValueError, MessageError) as e:  # this row only: give it up with the reason, go on
-                outbox.give_up(store, row, f"cannot be written as an email: {e}")
+                retry_queue.give_up(store, row, f"cannot be written as an email: {e}")
                 counts["failed"] += 1
                 continue
             try:
                 server.send_message(composed)
             except smtplib.SMTPRecipientsRefused as e:
-                outbox.give_up(store, row, f"refused by the server: {e.recipients}")
+                retry_queue.give_up(store, row, f"refused by the server: {e.recipients}")
                 counts["failed"] += 1
             except (OSError, smtplib.SMTPException) as e:
                 permanent = isinstance(e, smtplib.SMTPResponseException) and 500 <= e.smtp_code < 600
-                (outbox.give_up if permanent else outbox.retry_later)(store, row, str(e))
+                (retry_queue.give_up if permanent else retry_queue.retry_later)(store, row, str(e))
                 counts["failed" if permanent else "retry"] += 1
             else:
-                outbox.mark_sent(store, row)
+                retry_queue.mark_sent(store, row)
                 counts["sent"] += 1
     finally:
         try:

@@ -121,9 +121,9 @@ class PgConnection:
     as the routes expect, for anything the database refuses, and sends a write's statements in as few
     round trips as it can.
 
-    Each round trip costs CPU on both sides. The webhook's seven statements, one trip each, measured
-    ~500 us of this process's CPU and ~510 us of the server's per webhook; sent as below, in two trips,
-    ~190 and ~320 us (3,000 webhooks in one process, PostgreSQL 15 on the same 2 cores). So:
+    Each round trip costs CPU on both sides: the webhook's seven statements in two trips instead of
+    seven cost well under half the client's CPU and a third less of the server's (README, "Benchmark").
+    So:
     - inside a write, BEGIN and the statements whose results nobody reads (execute_later, and
       executemany of a few rows) wait, and go in one message with the next statement whose result is
       read, or with COMMIT. Their errors surface then, and still roll the whole transaction back;
@@ -219,8 +219,8 @@ class PgConnection:
                     text.append(piece)
                 texts.append(b"".join(text))
             # libpq's PQexec: the simple protocol, which takes several statements in one message, and
-            # waits for the answer with the GIL released. A psycopg cursor did the same for ~60 us more
-            # of this process's CPU per webhook (its non-blocking wait, a cursor and adapters per message).
+            # waits for the answer with the GIL released. A psycopg cursor did the same for more of this
+            # process's CPU (its non-blocking wait, a cursor and adapters per message: README, "Benchmark").
             result = raw.pgconn.exec_(b"; ".join(texts))
             if result.status not in _ANSWERED:
                 raise error_from_result(result, encoding=raw.info.encoding)

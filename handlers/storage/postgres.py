@@ -52,7 +52,7 @@ def _configure(conn: psycopg.Connection) -> None:
 
 def _alive(conn: PooledConnection) -> bool:
     """Whether a connection about to be lent still works. A round trip to the server (psycopg_pool's
-    check_connection: ~60 us of client CPU here, and the server's share) on every request is avoided
+    check_connection, and the server's share) on every request is avoided
     for a connection given back within RECHECK_AFTER, which is judged by its socket instead: idle, a
     live connection has nothing to read, while a server that ended it (restart, pg_terminate_backend,
     idle timeout) has sent its goodbye or closed it."""

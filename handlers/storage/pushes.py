@@ -3,24 +3,24 @@ beside the change they push, by handlers/storage/states.py queue_pushes)."""
 
 from __future__ import annotations
 
-from . import outbox
+from . import retry_queue
 
 TABLE = "provider_pushes"
 COLUMNS = ("id", "provider", "address", "action", "categories", "attempts")
 
 
 def claim_due(store, limit: int) -> list[dict]:
-    return outbox.claim_due(store, limit, TABLE, COLUMNS)
+    return retry_queue.claim_due(store, limit, TABLE, COLUMNS)
 
 
 def retry_later(store, row: dict, error: str) -> None:
-    outbox.retry_later(store, row, error, TABLE)
+    retry_queue.retry_later(store, row, error, TABLE)
 
 
 def give_up(store, row: dict, error: str) -> None:
-    outbox.give_up(store, row, error, TABLE)
+    retry_queue.give_up(store, row, error, TABLE)
 
 
 def mark_pushed(store, row: dict, note: str | None = None) -> None:
-    outbox.mark_sent(store, row, TABLE, note)
+    retry_queue.mark_sent(store, row, TABLE, note)
 

@@ -11,8 +11,8 @@ commits flushed).
 
 Writers from every worker process take one file lock before BEGIN IMMEDIATE: SQLite's busy handler
 sleeps on a fixed schedule instead of waking when the lock frees; queueing on a file lock instead
-measured +30% throughput and a far lower p99 on this project's webhook benchmark
-(bench/webhook_load.py, 16 connections, 2 cores). Threads of one process that write at the same time
+gave more throughput and a far lower p99 on the webhook benchmark (bench/webhook_load.py; README,
+"Benchmark"). Threads of one process that write at the same time
 also share one transaction (see Database.write).
 """
 

@@ -3,7 +3,7 @@
 Logging in with the token sets Flask's signed session cookie (HttpOnly, SameSite=Strict, Secure
 over https, path /admin). Its key is derived from ADMIN_TOKEN, so there is no setting to add and
 changing the token logs everyone out. Every POST carries a CSRF token kept in the session. The SQL
-lives in handlers/reports.py; a review's write is Store.review.
+lives in handlers/storage/reports.py; a review's write is Store.review.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from ..core.keyword_file import KeywordFileError
 from ..storage import reports, sessions
 from ..storage.store import StoreError
 from . import charts as chart_geometry
-from . import wording
+from . import labels
 from .context import services
 from .responses import page_headers, rate_limited
 from .throttles import shared_throttle
@@ -124,8 +124,8 @@ def store_unavailable(e):
 @admin.context_processor
 def shared():
     return {"nonce": g.nonce, "csrf": session.get("csrf", ""), "when": when, "labels": LABELS,
-            "filters": wording.FILTERS,
-            "describe": lambda m: wording.describe(m["action"], m["categories"], m["rule"], m["matched"],
+            "filters": labels.FILTERS,
+            "describe": lambda m: labels.describe(m["action"], m["categories"], m["rule"], m["matched"],
                                                    m.get("confidence")),
             "signed_in": bool(admin_token()) and logged_in()}
 
@@ -283,7 +283,7 @@ def opt_out_charts(store, days: list[str]) -> list[dict]:
     """Opt-outs of the last days by how they were asked for, and by language."""
     by_rule: dict[str, int] = {}
     for rule, n in reports.opt_outs_by(store, days, "rule").items():
-        by_rule[wording.kind(rule)] = by_rule.get(wording.kind(rule), 0) + n
+        by_rule[labels.kind(rule)] = by_rule.get(labels.kind(rule), 0) + n
     languages = services().keywords.languages
     by_language = [(languages[code].name if code in languages else "Unknown", n)
                    for code, n in reports.opt_outs_by(store, days, "language").items()]

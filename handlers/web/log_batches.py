@@ -1,8 +1,8 @@
 """The app's log lines written in batches when served by gunicorn.
 
 Flask's own handler writes and flushes each line as it comes, through gunicorn's wsgi.errors; under
-load that cost a webhook 100-150 us of CPU, its INFO line alone (bench/webhook_load.py, 16
-connections, 2 cores: 831-917 us per request without it, 989-1,190 with it). Here a request only
+load that was a sizeable share of a webhook's CPU, its INFO line alone (README, "Benchmark", has the
+measurement). Here a request only
 formats its line and queues it; one thread per process writes what has queued every INTERVAL, in one
 write. A WARNING or worse is written at once, after the lines queued before it, so nothing that
 matters waits and the order is kept. A worker that exits writes what is queued (logging's own

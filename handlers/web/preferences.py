@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, render_template, request
 
 from ..core import intake, links
+from ..core.addresses import masked_on_page
 from ..core.consent import EVERYTHING, suppressed
 from ..core.decision import OPT_IN, OPT_OUT, Decision
 from ..core.inbound import Inbound
@@ -195,13 +196,5 @@ def bad_link(language: str):
 def placeholders(language: str, address: str) -> dict[str, str]:
     """The values of the page texts' placeholders (keywords.PAGE_PLACEHOLDERS)."""
     table = services().keywords
-    return {"brand": table.brand, "address": mask(address) if address else "", "help": table.help_contact,
+    return {"brand": table.brand, "address": masked_on_page(address) if address else "", "help": table.help_contact,
             "still_sent": table.languages[language].still_sent, "categories": ""}
-
-
-def mask(address: str) -> str:
-    """p•••@example.org, +1•••••••0100: enough for the person to recognise, not to harvest."""
-    if "@" in address:
-        local, _, domain = address.partition("@")
-        return f"{local[:1]}•••@{domain}"
-    return address[:2] + "•" * max(len(address) - 6, 0) + address[-4:]

@@ -39,14 +39,14 @@ def answer(body: bytes, url: str, signature: str | None, services) -> Answer:
     try:
         inbound = twilio.parse(fields.params(), services.settings["DEFAULT_REGION"])
     except ProviderError as e:
-        return refused(400, str(e), fields)
+        return refusal_answer(400, str(e), fields)
     return recorded_answer(inbound, services)
 
 
 def signature_refusal(fields, url: str, signature: str | None, settings) -> Answer | None:
     """None when the request carries Twilio's signature, else the 403 and its log line."""
     problem = twilio.signature_problem(settings, url, fields, signature)
-    return refused(403, problem, fields) if problem else None
+    return refusal_answer(403, problem, fields) if problem else None
 
 
 # What werkzeug's quoting leaves as it is (and its IRI decoding too, with no % to decode).
@@ -99,7 +99,7 @@ def recorded_answer(inbound, services) -> Answer:
     return 200, twiml(recorded.reply), "application/xml"
 
 
-def refused(status: int, reason: str, fields) -> Answer:
+def refusal_answer(status: int, reason: str, fields) -> Answer:
     """The refusal, in plain text as Twilio's debugger shows it, and its one log line."""
     log_refusal("twilio", status, reason, first_value(fields, "From"))
     return plain_text(status, reason)
@@ -112,7 +112,7 @@ def plain_text(status: int, message: str) -> Answer:
 @lru_cache(maxsize=4096)
 def twiml(reply: str | None) -> str:
     """<Response><Message>reply</Message></Response>, or <Response/> for no reply. Replies come from
-    a few templates, so each is built once (building TwiML was 7% of a webhook's CPU)."""
+    a few templates, so each is built once (building TwiML was a noticeable share of a webhook's CPU)."""
     response = MessagingResponse()
     if reply:
         response.message(reply)

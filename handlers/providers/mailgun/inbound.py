@@ -71,7 +71,7 @@ def sign(signing_key: str, timestamp: str, token: str) -> str:
 
 
 def parse(fields: Mapping[str, str]) -> Mail:
-    """Turn Mailgun's form fields into a Mail. Raises ProviderError(permanent=True) if unusable."""
+    """Turn Mailgun's form fields into a Mail. Raises ProviderError if unusable."""
     raw, problems = first_value(fields, "body-mime"), []
     if raw is not None:
         mail = parse_mime(raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw, provider="mailgun")

@@ -32,7 +32,7 @@ from ...email.message import Mail
 
 
 def parse_mime(raw: bytes, provider: str = "mime") -> Mail:
-    """Parse one whole message into a Mail. Raises ProviderError(permanent=True) for what is no email."""
+    """Parse one whole message into a Mail. Raises ProviderError for what is no email."""
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogateescape")
     if not isinstance(raw, (bytes, bytearray, memoryview)):

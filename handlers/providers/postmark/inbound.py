@@ -43,7 +43,7 @@ _ENVELOPE_FROM = re.compile(r'envelope-from\s*=\s*"?<?([^";>\s]*)')
 
 
 def parse(payload: Mapping) -> Mail:
-    """Turn Postmark's JSON into a Mail. Raises ProviderError(permanent=True) if unusable."""
+    """Turn Postmark's JSON into a Mail. Raises ProviderError if unusable."""
     if not isinstance(payload, Mapping):
         raise ProviderError("the Postmark payload is not a JSON object")
     raw = _text(payload.get("RawEmail"))

@@ -72,7 +72,7 @@ def form_fields(body: bytes, content_type: str) -> dict[str, bytes]:
 
 
 def parse(fields: Mapping[str, str | bytes], form_encoding: str = "utf-8") -> Mail:
-    """Turn SendGrid's form fields into a Mail. Raises ProviderError(permanent=True) if unusable."""
+    """Turn SendGrid's form fields into a Mail. Raises ProviderError if unusable."""
     problems: list[str] = []
     charsets = _json(fields, "charsets", dict, problems) or {}
     envelope = _json(fields, "envelope", dict, problems) or {}

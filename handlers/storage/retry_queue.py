@@ -1,8 +1,8 @@
-"""The outbox's queries: confirmation emails waiting to be sent, claimed by one worker at a time.
-
-The provider push queue (provider_pushes, handlers/storage/pushes.py) has the same queue columns
-(attempts, next_attempt_at, claimed_until, sent_at, failed_at, last_error), so these calls serve
-both: `table` names the queue.
+"""The retry queues' queries: rows waiting to be sent, claimed by one worker at a time, retried with
+backoff, given up on for good. Two tables are such queues, with the same queue columns (attempts,
+next_attempt_at, claimed_until, sent_at, failed_at, last_error): `outbox`, the confirmation emails
+(sent over SMTP by handlers/email/outbox.py), and `provider_pushes` (handlers/storage/pushes.py);
+`table` names the queue.
 """
 
 from __future__ import annotations
