@@ -11,31 +11,18 @@ import os
 import signal
 import subprocess
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import ADMIN_TOKEN, AUTH_TOKEN, ROOT, free_port, procfile_line, twilio_params
+from conftest import ADMIN_TOKEN, AUTH_TOKEN, HANG, ROOT, free_port, procfile_line, twilio_params, wait_until
 from twilio.request_validator import RequestValidator
 
 SMS_WEBHOOK = "/webhooks/twilio/sms"
-# The longest any wait may take before it is called a hang. On a fresh clone the first process trains
-# the keyword table's model, which takes minutes on a loaded 2-core machine.
-HANG = 600
 # One delivery's timeout: far above a loaded machine's slowest answer, so that a slow answer is not
 # taken for a lost one (Twilio itself waits 15 s).
 DELIVERY_TIMEOUT = 120
-
-
-def wait_until(condition, what: str, seconds: float = HANG):
-    """Poll `condition()` until it is true; an AssertionError naming `what` if it is not within `seconds`."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {seconds} s")
-        time.sleep(0.05)
 
 
 class Service:

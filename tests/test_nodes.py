@@ -15,9 +15,9 @@ import urllib.request
 
 import psycopg
 import pytest
-from conftest import MAIL_FROM, ROOT, reply, twilio_params
+from conftest import HANG, MAIL_FROM, ROOT, reply, twilio_params, wait_until
 from pg_server import create_database, drop_database, server_url
-from service import DELIVERY_TIMEOUT, HANG, Service, deliver, deliver_with_body, stops_until_hurt, wait_until
+from service import DELIVERY_TIMEOUT, Service, deliver, deliver_with_body, stops_until_hurt
 
 from handlers.core import consent, intake
 from handlers.core.decision import Decision
