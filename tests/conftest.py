@@ -29,6 +29,20 @@ AUTH_TOKEN = "test-twilio-auth-token"
 ADMIN_TOKEN = "test-admin-token"
 _sids = itertools.count(1)
 
+# The longest a test waits for a server or a command before calling it a hang: generous, because a
+# loaded 2-core machine is slow (on a fresh clone the first process trains the model, for minutes),
+# and a wait polls for what it needs rather than sleeping, so it costs nothing when all is well.
+HANG = 600
+
+
+def wait_until(condition, what: str, seconds: float = HANG):
+    """Poll `condition()` until it is true; an AssertionError naming `what` if it is not within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {seconds} s")
+        time.sleep(0.05)
+
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -67,7 +81,7 @@ def pg_database():
 
 def empty_postgres(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SET lock_timeout = '20s'")
+        conn.execute(f"SET lock_timeout = '{HANG}s'")  # a stopped server's connections may still be closing
         conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
 
 
@@ -216,21 +230,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-# The longest a test waits for a server or a command before calling it a hang: generous, because a
-# loaded 2-core machine is slow (on a fresh clone the first process trains the model, for minutes),
-# and a wait polls for what it needs rather than sleeping, so it costs nothing when all is well.
-HANG = 600
-
-
-def wait_until(condition, what: str, seconds: float = HANG):
-    """Poll `condition()` until it is true; an AssertionError naming `what` if it is not within `seconds`."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {seconds} s")
-        time.sleep(0.05)
 
 
 def gunicorn_processes(session: int, port: int) -> int:

@@ -96,9 +96,12 @@ class Service:
         wait_until(lambda: not group_alive(self.process.pid), "every process of the killed service gone")
 
     def stop(self):
+        """gunicorn's graceful stop; returns once every process of the service is gone (and its
+        database connections closed, so that the next test can empty the database)."""
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(HANG)
+            wait_until(lambda: not group_alive(self.process.pid), "every process of the stopped service gone")
 
 
 def group_alive(group: int) -> bool:

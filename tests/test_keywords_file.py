@@ -6,7 +6,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import ROOT
+from conftest import HANG, ROOT
 
 from app import create_app
 from handlers.core.classifier import classify
@@ -175,7 +175,7 @@ def test_a_missing_file_is_a_clear_error(tmp_path):
 def run_flask(*args, env_path):
     env = {"PATH": "/usr/bin:/bin", "KEYWORDS_PATH": str(env_path), "DATABASE_PATH": str(env_path) + ".db"}
     return subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=HANG)
 
 
 def test_check_keywords_command_exits_non_zero_and_names_the_problem(tmp_path):
