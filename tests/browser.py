@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import HANG
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 needs_chromium = pytest.mark.skipif(
@@ -33,7 +34,7 @@ def chromium(profile_dir, window="1280,900", languages=None):
         options.add_argument(f"--lang={languages.split(',')[0]}")
         options.add_experimental_option("prefs", {"intl.accept_languages": languages})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(20)
+    driver.set_page_load_timeout(HANG)
     try:
         yield driver
     finally:
@@ -91,6 +92,6 @@ def page_with(driver, text: str) -> str:
     # Read in the page by one script, not as an element found and then read: between the two the
     # document may be replaced, and chromium then fails the read with an "inspector error" (not a stale
     # element), as a CI run once did. Anything the driver raises mid-navigation is tried again.
-    WebDriverWait(driver, 15, ignored_exceptions=(WebDriverException,)).until(
+    WebDriverWait(driver, HANG, ignored_exceptions=(WebDriverException,)).until(
         lambda d: text in (d.execute_script("return document.body ? document.body.innerText : ''") or ""))
     return driver.find_element(By.TAG_NAME, "body").text

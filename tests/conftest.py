@@ -29,6 +29,20 @@ AUTH_TOKEN = "test-twilio-auth-token"
 ADMIN_TOKEN = "test-admin-token"
 _sids = itertools.count(1)
 
+# The longest a test waits for a server or a command before calling it a hang: generous, because a
+# loaded 2-core machine is slow (on a fresh clone the first process trains the model, for minutes),
+# and a wait polls for what it needs rather than sleeping, so it costs nothing when all is well.
+HANG = 600
+
+
+def wait_until(condition, what: str, seconds: float = HANG):
+    """Poll `condition()` until it is true; an AssertionError naming `what` if it is not within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {seconds} s")
+        time.sleep(0.05)
+
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -67,7 +81,7 @@ def pg_database():
 
 def empty_postgres(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SET lock_timeout = '20s'")
+        conn.execute(f"SET lock_timeout = '{HANG}s'")  # a stopped server's connections may still be closing
         conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
 
 
@@ -218,10 +232,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def gunicorn_processes(session: int, port: int) -> int:
+    """How many gunicorn processes (master and workers) serve `port` in this session."""
+    found = subprocess.run(["pgrep", "-s", str(session), "-f", f"gunicorn --bind [0-9.]*:{port}"],
+                           capture_output=True, text=True).stdout
+    return len(found.split())
+
+
 @contextlib.contextmanager
 def serve(tmp_path, **extra_env):
-    """The Procfile's release and web commands, run for real on a free port: yields (base URL, env).
-    Their output is in tmp_path / "server.log"."""
+    """The Procfile's release and web commands, run for real on a free port: yields (base URL, env)
+    once every worker is up. Their output is in tmp_path / "server.log"."""
     port = free_port()
     env = {
         **os.environ,
@@ -240,24 +261,26 @@ def serve(tmp_path, **extra_env):
     server = subprocess.Popen(procfile_line("web"), shell=True, cwd=ROOT, env=env, start_new_session=True,
                               stdout=log, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + HANG
     try:
         while True:
             try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        break
+                if gunicorn_processes(server.pid, port) > int(env["WEB_CONCURRENCY"]):
+                    with urllib.request.urlopen(f"{base}/healthz", timeout=HANG) as r:
+                        if r.status == 200:
+                            break
             except (urllib.error.URLError, ConnectionError):
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"gunicorn did not start:\n{(tmp_path / 'server.log').read_text()}") from None
-                time.sleep(0.1)
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"gunicorn did not start:\n{(tmp_path / 'server.log').read_text()}")
+            time.sleep(0.1)
         yield base, env
     finally:
         os.killpg(server.pid, 15)
-        server.wait(timeout=10)
+        server.wait(timeout=HANG)
         # The shell may go before gunicorn's master and workers: wait for the whole group, so that
         # what they write while stopping is in the log before anyone reads it.
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + HANG
         while time.monotonic() < deadline:
             try:
                 os.killpg(server.pid, 0)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from browser import chromium, displayed_font_sizes, needs_chromium, screenshot, viewport
-from conftest import ADMIN_TOKEN, AUTH_TOKEN, serve, twilio_params
+from conftest import ADMIN_TOKEN, AUTH_TOKEN, HANG, serve, twilio_params
 from twilio.request_validator import RequestValidator
 
 pytestmark = needs_chromium
@@ -42,7 +42,7 @@ def browser(tmp_path):
 
 def wait_for(browser, css):
     """The element once the page that has it is loaded: a click does not wait for the navigation."""
-    return WebDriverWait(browser, 10).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css)))
+    return WebDriverWait(browser, HANG).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css)))
 
 
 def text_message(base, body, sender=PERSON, **extra):
@@ -50,14 +50,14 @@ def text_message(base, body, sender=PERSON, **extra):
     params = twilio_params(body, sender=sender, **extra)
     request = urllib.request.Request(url, data=urllib.parse.urlencode(params).encode(), headers={
         "X-Twilio-Signature": RequestValidator(AUTH_TOKEN).compute_signature(url, params)})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=HANG) as response:
         assert response.status == 200
 
 
 def contact(base):
     request = urllib.request.Request(f"{base}/api/v1/contacts/sms/{urllib.parse.quote(PERSON)}",
                                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=HANG) as response:
         return json.load(response)
 
 

@@ -1,17 +1,14 @@
-"""Hurt the real service and check nothing acknowledged is lost: kill -9 a worker, then the whole
-server, in the middle of a stream of signed STOPs; restart; every 2xx is in the database, the file
-passes integrity_check, and the retried deliveries of the unanswered ones are recorded once."""
+"""Hurt the real service and check nothing acknowledged is lost: kill -9 the workers, then the whole
+server, in the middle of a stream of signed STOPs and while some are inside the workers; restart;
+every 2xx is in the database, the file passes integrity_check, and the retried deliveries of the
+unanswered ones are recorded once."""
 
 import os
 import signal
 import sqlite3
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import twilio_params
-from service import Service, deliver
+from service import Service, deliver, stops_until_hurt
 
 
 @pytest.fixture
@@ -21,24 +18,6 @@ def service(tmp_path):
     service.start()
     yield service
     service.stop()
-
-
-def stream(service, messages, hurt, after):
-    """Deliver `messages` from 16 threads; call hurt() once `after` of them have been answered."""
-    results, answered = {}, threading.Event()
-
-    def one(params):
-        results[params["MessageSid"]] = deliver(service, params)
-        if sum(1 for s in results.values() if s == 200) >= after:
-            answered.set()
-
-    with ThreadPoolExecutor(16) as pool:
-        futures = [pool.submit(one, p) for p in messages]
-        answered.wait(30)
-        hurt()
-        for f in futures:
-            f.result()
-    return results
 
 
 def check_database(service, results, messages):
@@ -60,28 +39,21 @@ def check_database(service, results, messages):
         conn.close()
 
 
-def stops(n, offset):
-    return [twilio_params("STOP", sender=f"+1415{offset + i:07d}") for i in range(n)]
-
-
 def kill_workers(service):
-    """kill -9 every worker (gunicorn's master starts new ones). Each, not one: on a busy machine one
-    worker may hold no request at that instant, and then the kill would test nothing."""
+    """kill -9 every worker (gunicorn's master starts new ones): each, so that every held delivery is cut."""
     for pid in service.workers():
         os.kill(pid, signal.SIGKILL)
 
 
 def test_kill_9_of_the_workers_mid_stream_loses_nothing(service):
-    messages = stops(400, 1_000_000)
-    results = stream(service, messages, lambda: kill_workers(service), after=100)
-    assert any(status is None for status in results.values()), "the kill came too late to hurt anything"
-    time.sleep(1)  # gunicorn starts a new worker
+    results, messages, held = stops_until_hurt([service], lambda: kill_workers(service), first_sender=1_000_000)
+    assert all(results[sid] is None for sid in held), "a delivery inside a killed worker was answered"
+    service.wait_until_serving()  # gunicorn's master has started new workers
     check_database(service, results, messages)
 
 
 def test_kill_9_of_the_whole_server_mid_stream_loses_nothing(service):
-    messages = stops(400, 2_000_000)
-    results = stream(service, messages, service.kill_all, after=100)
-    assert any(status is None for status in results.values()), "the kill came too late to hurt anything"
+    results, messages, held = stops_until_hurt([service], service.kill_all, first_sender=2_000_000)
+    assert all(results[sid] is None for sid in held), "a delivery inside the killed server was answered"
     service.start()
     check_database(service, results, messages)

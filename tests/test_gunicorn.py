@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import AUTH_TOKEN, serve, twilio_params
+from service import DELIVERY_TIMEOUT
 from twilio.request_validator import RequestValidator
 
 
@@ -26,7 +27,7 @@ def test_a_signed_stop_over_http_is_stored_and_confirmed(served):
     request = urllib.request.Request(url, data=urllib.parse.urlencode(params).encode(), headers={
         "X-Twilio-Signature": RequestValidator(AUTH_TOKEN).compute_signature(url, params),
         "Content-Type": "application/x-www-form-urlencoded"})
-    with urllib.request.urlopen(request, timeout=5) as response:
+    with urllib.request.urlopen(request, timeout=DELIVERY_TIMEOUT) as response:
         root = ET.fromstring(response.read())
     [message] = [m.text for m in root.iter("Message")]
     assert "Reply START" in message
@@ -41,14 +42,14 @@ def test_an_unsigned_request_is_refused_over_http(served):
     base, _ = served
     request = urllib.request.Request(f"{base}/webhooks/twilio/sms", data=b"From=%2B14155550123&Body=STOP")
     with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=5)
+        urllib.request.urlopen(request, timeout=DELIVERY_TIMEOUT)
     assert refused.value.code == 403
 
 
 def post_signed(url, params):
     request = urllib.request.Request(url, data=urllib.parse.urlencode(params).encode(), headers={
         "X-Twilio-Signature": RequestValidator(AUTH_TOKEN).compute_signature(url, params)})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=DELIVERY_TIMEOUT) as response:
         return [m.text for m in ET.fromstring(response.read()).iter("Message")]
 
 

@@ -6,7 +6,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import ROOT
+from conftest import HANG, ROOT
 
 from app import create_app
 from handlers.core.classifier import classify

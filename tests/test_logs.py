@@ -5,10 +5,9 @@ import io
 import logging
 import re
 import threading
-import time
 
 import pytest
-from conftest import ADMIN_TOKEN, AUTH_TOKEN, twilio_params, twilio_post
+from conftest import ADMIN_TOKEN, AUTH_TOKEN, twilio_params, twilio_post, wait_until
 
 from app import create_app
 
@@ -115,9 +114,7 @@ def test_the_writer_thread_writes_queued_lines_in_one_go(monkeypatch):
     logger, _, out = batched(monkeypatch, interval=0.01)
     for n in range(50):
         logger.info("line %d", n)
-    deadline = time.monotonic() + 5
-    while out.getvalue().count("\n") < 50 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: out.getvalue().count("\n") >= 50, "the writer thread writing the 50 lines")
     assert out.getvalue() == "".join(f"INFO line {n}\n" for n in range(50))
 
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import MAIL_FROM, ROOT, Inbox, free_port, reply
+from conftest import HANG, MAIL_FROM, ROOT, Inbox, free_port, reply
 
 from handlers.core import intake
 from handlers.email import outbox as mailer
@@ -142,6 +142,6 @@ def test_the_worker_command_sends_what_is_due(settings, store, table, smtp):
            "DATABASE_URL": settings["DATABASE_URL"] or "", "KEYWORDS_PATH": settings["KEYWORDS_PATH"],
            "SMTP_URL": smtp.url, "MAIL_FROM": MAIL_FROM}
     result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "mail-worker", "--once"], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=60)
+                            env=env, capture_output=True, text=True, timeout=HANG)
     assert result.returncode == 0, result.stderr
     assert "sent 1" in result.stdout and len(smtp.messages) == 1

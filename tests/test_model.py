@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, twilio_params, twilio_post
+from conftest import HANG, ROOT, twilio_params, twilio_post
 
 from handlers.core import understanding
 from handlers.core.classifier import classify, explain
@@ -190,7 +190,7 @@ def test_a_typo_is_judged_in_the_senders_language(country, action):
 
 def test_flask_classify_prints_the_stage_and_the_confidence(tmp_path):
     done = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "classify", "who is this??"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          cwd=ROOT, capture_output=True, text=True, timeout=HANG,
                           env={"PATH": str(Path(sys.executable).parent), "MODEL_CACHE_DIR": str(ROOT / "data/models"),
                                "DATABASE_PATH": str(tmp_path / "db.sqlite3")})
     printed = json.loads(done.stdout)

@@ -12,13 +12,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
-from conftest import MAIL_FROM, ROOT, reply, twilio_params
+from conftest import HANG, MAIL_FROM, ROOT, reply, twilio_params, wait_until
 from pg_server import create_database, drop_database, server_url
-from service import Service, deliver, deliver_with_body
+from service import DELIVERY_TIMEOUT, Service, deliver, deliver_with_body, stops_until_hurt
 
 from handlers.core import consent, intake
 from handlers.core.decision import Decision
@@ -53,7 +52,7 @@ def at_once(*calls):
     for t in threads:
         t.start()
     for t in threads:
-        t.join(30)
+        t.join()  # each call is bounded by its own timeout
     return results
 
 
@@ -110,7 +109,7 @@ def test_each_confirmation_email_is_sent_once_however_many_mail_workers_run(data
         workers = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                    for _ in range(4)]
         for worker in workers:
-            assert worker.wait(60) == 0, worker.stderr.read()
+            assert worker.wait(HANG) == 0, worker.stderr.read()
     sent_to = [rcpt for _, rcpts, _ in smtp.messages for rcpt in rcpts]
     assert len(sent_to) == 300 and set(sent_to) == {f"person{i}@example.org" for i in range(300)}
 
@@ -120,7 +119,7 @@ def api_status(node, token):
                                      data=b'{"channel": "sms", "addresses": []}',
                                      headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=DELIVERY_TIMEOUT) as response:
             return response.status
     except urllib.error.HTTPError as e:
         return e.code
@@ -134,34 +133,22 @@ def test_wrong_api_tokens_are_counted_across_nodes(nodes):
 
 def test_kill_9_of_one_node_under_load_loses_no_acknowledged_opt_out(nodes, db):
     a, b = nodes
-    messages = [twilio_params("STOP", sender=f"+1415557{i:04d}") for i in range(400)]
-    results, answered = {}, threading.Event()
-
-    def one(i, params):
-        results[params["MessageSid"]] = deliver(a if i % 2 else b, params)
-        if sum(1 for s in results.values() if s == 200) >= 100:
-            answered.set()
-
-    with ThreadPoolExecutor(16) as pool:
-        futures = [pool.submit(one, i, p) for i, p in enumerate(messages)]
-        answered.wait(30)
-        a.kill_all()
-        for f in futures:
-            f.result()
-    assert any(status is None for status in results.values()), "the kill came too late to hurt anything"
+    results, messages, held = stops_until_hurt([a, b], a.kill_all, first_sender=5_570_000)
+    assert all(results[sid] is None for sid in held), "a delivery inside the killed node was answered"
     stored = {r[0] for r in rows(db, "SELECT provider_id FROM messages")}
     acknowledged = {sid for sid, status in results.items() if status == 200}
     assert acknowledged <= stored, f"{len(acknowledged - stored)} acknowledged opt-outs were lost"
     for params in messages:  # Twilio retries what got no answer (to the node still up): recorded once
         if results[params["MessageSid"]] != 200:
             assert deliver(b, params) == 200
-    assert rows(db, "SELECT count(*), count(DISTINCT provider_id) FROM messages")[0] == (400, 400)
-    assert rows(db, "SELECT count(*) FROM consent WHERE scope = '*' AND status = 'out'")[0][0] == 400
+    n = len(messages)
+    assert rows(db, "SELECT count(*), count(DISTINCT provider_id) FROM messages")[0] == (n, n)
+    assert rows(db, "SELECT count(*) FROM consent WHERE scope = '*' AND status = 'out'")[0][0] == n
 
 
 def health(node):
     try:
-        with urllib.request.urlopen(f"{node.base}/healthz", timeout=10) as response:
+        with urllib.request.urlopen(f"{node.base}/healthz", timeout=DELIVERY_TIMEOUT) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
@@ -174,9 +161,14 @@ def database_reachable(database_url, reachable: bool):
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"true" if reachable else "false"}')
         if not reachable:
-            # Every connection of the service (the test's own reader stays, to look afterwards).
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                         "WHERE datname = %s AND application_name = 'optout'", (name,))
+            # Every connection of the service (the test's own reader stays, to look afterwards), and
+            # wait until their backends are gone: pg_terminate_backend only signals them.
+            def service_backends():
+                return conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = "
+                                    "'optout'", (name,)).fetchall()
+            for (pid,) in service_backends():
+                conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            wait_until(lambda: not service_backends(), "the service's PostgreSQL connections closed")
 
 
 def test_postgresql_down_answers_5xx_and_503_and_both_recover_by_themselves(nodes, database_url, db):
@@ -192,9 +184,9 @@ def test_postgresql_down_answers_5xx_and_503_and_both_recover_by_themselves(node
         database_reachable(database_url, True)
         came_back = time.monotonic()
     # Every worker of the node must be back: ten deliveries and health checks in a row succeed.
-    senders, answered = iter(f"+1415558{n:04d}" for n in range(100, 1000)), 0
-    while answered < 10:
-        assert time.monotonic() - came_back < 10, "the node did not recover within 10 s"
+    senders, answered = iter(f"+1415558{n:04d}" for n in range(100, 10000)), 0
+    while answered < 10:  # the deadline only ends a hang: how soon it recovers is printed, not judged
+        assert time.monotonic() - came_back < HANG, f"the node did not recover within {HANG} s"
         ok = health(a)[0] == 200 and deliver(a, twilio_params("STOP", sender=next(senders))) == 200
         answered = answered + 1 if ok else 0
         time.sleep(0 if ok else 0.2)
@@ -210,7 +202,7 @@ def test_several_nodes_starting_at_once_migrate_once(backend):
     command = [sys.executable, "-m", "flask", "--app", "app", "migrate"]
     runs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for _ in range(6)]
-    outputs = [run.communicate(timeout=60) for run in runs]
+    outputs = [run.communicate(timeout=HANG) for run in runs]
     assert [run.returncode for run in runs] == [0] * 6, outputs
     assert sum("applied" in out for out, _ in outputs) == 1, outputs  # one applied them, five found nothing
     with psycopg.connect(database_url) as conn:

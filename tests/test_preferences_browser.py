@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 from browser import chromium, dark, needs_chromium, page_with, screenshot, viewport
-from conftest import ADMIN_TOKEN, serve
+from conftest import ADMIN_TOKEN, HANG, serve
 
 pytestmark = needs_chromium
 pytest.importorskip("selenium.webdriver")
@@ -31,7 +31,7 @@ def api(base, path, body=None):
     request = urllib.request.Request(f"{base}{path}", data=json.dumps(body).encode() if body else None,
                                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}",
                                               "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=HANG) as response:
         return json.load(response)
 
 

@@ -313,9 +313,9 @@ def test_edge_layouts(body, reply, opts_out, table):
     pytest.param("Le mar. 3 mars 2026 à 10:02, " * 2000 + "\n", id="attribution-like paragraph"),
 ])
 def test_long_bodies_stay_fast(body):
-    started = time.monotonic()
+    started = time.thread_time()  # the work done, which a busy machine does not stretch as it does the clock
     extract_reply(body)
-    assert time.monotonic() - started < 2
+    assert time.thread_time() - started < 2
 
 
 @pytest.mark.parametrize("markup, text", [

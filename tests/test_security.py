@@ -13,7 +13,7 @@ import logging
 import time
 
 import pytest
-from conftest import ADMIN_TOKEN, AUTH_TOKEN, serve, twilio_params
+from conftest import ADMIN_TOKEN, AUTH_TOKEN, serve, twilio_params, wait_until
 from test_admin import csrf_of, login
 from twilio.request_validator import RequestValidator
 
@@ -239,6 +239,8 @@ def test_logout_ends_the_session_even_for_a_copied_cookie(client):
 def test_gunicorn_opens_no_shared_control_socket(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    with serve(tmp_path, HOME=str(home), XDG_RUNTIME_DIR="") as (base, _):
-        time.sleep(1)  # the socket would be made once the workers are up
+    # gunicorn's master decides on the socket once its workers are up; at debug level it says when it does not make one.
+    with serve(tmp_path, HOME=str(home), XDG_RUNTIME_DIR="", GUNICORN_CMD_ARGS="--log-level debug"):
+        wait_until(lambda: (home / ".gunicorn").exists() or "Control socket disabled" in
+                   (tmp_path / "server.log").read_text(), "gunicorn's master deciding on its control socket")
     assert not (home / ".gunicorn").exists()  # (and a stopped server leaves it behind)

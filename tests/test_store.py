@@ -6,10 +6,10 @@ import os
 import random
 import sqlite3
 import threading
-import time
 import uuid
 
 import pytest
+from conftest import HANG, wait_until
 
 from handlers.storage.database import lock_key
 from handlers.storage.schema import MIGRATIONS
@@ -27,7 +27,7 @@ def test_several_processes_starting_at_once_migrate_once(tmp_path):
     for w in workers:
         w.start()
     for w in workers:
-        w.join(60)
+        w.join(HANG)
     assert [w.exitcode for w in workers] == [0] * 6
     conn = sqlite3.connect(path)
     applied = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
@@ -214,8 +214,10 @@ def test_a_postgresql_connection_the_server_ended_is_not_lent_again(pg_database)
             ended = {pid for (pid,) in admin.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'optout'")}
             admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (list(ended),))
+            # A backend writes its goodbye to its socket before it leaves pg_stat_activity.
+            wait_until(lambda: not admin.execute("SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)",
+                                                 (list(ended),)).fetchall(), "the ended backends gone")
         assert ended
-        time.sleep(0.2)  # the server's goodbye reaches the idle connections' sockets
         for _ in range(len(ended) + 1):  # every pooled connection in turn, the fresh ones after them
             assert store.connection().execute("SELECT pg_backend_pid()").fetchone()[0] not in ended
             store.release()
@@ -405,16 +407,16 @@ def test_a_rollback_after_a_bulk_executemany_keeps_the_prepared_statements(pg_st
     assert pg_store.db._statements_lost == 0
 
 
-def _webhooks_at_once(store, inbounds, failing=None, first_decides_slowly=0.4):
-    """record_inbound of every inbound in its own thread; the first one's decision waits a moment, so
-    that the others queue behind it and form the next group commit; the one numbered `failing` fails
-    in its decision. -> (results, errors) by index."""
+def _webhooks_at_once(store, inbounds, failing=None):
+    """record_inbound of every inbound in its own thread; the first one's decision waits until the
+    others have queued behind it, so that they form the next group commit; the one numbered `failing`
+    fails in its decision. -> (results, errors) by index."""
     results, errors = {}, {}
     deciding = threading.Event()
 
     def decide_slowly(state, known_language, asked_recently):
         deciding.set()
-        time.sleep(first_decides_slowly)
+        wait_until(lambda: len(store.db._writers._queue) == len(inbounds) - 1, "the other webhooks queued")
         return _decide_stop(state, known_language, asked_recently)
 
     def decide_wrong(state, known_language, asked_recently):
@@ -431,12 +433,12 @@ def _webhooks_at_once(store, inbounds, failing=None, first_decides_slowly=0.4):
 
     threads = [threading.Thread(target=webhook, args=(0,))]
     threads[0].start()
-    assert deciding.wait(10)  # the first leads its batch of one and is deciding
+    assert deciding.wait(HANG)  # the first leads its batch of one and is deciding
     threads += [threading.Thread(target=webhook, args=(n,)) for n in range(1, len(inbounds))]
     for t in threads[1:]:
         t.start()
     for t in threads:
-        t.join(30)
+        t.join()  # each is bounded by wait_until's deadline
     return results, errors
 
 
@@ -534,7 +536,7 @@ def test_two_processes_group_committing_the_same_people_never_deadlock(pg_databa
         for t in threads:
             t.start()
         for t in threads:
-            t.join(60)
+            t.join(HANG)
         assert errors == []
         assert deadlocks() == before
         stored = [m["id"] for number in numbers for m in stores[0].contact("sms", number)["messages"]]

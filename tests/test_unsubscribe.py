@@ -10,7 +10,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import ADMIN_TOKEN, ROOT
+from conftest import ADMIN_TOKEN, HANG, ROOT
 
 from handlers.core import links
 
@@ -115,7 +115,7 @@ def test_the_command_prints_the_same_link(settings):
            "PUBLIC_BASE_URL": "https://optout.example.com"}
     result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "unsubscribe-link", "--address",
                              "pat@example.org", "--category", "surveys"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=60)
+                            text=True, timeout=HANG)
     assert result.returncode == 0, result.stderr
     assert '"list_unsubscribe_post": "List-Unsubscribe=One-Click"' in result.stdout
 

@@ -5,16 +5,17 @@ import os
 import re
 import subprocess
 import sys
-import time
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, free_port, serve
+from conftest import HANG, ROOT, free_port, serve, wait_until
 
 README = (ROOT / "README.md").read_text()
 BIN = str(Path(sys.executable).parent)
+WAITING = "confirmations will wait in the outbox until MAIL_FROM and SMTP_URL are set"
 
 
 def walkthrough_steps() -> list[tuple[str, str]]:
@@ -50,7 +51,7 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path):
         for commands, expected in walkthrough_steps():
             script = commands.replace(".venv/bin/", BIN + "/").replace("127.0.0.1:8000", origin)
             run = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, env=env, capture_output=True,
-                                 text=True, timeout=60)
+                                 text=True, timeout=HANG)
             assert run.returncode == 0, (commands, run.stderr)
             wanted = re.escape(expected.replace("127.0.0.1:8000", origin)).replace(re.escape("..."), ".+")
             assert re.fullmatch(wanted, run.stdout.strip()), (commands, run.stdout)
@@ -62,25 +63,34 @@ def test_a_default_start_logs_no_error(tmp_path):
     env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(tmp_path), "PORT": str(port), "BIND_ADDRESS": "127.0.0.1",
            "DATABASE_PATH": str(tmp_path / "default.sqlite3")}
     migrate = subprocess.run([f"{BIN}/flask", "--app", "app", "migrate"], cwd=ROOT, env=env, capture_output=True,
-                             text=True, timeout=60)
+                             text=True, timeout=HANG)
     assert migrate.stdout.startswith(f"database {tmp_path / 'default.sqlite3'}: created the schema"), migrate
     honcho = subprocess.Popen([f"{BIN}/honcho", "start", "--no-colour", "web", "worker"], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines = []
+    reader = threading.Thread(target=lambda: [lines.append(line) for line in honcho.stdout])
+    reader.start()
+
+    def serving():
+        assert honcho.poll() is None, "the service stopped:\n" + "".join(lines)
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=HANG):
+                return True
+        except (urllib.error.URLError, ConnectionError):
+            return False
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                assert honcho.poll() is None and time.monotonic() < deadline, "the service did not start"
-                time.sleep(0.2)
-        time.sleep(2)  # the worker's first look at the outbox
+        wait_until(serving, "the service serving")
+        # Until the worker has said what its first look at the outbox found (what it said is checked below).
+        wait_until(lambda: honcho.poll() is not None or any(
+            "mail worker:" in line and "mail worker: started" not in line for line in lines),
+            "the mail worker's first look at the outbox")
     finally:
         os.killpg(honcho.pid, 15)
-        output = honcho.communicate(timeout=20)[0]
+        honcho.wait(timeout=HANG)
+        reader.join(HANG)
+    output = "".join(lines)
     assert f"Listening at: http://127.0.0.1:{port}" in output
-    assert "confirmations will wait in the outbox until MAIL_FROM and SMTP_URL are set" in output
+    assert WAITING in output
     errors = [line for line in output.splitlines() if re.search(r"\bERROR\b|\[ERROR\]|Traceback", line)]
     assert errors == [], output
 
@@ -91,5 +101,5 @@ def test_migrate_says_what_it_did(tmp_path, fresh, said):
     if not fresh:
         subprocess.run([f"{BIN}/flask", "--app", "app", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
     result = subprocess.run([f"{BIN}/flask", "--app", "app", "migrate"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=60)
+                            text=True, timeout=HANG)
     assert said in result.stdout, result
