@@ -17,11 +17,12 @@ from dataclasses import asdict
 import click
 from flask import Flask
 
-from . import simulate
+from . import personal_data_cli, simulate
 from .core import links
 from .core.classifier import classify, explain
 from .core.keyword_file import KeywordFileError, load_keywords
 from .core.keyword_lint import warnings as keyword_warnings
+from .core.personal_data import retention_days
 from .core.text import sms_encoding, sms_segments
 from .core.understanding import with_model
 from .email import outbox
@@ -31,6 +32,7 @@ from .storage import backfill, export, imports
 from .storage.bulk import TransferError
 from .storage.copy import copy_database as copy_rows
 from .storage.database import StoreError
+from .storage.retention import DailyPrune
 from .storage.schema import MIGRATIONS
 from .storage.store import Store
 from .sync import clients as provider_clients
@@ -51,6 +53,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(simulate_sms)
     app.cli.add_command(simulate_email)
     app.cli.add_command(pull_suppressions)
+    for command in personal_data_cli.COMMANDS:  # prune, erase, export-person
+        app.cli.add_command(command)
 
 
 @click.command("migrate")
@@ -129,9 +133,11 @@ def classify_command(text, channel, country):
 @click.option("--once", is_flag=True, help="Send what is due now and exit.")
 def mail_worker(once):
     """Send queued confirmation emails over SMTP_URL and push opt-outs to the configured providers'
-    suppression lists, each retried with backoff (the Procfile's worker)."""
+    suppression lists, each retried with backoff (the Procfile's worker); prune old messages' text daily
+    (MESSAGE_RETENTION_DAYS)."""
     settings, store = services().settings, services().store
     clients = provider_clients.make_clients(settings)
+    daily_prune = DailyPrune(store, retention_days(settings.get("MESSAGE_RETENTION_DAYS")))
 
     def push_step():
         return push.push_due(store, clients, services().keywords) if clients else None
@@ -153,8 +159,20 @@ def mail_worker(once):
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     logger.info("mail worker: started (database %s; pushing to %s)", store.location,
                 ", ".join(clients) or "no provider")
+
+    def prune_and_push():
+        try:
+            pruned = daily_prune()
+        except StoreError as e:
+            logger.error("mail worker: pruning old messages waits (tried again in an hour): %s", e)
+        else:
+            if pruned:
+                logger.info("mail worker: pruned the text of %(messages)d messages and %(confirmations)d sent "
+                            "confirmations (older than MESSAGE_RETENTION_DAYS)", pruned)
+        return push_step()
+
     outbox.run_worker(store, settings["SMTP_URL"], settings["MAIL_FROM"], logger, stop=lambda: bool(stopping),
-                      also=push_step)
+                      also=prune_and_push)
 
 
 @click.command("unsubscribe-link")
@@ -220,7 +238,8 @@ def import_suppressions(file, channel):
         click.echo(f"line {number}: {text!r}: {reason}")
     click.echo(f"{file}: {report.format} list of {report.channel} addresses: {report.lines:,} addresses read, "
                f"{report.imported:,} imported, {report.duplicates:,} duplicates, "
-               f"{report.already:,} already opted out, {len(report.invalid):,} invalid")
+               f"{report.already:,} already opted out, {len(report.invalid):,} invalid, "
+               f"{report.erased:,} erased here (kept suppressed, nothing recorded)")
 
 
 @click.command("backfill-twilio")
@@ -236,7 +255,7 @@ def backfill_twilio(file):
     click.echo(f"{file}: {report.read:,} rows read, {report.inbound:,} inbound, {report.already:,} already recorded; "
                f"recorded {report.recorded:,}: {report.opt_outs:,} opt-outs, {report.opt_ins:,} opt-ins, "
                f"{report.help:,} help, {report.none:,} none, {report.superseded:,} older than a decision "
-               f"recorded here (not acted on)")
+               f"recorded here (not acted on); {report.erased:,} from people erased here (not recorded)")
 
 
 def _read_file(file: str, label: str, job):
@@ -368,4 +387,5 @@ def pull_suppressions(provider):
         click.echo(f"{address!r}: {reason}")
     click.echo(f"{provider}: {report.read:,} suppressions read, {report.everything:,} recorded as opted out of "
                f"everything, {report.categories:,} of a category, {report.already:,} already recorded, "
+               f"{report.erased:,} erased here (kept suppressed), "
                f"{len(report.invalid):,} invalid")

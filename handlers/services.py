@@ -12,7 +12,9 @@ from functools import cached_property
 
 from .core.keyword_file import KeywordFileError, load_keywords
 from .core.keywords import KeywordTable
+from .core.personal_data import ErasureKeyError
 from .core.understanding import ready_model, with_model
+from .storage.erasure import key_problem
 from .storage.store import Store
 from .sync.clients import configured
 
@@ -109,12 +111,15 @@ class Services:
     def prepare(self) -> None:
         """Load the keyword table and migrate the database now: fail before serving, not on a request."""
         _ = self.keywords, self.store
+        problem = key_problem(self.store.connection(), self.settings.get("ERASURE_KEY"))
+        if problem:  # serving without it would let erased people who opted out be contacted again
+            raise ErasureKeyError(problem)
 
     @cached_property
     def store(self) -> Store:
         """The store at DATABASE_URL (PostgreSQL) if set, else the SQLite file DATABASE_PATH; migrated."""
         store = Store(self.settings.get("DATABASE_URL") or self.settings["DATABASE_PATH"],
-                      push_to=configured(self.settings))
+                      push_to=configured(self.settings), erasure_key=self.settings.get("ERASURE_KEY"))
         self.migrated = store.migrate()
         return store
 

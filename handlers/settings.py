@@ -45,6 +45,10 @@ SETTINGS = (
     Setting("SMTP_URL", None, "Where confirmation emails go: smtp://user:pass@host:587?starttls=1 or smtps://..."),
     Setting("MAIL_FROM", None, "From address of confirmation emails, e.g. Acme <no-reply@acme.example>."),
     Setting("UNSUBSCRIBE_SECRET", None, "Signs unsubscribe links (/u/<token>). Unset: no links can be made or opened."),
+    Setting("MESSAGE_RETENTION_DAYS", "90",
+            "Days a message's text, HTML, headers and provider parameters are kept; then only the decision stays."),
+    Setting("ERASURE_KEY", None,
+            "Keys the digests that keep erased people suppressed (16+ chars). Unset: no erasure. Never change it."),
 )
 
 

@@ -20,6 +20,7 @@ from ..core.intake import reply_language
 from ..core.keywords import KeywordTable
 from .bulk import Progress, TransferError, select_for, text_stream
 from .dialect import Dialect
+from .erasure import erased_states
 from .messages import event_row, message_row, record_events, record_messages
 from .states import read_states, write_states
 from .store import Store, now
@@ -40,6 +41,7 @@ class BackfillReport:
     help: int = 0  # recorded: a request for help (nothing answered)
     none: int = 0  # recorded, no decision
     superseded: int = 0  # recorded without acting: dated before a decision already recorded for that person
+    erased: int = 0  # not recorded: from a person erased here (their words stay gone; they stay suppressed)
     problems: list[tuple[int, str]] = field(default_factory=list)  # (line number, what is wrong)
 
     @property
@@ -220,14 +222,14 @@ def backfill_twilio(store: Store, raw: BinaryIO, table: KeywordTable, region: st
     def work(conn) -> None:
         store.db.lock_everyone(conn)
         with store.dialect.bulk(conn):
-            _record_backfill(conn, store.dialect, found, table, report)
+            _record_backfill(conn, store.dialect, found, table, report, store.erasure_key)
 
     store.write(work)
     return report
 
 
 def _record_backfill(conn, dialect: Dialect, found: list[tuple], table: KeywordTable,
-                     report: BackfillReport) -> None:
+                     report: BackfillReport, erasure_key: str | None = None) -> None:
     # Table sizes from the largest ids (no count(*) scan); every consent change also writes an event.
     messages_rows, events_rows = (conn.execute(f"SELECT coalesce(max(id), 0) FROM {name}").fetchone()[0]
                                   for name in ("messages", "events"))
@@ -236,6 +238,10 @@ def _record_backfill(conn, dialect: Dialect, found: list[tuple], table: KeywordT
         {m[SID] for m in found}, messages_rows)}
     new = [m for m in found if m[SID] not in recorded] if recorded else found
     report.already += len(found) - len(new)
+    erased = erased_states(conn, erasure_key, "sms", {m[ADDRESS] for m in new})
+    if erased:
+        kept = [m for m in new if m[ADDRESS] not in erased]
+        report.erased, new = report.erased + len(new) - len(kept), kept
     if not new:
         return
     addresses = {m[ADDRESS] for m in new}

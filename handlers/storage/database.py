@@ -49,6 +49,10 @@ class Database(Protocol):
         """Apply the pending migrations (schema.apply_migrations), once however many processes start
         together; returns their names."""
 
+    def scrub(self, tables: tuple[str, ...]) -> bool:
+        """After rows of `tables` were deleted or blanked: make their bytes unreachable in the database's
+        files (erasure, retention). True when done, False when readers held it off (the next try does it)."""
+
     def health(self) -> str | None:
         """None when the database takes writes, else why not (for /healthz)."""
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 
 from ..core.addresses import CANONICAL
 from ..core.consent import EVERYTHING
+from .erasure import erased_rows
 from .store import Store
 from .suppression import deciding_scopes, suppressed_rows
 
 EXPORT_FORMATS = ("csv", "json")
 EXPORT_COLUMNS = ("channel", "address", "scope", "since")
 ALL = "all"  # the export's name for EVERYTHING
+DIGEST_PREFIX = "hmac-sha256:"  # an erased person's entry: the digest stands where the address would
 
 
 def suppressions(store: Store, channel: str | None, category: str | None) -> Iterator[tuple[str, str, str, str]]:
@@ -32,8 +35,23 @@ def suppressions(store: Store, channel: str | None, category: str | None) -> Ite
         f"SELECT channel, address, scope, status, updated_at FROM consent "
         f"WHERE scope IN ({', '.join('?' * len(scopes))}) {where} ORDER BY channel, address, scope",
         (*scopes, *params))
-    return ((channel, address, ALL if scope == EVERYTHING else scope, since)
-            for channel, address, scope, since in suppressed_rows(rows, category))
+    listed = ((channel, address, ALL if scope == EVERYTHING else scope, since)
+              for channel, address, scope, since in suppressed_rows(rows, category))
+    return itertools.chain(listed, erased_suppressions(store, channel, category))
+
+
+def erased_suppressions(store: Store, channel: str | None, category: str | None) -> Iterator[tuple[str, str, str, str]]:
+    """The erased people kept suppressed, after the addresses: no address is kept for them, so each is
+    listed by its keyed digest, "hmac-sha256:<hex>" (handlers/core/personal_data.py), which a tool holding
+    ERASURE_KEY can match, and which tells one that replaces its list from this file to keep what it had."""
+    wanted = set(deciding_scopes(category))
+    held: dict[tuple[str, str], dict[str, str]] = {}
+    for row_channel, digest, scope, since in erased_rows(store.connection(), channel):
+        if scope in wanted:
+            held.setdefault((row_channel, digest), {})[scope] = since
+    for (row_channel, digest), scopes in held.items():
+        scope = category if category in scopes else EVERYTHING
+        yield row_channel, f"{DIGEST_PREFIX}{digest}", ALL if scope == EVERYTHING else scope, scopes[scope]
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -19,6 +19,7 @@ from ..core.addresses import InvalidAddress, normalise
 from ..core.consent import EVERYTHING, OUT
 from ..core.decision import OPT_OUT, Decision
 from .bulk import Progress, TransferError, text_stream
+from .erasure import erased_states
 from .messages import event_row, record_events
 from .states import queue_pushes, read_states, write_states
 from .store import Store, now
@@ -34,6 +35,7 @@ class ImportReport:
     imported: int = 0  # recorded as opt-outs of everything now
     duplicates: int = 0  # the same address (once normalised) earlier in the file
     already: int = 0  # already opted out of everything here
+    erased: int = 0  # erased here and kept suppressed by digest: a list is not their own act, nothing recorded
     invalid: list[tuple[int, str, str]] = field(default_factory=list)  # (line number, text, reason)
 
 
@@ -140,9 +142,13 @@ def record_opt_outs(store: Store, report: ImportReport, addresses: Iterator[str]
             store.db.lock_everyone(conn)
             with store.dialect.bulk(conn):
                 states = read_states(conn, report.channel, chunk)
+                erased = erased_states(conn, store.erasure_key, report.channel, chunk)
+                report.erased += len(erased)
                 stamp, events, final = now(), [], {}
                 for address in chunk:
                     state = states.get(address)
+                    if address in erased:
+                        continue
                     if state is None:
                         transition, after = fresh, fresh_after
                     elif state.get(EVERYTHING) == OUT:

@@ -306,6 +306,14 @@ class PostgresDatabase(SharedDatabase):
     def lock_everyone(self, conn: PgConnection) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(?)", (BULK_LOCK,))
 
+    def scrub(self, tables: tuple[str, ...]) -> bool:
+        """VACUUM the tables: the deleted rows' versions are removed from them and their indexes, so no
+        query, snapshot or index can reach them. Their bytes may stay in the freed space of a page until
+        it is reused, and in WAL segments, archives and backups until they expire (README, Personal data)."""
+        with self._reporting("vacuum: "), self.pool.connection(timeout=WAIT) as raw:
+            raw.execute(f"VACUUM {', '.join(tables)}")  # outside a transaction: the pool's are autocommit
+        return True
+
     # Schema and health -------------------------------------------------------------------------
 
     def migrate(self) -> list[str]:

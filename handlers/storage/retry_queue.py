@@ -54,9 +54,11 @@ def give_up(store: Store, row: dict, error: str, table: str = "outbox") -> None:
 
 
 def mark_sent(store: Store, row: dict, table: str = "outbox", note: str | None = None) -> None:
-    """Done; `note` keeps what the receiver said when it accepted with a reservation."""
-    _mark(store, row["id"], f"UPDATE {table} SET sent_at = ?, claimed_until = NULL, last_error = ? WHERE id = ?",
-          (now(), note))
+    """Done; `note` keeps what the receiver said when it accepted with a reservation. A confirmation
+    email keeps no body once sent (README, Personal data)."""
+    sent_body = ", body = ''" if table == "outbox" else ""
+    _mark(store, row["id"], f"UPDATE {table} SET sent_at = ?, claimed_until = NULL, last_error = ?{sent_body} "
+                            "WHERE id = ?", (now(), note))
 
 
 def _mark(store: Store, row_id: int, sql: str, values: tuple) -> None:

@@ -190,6 +190,33 @@ migration(
 )
 
 
+# Erasure (GDPR Art. 17) keeps an erased person suppressed without their address: one row per scope they
+# had opted out of, keyed by HMAC-SHA256 of the address under ERASURE_KEY (core/personal_data.py). Each
+# erasure is recorded, without the address: when, by whom, what went and what stayed.
+migration(
+    "m009_erasures",
+    """
+        CREATE TABLE erased_suppressions (
+            channel TEXT NOT NULL,
+            digest TEXT NOT NULL,           -- HMAC-SHA256(ERASURE_KEY, channel + address), hex
+            scope TEXT NOT NULL,            -- '*' for everything, or a category: kept suppressed
+            since TEXT NOT NULL,            -- when the person opted out of it
+            erased_at TEXT NOT NULL,
+            PRIMARY KEY (channel, digest, scope)
+        ) WITHOUT ROWID""",
+    """
+        CREATE TABLE erasures (
+            id INTEGER PRIMARY KEY,
+            erased_at TEXT NOT NULL,
+            actor TEXT NOT NULL,            -- who asked: api, cli, dashboard
+            channel TEXT NOT NULL,
+            kept TEXT NOT NULL,             -- JSON list of the scopes kept suppressed
+            removed TEXT NOT NULL,          -- JSON {table: rows removed}
+            key_fingerprint TEXT NOT NULL   -- which ERASURE_KEY made the digests (never the key)
+        )""",
+)
+
+
 def apply_migrations(conn, dialect: Dialect) -> list[str]:
     """Run the migrations `conn` has not run yet, each in a transaction of its own with the record that
     it ran; returns their names. `conn` is the store's (? placeholders, outside a transaction); the

@@ -24,6 +24,7 @@ import os
 import sqlite3
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -109,6 +110,9 @@ class SqliteDatabase(SharedDatabase):
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # and flush() after COMMIT: see the module's text
             conn.execute("PRAGMA foreign_keys = ON")
+            # What is deleted or overwritten is zeroed in the file, not left in free space (erasure and
+            # retention: README, "Personal data"); scrub() then empties the WAL's older copies.
+            conn.execute("PRAGMA secure_delete = ON")
             self._keep(conn)
         return conn
 
@@ -263,6 +267,27 @@ class SqliteDatabase(SharedDatabase):
                 number = self._shared().count_commit()
         self.flush(number)
         return applied
+
+    def scrub(self, tables: tuple[str, ...], patience: float = 30.0) -> bool:
+        """Copy the WAL into the database file (where secure_delete has zeroed what was deleted) and
+        truncate it, so that neither file holds the old bytes. A reader still on an older snapshot holds
+        the truncation off: each try waits a moment only (writers wait while it does), then lets
+        writers in and tries again, for up to `patience` seconds."""
+        deadline = time.monotonic() + patience
+        with self._reporting("checkpoint: "):
+            conn = self.connection()
+            previous = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+            conn.execute("PRAGMA busy_timeout = 200")
+            try:
+                while True:
+                    busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                    if not busy:
+                        return True
+                    if time.monotonic() > deadline:
+                        return False
+                    time.sleep(0.05)
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {int(previous)}")
 
     def stream(self, sql: str, params: tuple = ()) -> Iterator[tuple]:
         """The rows of one long read, on a connection of its own that sees one snapshot and holds one row

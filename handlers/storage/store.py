@@ -18,11 +18,13 @@ from ..core.consent import apply as consent_apply
 from ..core.decision import OPT_IN, OPT_OUT, Decision
 from ..core.inbound import Inbound, Replay
 from ..core.intake import ASK_WINDOW, ASKED, CONFIRMATION_INTERVAL, Decide, Recorded, confirms
+from ..core.personal_data import address_digest
 from ..core.provider_events import COMPLAINT_RULE
 from .database import Database, StoreError, is_postgres_url, lock_key, sqlite_path
+from .erasure import erased_state_column, erased_states, forget_erasure
 from .messages import message_row, record_message
 from .states import queue_pushes, read_state, record_transition, state_column, state_of
-from .suppression import suppressed_among
+from .suppression import Suppressed, suppressed_among
 
 __all__ = ["Store", "StoreError", "now", "dict_rows"]
 T = TypeVar("T")
@@ -63,12 +65,15 @@ class Store:
     """Every query the service makes, over one database: a SQLite file path (or sqlite:/// URL), or a
     postgresql:// URL."""
 
-    def __init__(self, location: str, push_to: tuple[str, ...] = ()):
+    def __init__(self, location: str, push_to: tuple[str, ...] = (), erasure_key: str | None = None):
         self.db = open_database(location)
         self.dialect = self.db.dialect
         self.location = self.db.location
         # The providers every change of email consent is queued for (handlers/storage/pushes.py).
         self.push_to = push_to
+        # Recognises erased people, kept suppressed by a digest of their address (handlers/storage/erasure.py).
+        self.erasure_key = erasure_key
+        self._erased_column = f", {erased_state_column(self.dialect)}" if erasure_key else ""
         self._state_column = state_column(self.dialect)
         self._next_message_id = self.dialect.next_id("messages")
 
@@ -108,6 +113,9 @@ class Store:
         """
         params = json.dumps(inbound.params, ensure_ascii=False)  # outside the lock: it is the costly part
         key = lock_key(inbound.channel, inbound.address)
+        # An erased person is known by their digest only; with no ERASURE_KEY no one was erased.
+        digest = address_digest(self.erasure_key, inbound.channel, inbound.address) if self.erasure_key else None
+        erased_params = (inbound.channel, digest) if digest else ()
 
         def work(conn) -> Recorded:
             self.db.lock_person(conn, key)
@@ -115,20 +123,23 @@ class Store:
             # new message's id: each statement costs the webhook CPU (on PostgreSQL a round trip too,
             # and the writes below go in one more with COMMIT).
             asked_since = (datetime.now(timezone.utc) - ASK_WINDOW).isoformat(timespec="microseconds")
-            seen, known, asked, state, message_id = conn.execute(
+            seen, known, asked, state, message_id, *erased = conn.execute(
                 "SELECT (SELECT id FROM messages WHERE provider = ? AND provider_id = ?), "
                 "(SELECT language FROM messages WHERE channel = ? AND address = ? AND language_sure = 1 "
                 "ORDER BY id DESC LIMIT 1), "
                 "(SELECT 1 FROM messages WHERE channel = ? AND address = ? AND action = ? AND received_at > ? "
                 "LIMIT 1), "
-                + self._state_column + ", " + self._next_message_id,
+                + self._state_column + ", " + self._next_message_id + self._erased_column,
                 (inbound.provider, inbound.provider_id, inbound.channel, inbound.address,
-                 inbound.channel, inbound.address, ASKED, asked_since, inbound.channel, inbound.address)).fetchone()
+                 inbound.channel, inbound.address, ASKED, asked_since, inbound.channel, inbound.address,
+                 *erased_params)).fetchone()
             if inbound.nonce:
                 self._use_nonce(conn, inbound)
             if seen is not None:
                 return Recorded(True, seen, None, None)
-            outcome = decide(state_of(state), known, asked is not None)
+            # Erased: no consent rows, only the scopes kept suppressed (their own act may change that).
+            erased_state = state_of(erased[0]) if erased else {}
+            outcome = decide({**erased_state, **state_of(state)}, known, asked is not None)
             decision, transition, reply = outcome.decision, outcome.transition, outcome.reply
             stamp = now()
             categories = json.dumps(list(decision.categories))
@@ -143,6 +154,8 @@ class Store:
                 if pushed:
                     queue_pushes(conn, self.push_to, inbound.synced_from,
                                  [(inbound.address, transition.action, categories, event_id, stamp)])
+            if erased_state and transition.after != transition.before:
+                forget_erasure(conn, inbound.channel, digest)  # a new consenting person: their rows say it now
             if outcome.mail and inbound.address:
                 self._queue_confirmation(conn, inbound, message_id, outcome.mail, stamp)
             return Recorded(False, message_id, transition, reply, decision.rule)
@@ -180,12 +193,18 @@ class Store:
         """Which of `addresses` must not be contacted (on `channel`, for `category` if given): the core's
         rule (consent.suppressed), through handlers/storage/suppression.py."""
         wanted = addresses if isinstance(addresses, (set, frozenset)) else set(addresses)
-        return suppressed_among(self.connection(), channel, wanted, category)
+        conn = self.connection()
+        found = suppressed_among(conn, channel, wanted, category)
+        erased = erased_states(conn, self.erasure_key, channel, wanted - found)
+        if erased:
+            is_suppressed = Suppressed(category)
+            found |= {address for address, state in erased.items() if is_suppressed(state)}
+        return found
 
     def contact(self, channel: str, address: str) -> dict:
         """Current state and full history of one address."""
         conn = self.connection()
-        state = read_state(conn, channel, address)
+        state = self.state(channel, address)
         events = dict_rows(conn.execute(
             "SELECT e.id, e.action, e.categories, e.changed, e.state_after, e.source, e.created_at, "
             "e.message_id, m.body AS message, m.rule, m.matched, m.stage, m.confidence FROM events e "
@@ -225,7 +244,10 @@ class Store:
         return tuple(row) if row else None
 
     def state(self, channel: str, address: str) -> dict[str, str]:
-        return read_state(self.connection(), channel, address)
+        """The consent state of one address: its rows, or what was kept suppressed when it was erased."""
+        conn = self.connection()
+        erased = erased_states(conn, self.erasure_key, channel, (address,)).get(address, {})
+        return {**erased, **read_state(conn, channel, address)}
 
     def review(self, message_id: int, verdict: str, actor: str, categories: tuple[str, ...]) -> dict:
         """An operator's verdict on a flagged message: 'confirmed', 'not_opt_out' or 'opt_out'.

@@ -11,6 +11,7 @@ from ..core import intake
 from ..core.addresses import InvalidAddress, normalise_email
 from ..core.keywords import KeywordTable
 from ..core.provider_events import OPT_OUT, ProviderEvent, as_inbound, category_for
+from ..storage.erasure import erased_states
 from ..storage.imports import ImportReport, record_opt_outs
 from ..storage.store import Store
 from .clients import Client
@@ -23,6 +24,7 @@ class PullReport:
     everything: int = 0  # recorded now as opted out of everything
     categories: int = 0  # recorded now as opted out of a category
     already: int = 0  # already so here
+    erased: int = 0  # erased here and kept suppressed by digest: nothing recorded (not their own act)
     invalid: list[tuple[str, str]] = field(default_factory=list)  # (address, reason)
 
 
@@ -43,6 +45,9 @@ def pull_suppressions(store: Store, client: Client, table: KeywordTable, rows: I
         if not categories:
             everything.append(address)
             continue
+        if erased_states(store.connection(), store.erasure_key, "email", (address,)):
+            report.erased += 1
+            continue
         event = ProviderEvent("email", client.name, f"pull:{key}:{address}", address, OPT_OUT,
                               f"pulled from {key}", categories, flagged, evidence={"list": key})
         inbound, decision = as_inbound(event)
@@ -53,4 +58,5 @@ def pull_suppressions(store: Store, client: Client, table: KeywordTable, rows: I
     counted = record_opt_outs(store, ImportReport(client.name, "email"), iter(dict.fromkeys(everything)),
                               f"pull:{client.name}")
     report.everything, report.already = counted.imported, report.already + counted.already
+    report.erased += counted.erased
     return report

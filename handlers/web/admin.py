@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from datetime import datetime, timedelta, timezone
 
@@ -31,7 +32,10 @@ from flask.sessions import SecureCookieSessionInterface
 from ..core.addresses import CHANNELS, InvalidAddress, normalise
 from ..core.consent import EVERYTHING, suppressed
 from ..core.keyword_file import KeywordFileError
+from ..core.personal_data import ErasureKeyError, kept_scopes, retention_days
 from ..storage import reports, sessions
+from ..storage.erasure import erase
+from ..storage.person_export import person_export
 from ..storage.store import StoreError
 from . import charts as chart_geometry
 from . import labels
@@ -252,6 +256,46 @@ def contacts():
     return page("contacts.html", **context, address=address,
                 state=[("everything", blocked[EVERYTHING])] + [(c, blocked[c]) for c in categories],
                 trail=reports.audit_trail(store, record, channel, address))
+
+
+@admin.post("/contacts/export")
+def contact_export():
+    """The person's data as a JSON download (a subject access request); the address comes in the form."""
+    person = person_in_form()
+    if not isinstance(person, tuple):
+        return person
+    days = retention_days(services().settings.get("MESSAGE_RETENTION_DAYS"))
+    exported = person_export(services().store, *person, services().keywords.categories, days)
+    return Response(json.dumps(exported, indent=2, ensure_ascii=False), mimetype="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="person-export.json"'})
+
+
+@admin.post("/contacts/erase")
+def contact_erase():
+    """First a confirmation page (what goes, what stays); erased only when that page's form says so."""
+    person = person_in_form()
+    if not isinstance(person, tuple):
+        return person
+    channel, address = person
+    store = services().store
+    if request.form.get("confirmed") != "yes":
+        record = store.contact(channel, address)
+        return page("erase.html", channel=channel, address=address, messages=len(record["messages"]),
+                    events=len(record["events"]), kept=kept_scopes(record["state"]))
+    try:
+        result = erase(store, services().settings.get("ERASURE_KEY"), channel, address, actor="dashboard")
+    except ErasureKeyError as e:
+        return page("message.html", 503, title="Nothing was erased", text=str(e))
+    return page("erase.html", channel=channel, result=result)
+
+
+def person_in_form():
+    """(channel, canonical address) from a contact page's form, or the page that says what is wrong."""
+    channel = request.form.get("channel", "")
+    try:
+        return channel, normalise(channel, request.form.get("address", ""), services().settings["DEFAULT_REGION"])
+    except InvalidAddress as e:
+        return page("message.html", 400, title="Not an address", text=f"Not a {channel} address: {e}")
 
 
 def keyword_status() -> dict:

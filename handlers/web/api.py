@@ -10,7 +10,10 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ..core import links
 from ..core.addresses import CANONICAL, CHANNELS, InvalidAddress, normalise
 from ..core.consent import EVERYTHING, suppressed
+from ..core.personal_data import ErasureKeyError, retention_days
 from ..storage import export
+from ..storage.erasure import erase
+from ..storage.person_export import person_export
 from ..storage.store import StoreError
 from .context import services
 from .responses import json_error, rate_limited
@@ -105,13 +108,60 @@ def export_suppressions():
 
 @api.get("/contacts/<channel>/<path:address>")
 def contact(channel: str, address: str):
-    """Current state per category and the full history of one address."""
+    """Current state per category and the full history of one address. Kept for compatibility: the address
+    lands in access logs; POST /api/v1/contacts/lookup takes it in the body."""
     if channel not in CHANNELS:
         return json_error(404, f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}")
     try:
         address = normalise(channel, address, services().settings["DEFAULT_REGION"])
     except InvalidAddress as e:
         return json_error(400, str(e), address=address)
+    return contact_record(channel, address)
+
+
+@api.post("/contacts/lookup")
+def contact_lookup():
+    """{"channel", "address"} -> what GET /contacts/<channel>/<address> answers, with no address in the URL."""
+    person = person_named(request.get_json(silent=True))
+    return person if isinstance(person, Response) else contact_record(*person)
+
+
+@api.post("/erasures")
+def erasures():
+    """{"channel", "address"} -> erase the person; what was removed and which scopes stayed suppressed."""
+    person = person_named(request.get_json(silent=True))
+    if isinstance(person, Response):
+        return person
+    try:
+        result = erase(services().store, services().settings.get("ERASURE_KEY"), *person, actor="api")
+    except ErasureKeyError as e:
+        return json_error(503, str(e))
+    return jsonify(result)
+
+
+@api.post("/people/export")
+def people_export():
+    """{"channel", "address"} -> everything held about the person, as JSON (a subject access request)."""
+    person = person_named(request.get_json(silent=True))
+    if isinstance(person, Response):
+        return person
+    days = retention_days(services().settings.get("MESSAGE_RETENTION_DAYS"))
+    return jsonify(person_export(services().store, *person, services().keywords.categories, days))
+
+
+def person_named(body) -> tuple[str, str] | Response:
+    """(channel, canonical address) from a {"channel", "address"} body, or the 400 that says what is wrong
+    (without repeating the address)."""
+    if not isinstance(body, dict) or body.get("channel") not in CHANNELS or not isinstance(body.get("address"), str):
+        return json_error(400, 'expected a JSON object like {"channel": "sms", "address": "+14155550100"} '
+                               f"(channel one of {', '.join(CHANNELS)})")
+    try:
+        return body["channel"], normalise(body["channel"], body["address"], services().settings["DEFAULT_REGION"])
+    except InvalidAddress as e:
+        return json_error(400, f"not a {body['channel']} address: {e}")
+
+
+def contact_record(channel: str, address: str) -> Response:
     record = services().store.contact(channel, address)
     categories = services().keywords.categories
     blocked = suppressed(record["state"], categories)

@@ -1,0 +1,154 @@
+"""Erasure (GDPR Art. 17): every row holding a person's address or words goes, and what stays is one
+suppression entry per scope they had opted out of, keyed by a digest of the address under ERASURE_KEY
+(core/personal_data.py says why). Also the lookups by digest that keep an erased person suppressed: the
+suppression check, the webhook's state, imports, backfills and provider pulls read them here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime, timezone
+
+from ..core.personal_data import (
+    Digester,
+    ErasureKeyError,
+    address_digest,
+    checked_key,
+    erased_state,
+    kept_scopes,
+    key_fingerprint,
+)
+from .bulk import in_batches
+from .database import lock_key
+from .states import read_state
+from .suppression import MANY
+
+# The rows of one person, in the order they can go (a row before the rows it refers to); each
+# statement's parameters are (channel, address), repeated as its ? marks ask.
+_MINE = "SELECT id FROM {table} WHERE channel = ? AND address = ?"
+_DELETIONS = (
+    ("reviews", "DELETE FROM reviews WHERE message_id IN (" + _MINE.format(table="messages") + ") "
+                "OR event_id IN (" + _MINE.format(table="events") + ")", 2),
+    ("outbox", "DELETE FROM outbox WHERE (channel = ? AND address = ?) OR message_id IN ("
+               + _MINE.format(table="messages") + ")", 2),
+    # Pushes carry no channel: they are all email's.
+    ("provider_pushes", "DELETE FROM provider_pushes WHERE (? = 'email' AND address = ?) OR event_id IN ("
+                        + _MINE.format(table="events") + ")", 2),
+    ("nonces", "DELETE FROM nonces WHERE EXISTS (SELECT 1 FROM messages m WHERE m.channel = ? AND m.address = ? "
+               "AND m.provider = nonces.provider AND m.provider_id = nonces.provider_id)", 1),
+    ("events", "DELETE FROM events WHERE channel = ? AND address = ?", 1),
+    ("messages", "DELETE FROM messages WHERE channel = ? AND address = ?", 1),
+    ("consent", "DELETE FROM consent WHERE channel = ? AND address = ?", 1),
+    ("links", "DELETE FROM links WHERE channel = ? AND address = ?", 1),
+)
+ERASED_TABLES = tuple(table for table, _, _ in _DELETIONS)
+
+
+def deleted(conn, sql: str, params: tuple) -> int:
+    """Run a DELETE or UPDATE; how many rows it touched (RETURNING: both databases' cursors count alike)."""
+    return len(conn.execute(sql + " RETURNING 1", params).fetchall())
+
+
+def erased_state_column(dialect) -> str:
+    """The erased state of one digest as a column of a bigger SELECT (parameters: channel, digest), read
+    back with states.state_of: the webhook asks for it in the statement that asks everything else."""
+    return (f"(SELECT CAST({dialect.json_object_agg}(scope, CAST('out' AS TEXT)) AS TEXT) "
+            "FROM erased_suppressions WHERE channel = ? AND digest = ?)")
+
+
+def forget_erasure(conn, channel: str, digest: str) -> None:
+    """An erased person acted again (START, a page): from now on their own consent rows say it all."""
+    conn.execute_later("DELETE FROM erased_suppressions WHERE channel = ? AND digest = ?", (channel, digest))
+
+
+def any_erased(conn, channel: str | None = None) -> bool:
+    where, params = ("WHERE channel = ?", (channel,)) if channel else ("", ())
+    return conn.execute(f"SELECT 1 FROM erased_suppressions {where} LIMIT 1", params).fetchone() is not None
+
+
+def erased_states(conn, key: str | None, channel: str, addresses: Iterable[str]) -> dict[str, dict[str, str]]:
+    """{address: its erased state} for those of `addresses` that were erased and kept suppressed. Nothing
+    is hashed when no one of the channel was erased (the common case: a check of a million costs nothing)."""
+    if not key or not any_erased(conn, channel):
+        return {}
+    digest = Digester(key, channel)
+    by_digest = {digest(address): address for address in addresses}
+    sql = "SELECT digest, scope FROM erased_suppressions WHERE channel = ?"
+    rows: Iterable[tuple]
+    if len(by_digest) <= MANY:
+        rows = in_batches(conn, sql + " AND digest IN ({marks})", (channel,), by_digest)
+    else:
+        rows = (row for row in conn.execute(sql, (channel,)) if row[0] in by_digest)
+    found: dict[str, dict[str, str]] = {}
+    for digest_found, scope in rows:
+        found.setdefault(by_digest[digest_found], {}).update(erased_state([scope]))
+    return found
+
+
+def erased_rows(conn, channel: str | None) -> list[tuple[str, str, str, str]]:
+    """(channel, digest, scope, since) of every entry kept after an erasure, for the suppression export."""
+    where, params = ("WHERE channel = ?", (channel,)) if channel else ("", ())
+    return conn.execute(f"SELECT channel, digest, scope, since FROM erased_suppressions {where} "
+                        "ORDER BY channel, digest, scope", params).fetchall()
+
+
+def key_problem(conn, key: str | None) -> str | None:
+    """Why erased people would not be recognised with `key` (unset, or not the key of the erasures on
+    record), else None."""
+    row = conn.execute("SELECT key_fingerprint FROM erasures WHERE key_fingerprint <> ? LIMIT 1",
+                       (key_fingerprint(key) if key else "",)).fetchone()
+    if row is None:
+        return None
+    if not key:
+        return "ERASURE_KEY is not set, but erased people are kept suppressed by it: set it back"
+    return ("ERASURE_KEY is not the key earlier erasures were made with: the people they keep suppressed "
+            "would be contactable again; set the old key back (README, Personal data)")
+
+
+def erase(store, key: str | None, channel: str, address: str, actor: str) -> dict:
+    """Remove every row holding `address` (canonical) or its words, keep one suppression entry per scope it
+    had opted out of, record the erasure (never the address), and make the removed bytes unreachable in
+    the database's files (Database.scrub). Returns {"removed": {table: rows}, "kept": [scope ...],
+    "erasure_id", "physically_removed"}. ErasureKeyError without a usable ERASURE_KEY."""
+    key = checked_key(key)
+    digest, fingerprint = address_digest(key, channel, address), key_fingerprint(key)
+
+    def work(conn) -> dict:
+        store.db.lock_person(conn, lock_key(channel, address))
+        problem = key_problem(conn, key)
+        if problem:
+            raise ErasureKeyError(problem)
+        since = dict(conn.execute("SELECT scope, updated_at FROM consent WHERE channel = ? AND address = ?",
+                                  (channel, address)).fetchall())
+        earlier = dict(conn.execute("SELECT scope, since FROM erased_suppressions WHERE channel = ? AND digest = ?",
+                                    (channel, digest)).fetchall())
+        state = {**erased_state(list(earlier)), **read_state(conn, channel, address)}
+        kept = kept_scopes(state)
+        removed = {table: deleted(conn, sql, (channel, address) * times) for table, sql, times in _DELETIONS}
+        stamp = _now()
+        conn.executemany("INSERT INTO erased_suppressions (channel, digest, scope, since, erased_at) "
+                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, digest, scope) DO NOTHING",
+                         [(channel, digest, scope, since.get(scope) or earlier.get(scope) or stamp, stamp)
+                          for scope in kept])
+        erasure_id = conn.execute(
+            "INSERT INTO erasures (erased_at, actor, channel, kept, removed, key_fingerprint) "
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (stamp, actor, channel, json.dumps(kept), json.dumps(removed), fingerprint)).fetchone()[0]
+        return {"erasure_id": erasure_id, "erased_at": stamp, "removed": removed, "kept": kept}
+
+    result = store.write(work)
+    result["physically_removed"] = store.db.scrub(ERASED_TABLES)
+    return result
+
+
+def erasures(store, limit: int = 100) -> list[dict]:
+    """The latest erasures on record (when, who, channel, what stayed, what went), newest first."""
+    rows = store.connection().execute(
+        "SELECT id, erased_at, actor, channel, kept, removed FROM erasures ORDER BY id DESC LIMIT ?", (limit,))
+    return [{"id": i, "erased_at": at, "actor": actor, "channel": channel, "kept": json.loads(kept),
+             "removed": json.loads(removed)} for i, at, actor, channel, kept, removed in rows]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")  # as the store stamps its rows
