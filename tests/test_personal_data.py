@@ -2,6 +2,8 @@
 nothing of the person in the database's files, retention, and the access export."""
 
 import base64
+import hashlib
+import hmac
 import io
 import json
 import re
@@ -11,7 +13,7 @@ import psycopg
 import pytest
 from conftest import ADMIN_TOKEN, twilio_params, twilio_post
 
-from handlers.core.personal_data import ErasureKeyError
+from handlers.core.personal_data import Digester, ErasureKeyError, address_digest
 from handlers.storage import imports
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
@@ -220,3 +222,10 @@ def test_the_dashboard_erases_after_a_confirmation(three_people, app):
     assert done.status_code == 200 and "Erased" in done.text and OTHER not in done.text
     assert api(three_people, "contacts/lookup", channel="sms", address=OTHER)["messages"] == []
     assert suppressed(three_people, "sms", OTHER)
+
+
+@pytest.mark.parametrize("key", ["k" * 16, "k" * 64, "a key longer than the block of SHA-256 " * 3])
+@pytest.mark.parametrize("address", ["+14155550100", "pat@example.org", "ünïcode@example.org"])
+def test_the_fast_digest_is_hmac_sha256(key, address):
+    expected = hmac.new(key.encode(), f"email\n{address}".encode(), hashlib.sha256).hexdigest()
+    assert Digester(key, "email")(address) == address_digest(key, "email", address) == expected

@@ -42,16 +42,24 @@ def address_digest(key: str, channel: str, address: str) -> str:
 
 
 class Digester:
-    """address_digest for one key and channel, many times: the keyed state is computed once (a million
-    addresses checked in a second or so, not three)."""
+    """address_digest for one key and channel, many times: HMAC as RFC 2104 builds it, from SHA-256 states
+    keyed once, so that each address costs two SHA-256 blocks and nothing more (the hmac module's own
+    objects cost three times as much: a million addresses checked in about a second, not three)."""
 
     def __init__(self, key: str, channel: str):
-        self._keyed = hmac.new(key.encode(), f"{channel}\n".encode(), hashlib.sha256)
+        block = key.encode()
+        if len(block) > 64:  # RFC 2104: a key longer than the hash's block is hashed first
+            block = hashlib.sha256(block).digest()
+        block = block.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block) + f"{channel}\n".encode())
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
 
     def __call__(self, address: str) -> str:
-        keyed = self._keyed.copy()
-        keyed.update(address.encode())
-        return keyed.hexdigest()
+        inner = self._inner.copy()
+        inner.update(address.encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 
 
 def key_fingerprint(key: str) -> str:
