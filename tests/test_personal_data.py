@@ -15,6 +15,7 @@ from conftest import ADMIN_TOKEN, twilio_params, twilio_post
 
 from handlers.core.personal_data import Digester, ErasureKeyError, address_digest
 from handlers.storage import imports
+from handlers.storage.retention import DailyPrune
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -229,3 +230,15 @@ def test_the_dashboard_erases_after_a_confirmation(three_people, app):
 def test_the_fast_digest_is_hmac_sha256(key, address):
     expected = hmac.new(key.encode(), f"email\n{address}".encode(), hashlib.sha256).hexdigest()
     assert Digester(key, "email")(address) == address_digest(key, "email", address) == expected
+
+
+def test_the_worker_prunes_at_start_then_daily(three_people, app, db):
+    now = [1000.0]
+    daily = DailyPrune(app.extensions["optout"].store, 0, clock=lambda: now[0])
+    assert daily()["messages"] == 5
+    text(three_people, "a later violetpelican", OTHER)
+    now[0] += DailyPrune.interval - 1
+    assert daily() is None  # not a day yet
+    assert db.execute("SELECT count(*) FROM messages WHERE body <> ''").fetchone()[0] == 1
+    now[0] += 1
+    assert daily()["messages"] == 1
