@@ -48,7 +48,7 @@ def fuzz_app(tmp_path_factory):
                       "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "ADMIN_TOKEN": "fuzz-admin", "DEFAULT_REGION": "US",
                       "PUBLIC_BASE_URL": None, "INBOUND_EMAIL_USER": USER, "INBOUND_EMAIL_PASSWORD": PASSWORD,
                       "MAILGUN_SIGNING_KEY": MAILGUN_KEY, "UNSUBSCRIBE_SECRET": "fuzz-secret",
-                      "SENDGRID_EVENT_PUBLIC_KEY": SENDGRID_PUBLIC})
+                      "SENDGRID_EVENT_PUBLIC_KEY": SENDGRID_PUBLIC, "ERASURE_KEY": "fuzz-erasure-key-0123456789"})
     app.db_path = str(path)
     return app
 
@@ -217,6 +217,9 @@ ROUTES = {  # each route's fuzz tests below; test_every_route_is_fuzzed keeps th
     "/api/v1/suppressions": "test_api_random_queries",
     "/api/v1/contacts/<channel>/<path:address>": "test_api_random_queries",
     "/api/v1/unsubscribe-link": "test_api_random_queries",
+    "/api/v1/contacts/lookup": "test_api_personal_data_random_json",
+    "/api/v1/erasures": "test_api_personal_data_random_json",
+    "/api/v1/people/export": "test_api_personal_data_random_json",
     "/healthz": "test_random_credentials_on_every_route",
     "/admin/login": "test_admin_random_input",
     "/admin/logout": "test_admin_random_input",
@@ -224,6 +227,8 @@ ROUTES = {  # each route's fuzz tests below; test_every_route_is_fuzzed keeps th
     "/admin/review": "test_admin_random_input",
     "/admin/review/<int:message_id>": "test_admin_random_input",
     "/admin/contacts": "test_admin_random_input",
+    "/admin/contacts/export": "test_admin_random_input",
+    "/admin/contacts/erase": "test_admin_random_input",
 }
 
 
@@ -238,6 +243,13 @@ def test_every_route_is_fuzzed(fuzz_app):
 def test_api_random_json(fuzz_app, payload):
     response = fuzz_app.test_client().post("/api/v1/suppressions/check", json=payload, headers=BEARER)
     assert sound(response) in (200, 400)
+
+
+@FUZZ
+@given(payload=st.one_of(JSON, st.fixed_dictionaries({"channel": st.sampled_from(["sms", "email"]), "address": TEXT})))
+def test_api_personal_data_random_json(fuzz_app, payload):
+    for path in ("/api/v1/contacts/lookup", "/api/v1/people/export", "/api/v1/erasures"):
+        assert sound(fuzz_app.test_client().post(path, json=payload, headers=BEARER)) in (200, 400)
 
 
 @FUZZ
@@ -263,6 +275,8 @@ def test_admin_random_input(fuzz_app, query, form, message_id):
         assert sound(client.get(path, query_string=query)) in (200, 400)
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/admin/review").text).group(1)
     sound(client.post(f"/admin/review/{message_id}", data={**form, "csrf": csrf}))
+    for path in ("/admin/contacts/export", "/admin/contacts/erase"):
+        assert sound(client.post(path, data={**query, **form, "csrf": csrf})) in (200, 400)
     assert sound(client.post("/admin/logout", data={"csrf": csrf})) == 303
 
 
