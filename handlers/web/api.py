@@ -14,7 +14,7 @@ from ..storage import export
 from ..storage.store import StoreError
 from .context import services
 from .responses import json_error, rate_limited
-from .throttles import shared_throttle
+from .throttles import credential_failures
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 health = Blueprint("health", __name__)
@@ -26,13 +26,15 @@ def require_admin_token():
     expected = services().settings["ADMIN_TOKEN"]
     if not expected:
         return json_error(401, "the API is closed: ADMIN_TOKEN is not set on the server")
-    failures = shared_throttle("api_token_failures", limit=30, window=60)
+    failures = credential_failures("api_token_failures", limit=30, window=60, key=expected)
     client = request.remote_addr or ""
-    if failures.full(client):
-        return rate_limited(json_error(429, "too many requests with a wrong token; wait a minute"), 60)
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
-        failures.allow(client)
+    given = given.strip() if scheme.lower() == "bearer" else ""
+    correct = bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+    if failures.refused(client, given, correct):
+        return rate_limited(json_error(429, "too many requests with a wrong token; wait a minute"), 60)
+    if not correct:
+        failures.count(client, given)
         response = json_error(401, "missing or wrong bearer token (Authorization: Bearer <ADMIN_TOKEN>)")
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
