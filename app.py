@@ -67,8 +67,8 @@ def create_app(test_config: dict | None = None) -> Flask:
             if not settings[name]:
                 app.logger.warning("%s is not set: %s", name, consequence)
         if not settings.get("PUBLIC_BASE_URL") and not app.debug:
-            app.logger.warning("PUBLIC_BASE_URL is not set: Twilio signatures are checked against, and unsubscribe "
-                               "links made from, the Host each request names")
+            app.logger.warning("PUBLIC_BASE_URL is not set: Twilio signatures are checked against the Host each "
+                               "request names, and the API makes no unsubscribe links")
     return app
 
 

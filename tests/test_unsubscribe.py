@@ -104,9 +104,17 @@ def test_the_link_api_needs_the_token(client):
 
 
 def test_without_a_secret_no_link_is_made(settings, make_app):
-    client = make_app(settings).test_client()
+    client = make_app({**settings, "PUBLIC_BASE_URL": "https://optout.example.com"}).test_client()
     response = client.get("/api/v1/unsubscribe-link?channel=email&address=a@b.co", headers=AUTH)
     assert response.status_code == 503 and "UNSUBSCRIBE_SECRET" in response.json["error"]
+
+
+def test_without_a_public_base_url_no_link_is_made_on_the_host_a_caller_names(settings, make_app, db):
+    client = make_app({**settings, "UNSUBSCRIBE_SECRET": SECRET}).test_client()
+    response = client.get("/api/v1/unsubscribe-link?channel=email&address=a@b.co",
+                          headers={**AUTH, "Host": "evil.example"})
+    assert response.status_code == 503 and "PUBLIC_BASE_URL" in response.json["error"]
+    assert "evil.example" not in response.text and db.execute("SELECT count(*) FROM links").fetchone()[0] == 0
 
 
 def test_the_command_prints_the_same_link(settings):
@@ -304,7 +312,8 @@ def test_a_logo_is_shown_and_allowed_from_its_origin_only(settings, make_app, tm
     keywords = tmp_path / "keywords.yaml"
     keywords.write_text((ROOT / "keywords.yaml").read_text().replace(
         "# logo_url: https://cdn.acme.example/logo.svg", "logo_url: https://cdn.acme.example/brand/logo.svg", 1))
-    app = make_app({**settings, "KEYWORDS_PATH": str(keywords), "UNSUBSCRIBE_SECRET": SECRET})
+    app = make_app({**settings, "KEYWORDS_PATH": str(keywords), "UNSUBSCRIBE_SECRET": SECRET,
+                    "PUBLIC_BASE_URL": "https://optout.example.com"})
     client = app.test_client()
     response = client.get(path_of(mint(client)))
     assert '<img src="https://cdn.acme.example/brand/logo.svg" alt="Acme Outfitters">' in response.get_data(True)

@@ -130,10 +130,14 @@ def contact(channel: str, address: str):
 @api.get("/unsubscribe-link")
 def unsubscribe_link():
     """?channel=email&address=...&category=... -> the page URL and the List-Unsubscribe headers."""
+    settings = services().settings
+    if not settings["PUBLIC_BASE_URL"]:
+        # Never the Host a caller names: a link sent to people must point at our own origin.
+        return json_error(503, "PUBLIC_BASE_URL is not set on the server: links are made only under the "
+                               "public origin (https://optout.example.com)")
     try:
-        settings = services().settings
         link = links.links_for(request.args.get("channel"), request.args.get("address"), request.args.get("category"),
-                               settings["PUBLIC_BASE_URL"] or request.host_url, secret=settings["UNSUBSCRIBE_SECRET"],
+                               settings["PUBLIC_BASE_URL"], secret=settings["UNSUBSCRIBE_SECRET"],
                                region=settings["DEFAULT_REGION"], categories=services().keywords.categories,
                                link_id=services().store.link_id)
     except ValueError as e:
