@@ -17,6 +17,7 @@ from handlers.web import guards
 from handlers.web.admin import admin
 from handlers.web.api import api, health
 from handlers.web.preferences import pages
+from handlers.web.responses import strict_transport_security
 from handlers.web.provider_webhooks import provider_webhooks
 from handlers.web.sms_webhook import DirectSmsWebhook, webhooks
 
@@ -51,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(admin)
     cli.register(app)
     guards.register(app)
+    app.after_request(strict_transport_security)
     app.teardown_appcontext(lambda error: services.release())
 
     if click.get_current_context(silent=True) is not None:
