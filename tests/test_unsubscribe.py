@@ -210,6 +210,52 @@ def test_saving_the_form_needs_the_page_cookie(client, db):
     assert state(db) == {}
 
 
+def test_a_csrf_pair_the_client_chose_is_refused(client, db):
+    path = path_of(mint(client))
+    client.get(path)
+    client.set_cookie("optout_csrf", "chosen-by-the-client", domain="localhost", path="/u/")
+    assert client.post(path, data={"csrf": "chosen-by-the-client", "keep": ["promotions"]}).status_code == 400
+    assert state(db) == {}
+
+
+def test_the_form_of_one_link_cannot_be_posted_to_another(client, db):
+    page = client.get(path_of(mint(client, "sam@example.org"))).get_data(as_text=True)
+    assert client.post(path_of(mint(client)), data={"csrf": csrf_of(page), "keep": []}).status_code == 400
+    assert state(db) == {}
+
+
+def opt_in(client, what):
+    """The person opts back in on the page of a link made now: to everything (None) or one category."""
+    path = path_of(mint(client))
+    page = client.get(path).get_data(as_text=True)
+    categories = re.findall(r'name="keep" value="(\w+)"', page)
+    receiving = set(re.findall(r'name="keep" value="(\w+)" checked', page))
+    keep = categories if what is None else sorted(receiving | {what})
+    assert client.post(path, data={"csrf": csrf_of(page), "keep": keep}).status_code == 200
+
+
+@pytest.mark.parametrize("category, again, refused", [
+    (None, None, True),                     # any opt-in after the link was made
+    (None, "surveys", True),
+    ("surveys", "surveys", True),
+    ("surveys", None, True),
+    ("promotions", "surveys", False),       # another category's opt-in: the promotions link still works
+])
+def test_a_one_click_replayed_after_a_later_opt_in_is_refused(client, db, monkeypatch, category, again, refused):
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() - 86400)  # the link was made yesterday
+    path = path_of(mint(client, category=category))
+    monkeypatch.setattr(time, "time", real)
+    assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    opt_in(client, again)  # the person opts back in today
+    after_opt_in = state(db)
+    response = client.post(path, data={"List-Unsubscribe": "One-Click"})  # the same POST, replayed
+    assert response.status_code == (409 if refused else 200)
+    assert not refused or state(db) == after_opt_in
+    fresh = path_of(mint(client, category=category))  # a link made after the opt-in works
+    assert client.post(fresh, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+
+
 @pytest.mark.parametrize("keep, everything, expected", [
     (["promotions", "newsletter"], False, {"surveys": "out"}),
     ([], False, {"promotions": "out", "surveys": "out", "newsletter": "out"}),
