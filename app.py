@@ -17,8 +17,8 @@ from handlers.web import guards
 from handlers.web.admin import admin
 from handlers.web.api import api, health
 from handlers.web.preferences import pages
-from handlers.web.responses import strict_transport_security
 from handlers.web.provider_webhooks import provider_webhooks
+from handlers.web.responses import strict_transport_security
 from handlers.web.sms_webhook import DirectSmsWebhook, webhooks
 
 

@@ -64,8 +64,9 @@ def preferences(token: str):
     # A link made for one category opens on it, while the person still gets it: one button stops it.
     focus = category if category and not blocked[category] else None
     nonce = secrets.token_urlsafe(24)
-    response = Response(page(language, address, form=True, csrf=form_key(token, nonce), everything_out=blocked[EVERYTHING],
-                             focus=focus, focus_label=lang.category_names[focus] if focus else "",
+    response = Response(page(language, address, form=True, csrf=form_key(token, nonce),
+                             everything_out=blocked[EVERYTHING], focus=focus,
+                             focus_label=lang.category_names[focus] if focus else "",
                              categories=[{"name": c, "label": lang.category_names[c],
                                           "description": lang.descriptions.get(c, ""),
                                           "receiving": not blocked[c]} for c in table.categories]))
