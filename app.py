@@ -18,6 +18,7 @@ from handlers.web.admin import admin
 from handlers.web.api import api, health
 from handlers.web.preferences import pages
 from handlers.web.provider_webhooks import provider_webhooks
+from handlers.web.responses import strict_transport_security
 from handlers.web.sms_webhook import DirectSmsWebhook, webhooks
 
 
@@ -51,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(admin)
     cli.register(app)
     guards.register(app)
+    app.after_request(strict_transport_security)
     app.teardown_appcontext(lambda error: services.release())
 
     if click.get_current_context(silent=True) is not None:
@@ -67,8 +69,8 @@ def create_app(test_config: dict | None = None) -> Flask:
             if not settings[name]:
                 app.logger.warning("%s is not set: %s", name, consequence)
         if not settings.get("PUBLIC_BASE_URL") and not app.debug:
-            app.logger.warning("PUBLIC_BASE_URL is not set: Twilio signatures are checked against, and unsubscribe "
-                               "links made from, the Host each request names")
+            app.logger.warning("PUBLIC_BASE_URL is not set: Twilio signatures are checked against the Host each "
+                               "request names, and the API makes no unsubscribe links")
     return app
 
 

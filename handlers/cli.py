@@ -26,7 +26,7 @@ from .core.personal_data import retention_days
 from .core.text import sms_encoding, sms_segments
 from .core.understanding import with_model
 from .email import outbox
-from .providers.http_api import ApiError
+from .providers.http_api import MAX_PAGES, ApiError
 from .settings import local_origin
 from .storage import backfill, export, imports
 from .storage.bulk import TransferError
@@ -367,9 +367,12 @@ def _post(request: simulate.SimulatedRequest) -> tuple[int, str]:
 
 @click.command("pull-suppressions")
 @click.argument("provider", type=click.Choice(provider_clients.PROVIDERS))
-def pull_suppressions(provider):
+@click.option("--max-pages", type=click.IntRange(min=1), default=MAX_PAGES, show_default=True,
+              help="Stop after this many pages of a list (a provider that never stops answering full pages).")
+def pull_suppressions(provider, max_pages):
     """Page through PROVIDER's unsubscribe / suppression lists and record what is missing here (its
-    account-wide list as opted out of everything; a list mapped in keywords.yaml as its category)."""
+    account-wide list as opted out of everything; a list mapped in keywords.yaml as its category).
+    Paging links are followed only to the provider's own API origin."""
     settings, store, table = services().settings, services().store, services().keywords
     client = provider_clients.make_clients(settings).get(provider)
     if client is None:
@@ -377,11 +380,11 @@ def pull_suppressions(provider):
         sys.exit(1)
     lists = table.lists_of(provider, ())  # every mapped list, besides the account-wide one
     try:
-        with click.progressbar(client.suppressed(lists), label=f"reading {provider}", show_pos=True,
+        with click.progressbar(client.suppressed(lists, max_pages), label=f"reading {provider}", show_pos=True,
                                file=sys.stderr) as rows:
             report = pull.pull_suppressions(store, client, table, rows)
     except ApiError as e:
-        click.echo(f"\npull-suppressions: {e}; nothing after the last page read was recorded", err=True)
+        click.echo(f"\npull-suppressions: {e}; what the pages before said is recorded, nothing after", err=True)
         sys.exit(1)
     for address, reason in report.invalid:
         click.echo(f"{address!r}: {reason}")

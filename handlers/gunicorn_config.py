@@ -21,6 +21,14 @@ preload_app = True
 # gunicorn's control socket lives at one path per user ($HOME/.gunicorn/gunicorn.ctl): a second
 # instance on the host would take it over. Nothing here uses it.
 control_socket_disable = True
+# gunicorn believes no forwarded header from anyone: by default it trusts X-Forwarded-Proto (and
+# -Ssl, -Protocol, SCRIPT_NAME) from 127.0.0.1 and any UNIX socket peer, so with TRUSTED_PROXIES=0
+# a local client could still make a request https (the Secure cookie, https links, a Twilio signature
+# over https). Which forwarded headers count is TRUSTED_PROXIES's to say, in hops, through the app's
+# ProxyFix (app.py), and nowhere else.
+forwarded_allow_ips = ""
+secure_scheme_headers = {}
+forwarder_headers = ""
 
 # A thread woken with the write lock (or the flush lock) should not wait the default 5 ms for the GIL
 # while it holds the lock. Since the flush left the write lock, 1 ms and 5 ms measured within the

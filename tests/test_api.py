@@ -6,6 +6,7 @@ from conftest import ADMIN_TOKEN, twilio_params, twilio_post
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+HEALTH_ERROR = "the database cannot be used; the service's log says why"
 
 
 def check(client, **body):
@@ -110,6 +111,18 @@ def test_bad_contact_lookups(client, path, status):
 
 def test_health(client, db):
     assert client.get("/healthz").json == {"status": "ok"}
+
+
+@pytest.mark.backends("postgresql")
+def test_health_says_why_only_in_the_log(client, database_url, caplog):
+    from test_nodes import database_reachable
+    database_reachable(database_url, False)
+    try:
+        response = client.get("/healthz")
+    finally:
+        database_reachable(database_url, True)
+    assert response.status_code == 503 and response.json == {"status": "unhealthy", "error": HEALTH_ERROR}
+    assert "cannot reach PostgreSQL at postgresql://" in caplog.text  # where, and the driver's words: logged
 
 
 # Every state one address can be in as far as a check for everything or for surveys goes: everything's

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from conftest import twilio_params, twilio_post
+from test_api import HEALTH_ERROR
 
 from app import create_app
 
@@ -57,7 +58,7 @@ def consent_rows(settings_path):
         conn.close()
 
 
-def test_a_full_disk_refuses_to_acknowledge_and_recovers(client, disk):
+def test_a_full_disk_refuses_to_acknowledge_and_recovers(client, disk, caplog):
     assert answered(twilio_post(client, twilio_params("STOP", sender="+14155550401")))
     filler = fill(disk)
     stops = [twilio_params("STOP", sender=f"+141555505{i:02d}") for i in range(30)]
@@ -65,7 +66,8 @@ def test_a_full_disk_refuses_to_acknowledge_and_recovers(client, disk):
     refused = [p for p, status in zip(stops, statuses, strict=True) if status != 200]
     assert refused and all(status in (200, 500) for status in statuses)
     health = client.get("/healthz")
-    assert health.status_code == 503 and "full" in health.json["error"]
+    assert health.status_code == 503 and health.json["error"] == HEALTH_ERROR
+    assert "the database's disk is full" in caplog.text
 
     os.remove(filler)
     assert client.get("/healthz").status_code == 200
@@ -92,7 +94,7 @@ def immutable(tmp_path):
     return set_immutable
 
 
-def test_an_unwritable_database_refuses_to_acknowledge_and_recovers(settings, immutable):
+def test_an_unwritable_database_refuses_to_acknowledge_and_recovers(settings, immutable, caplog):
     app = create_app(settings)
     client = app.test_client()
     path = settings["DATABASE_PATH"]
@@ -104,7 +106,8 @@ def test_an_unwritable_database_refuses_to_acknowledge_and_recovers(settings, im
         response = twilio_post(client, params)
         assert response.status_code == 500 and b"<Message>" not in response.data
         health = client.get("/healthz")
-        assert health.status_code == 503 and "write failed" in health.json["error"]
+        assert health.status_code == 503 and health.json["error"] == HEALTH_ERROR
+        assert "the last write failed" in caplog.text
     finally:
         immutable(files, False)
     assert client.get("/healthz").status_code == 200  # recovered by itself

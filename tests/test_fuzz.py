@@ -46,7 +46,8 @@ def fuzz_app(tmp_path_factory):
     path = tmp_path_factory.mktemp("fuzz") / "fuzz.sqlite3"
     app = create_app({"DATABASE_PATH": str(path), "KEYWORDS_PATH": str(ROOT / "keywords.yaml"),
                       "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "ADMIN_TOKEN": "fuzz-admin", "DEFAULT_REGION": "US",
-                      "PUBLIC_BASE_URL": None, "INBOUND_EMAIL_USER": USER, "INBOUND_EMAIL_PASSWORD": PASSWORD,
+                      "PUBLIC_BASE_URL": "http://localhost", "INBOUND_EMAIL_USER": USER,
+                      "INBOUND_EMAIL_PASSWORD": PASSWORD,
                       "MAILGUN_SIGNING_KEY": MAILGUN_KEY, "UNSUBSCRIBE_SECRET": "fuzz-secret",
                       "SENDGRID_EVENT_PUBLIC_KEY": SENDGRID_PUBLIC, "ERASURE_KEY": "fuzz-erasure-key-0123456789"})
     app.db_path = str(path)

@@ -10,6 +10,7 @@ import pytest
 from conftest import ADMIN_TOKEN, AUTH_TOKEN, twilio_params, twilio_post, wait_until
 
 from app import create_app
+from handlers.core.addresses import masked
 
 PHONE, EMAIL = "+14155550999", "secret.person@example.org"
 SECRETS = (AUTH_TOKEN, ADMIN_TOKEN, "inbound-secret", "mailgun-key")
@@ -34,7 +35,7 @@ def test_nothing_personal_or_secret_reaches_the_log(settings, caplog, db):
                     headers={"Authorization": "Bearer wrong"})
     logged = caplog.text
     assert "refused" in logged and "could not record" in logged  # the log did say what happened
-    for needle in (PHONE, PHONE[2:], "4155550999", "4155550998", EMAIL, *SECRETS):
+    for needle in (PHONE, PHONE[2:], "4155550999", "4155550998", "+1415555", EMAIL, "@example.org", *SECRETS):
         assert needle not in logged, needle
     app.extensions["optout"].store.close()
 
@@ -54,14 +55,14 @@ def mime_reply(text: str, message_id: str) -> bytes:
 
 @pytest.mark.parametrize("deliver, expected", [
     (lambda c: twilio_post(c, twilio_params("STOP", sender=PHONE)),
-     "webhook sms twilio: action=opt_out rule=keyword from=+1415555••99 at="),
+     "webhook sms twilio: action=opt_out rule=keyword from=+•••99 at="),
     (lambda c: twilio_post(c, twilio_params("Does the offer end today?", sender=PHONE)),
-     "webhook sms twilio: action=none rule=weak_word_in_message from=+1415555••99 at="),
+     "webhook sms twilio: action=none rule=weak_word_in_message from=+•••99 at="),
     (lambda c: twilio_post(c, twilio_params("HELP", sender=PHONE)),
-     "webhook sms twilio: action=help rule=keyword from=+1415555••99 at="),
+     "webhook sms twilio: action=help rule=keyword from=+•••99 at="),
     (lambda c: c.post("/webhooks/email/mime", data=mime_reply("unsubscribe surveys", "a"),
                       content_type="message/rfc822", headers=BASIC),
-     "webhook email mime: action=opt_out rule=keyword_with_categories from=s•••@example.org at="),
+     "webhook email mime: action=opt_out rule=keyword_with_categories from=s•••@e•••.org at="),
 ])
 def test_each_webhook_leaves_one_info_line_without_the_address(settings, caplog, deliver, expected):
     app = create_app({**settings, "INBOUND_EMAIL_USER": "inbound", "INBOUND_EMAIL_PASSWORD": "inbound-secret"})
@@ -74,6 +75,24 @@ def test_each_webhook_leaves_one_info_line_without_the_address(settings, caplog,
     for needle in (PHONE, PHONE[2:], EMAIL, "offer end today", "unsubscribe surveys"):
         assert needle not in caplog.text, needle
     app.extensions["optout"].close()
+
+
+@pytest.mark.parametrize("raw, shown", [
+    ("+14155550199", "+•••99"),                 # 10**9 numbers of the same country end so, of any length
+    ("+447700900123", "+•••23"),
+    ("14155550199", "•••99"),
+    ("12345", "•••45"),                         # a short code
+    ("1234", "•••"),
+    ("pat.doe@example.org", "p•••@e•••.org"),   # the first letters and the top-level domain, no more
+    ("Pat <pat@mail.acme.co.uk>", "p•••@m•••.uk"),
+    ("@example.org", "•••@e•••.org"),
+    ("pat@localhost", "p•••@l•••"),
+    ("ACME Alerts", "(11 characters)"),
+    ("", "(none)"),
+    (None, "(none)"),
+])
+def test_addresses_are_masked_in_logs_to_a_few_characters(raw, shown):
+    assert masked(raw) == shown
 
 
 def test_a_retried_delivery_is_logged_as_a_duplicate(settings, caplog):

@@ -17,7 +17,7 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 @pytest.fixture
 def service(tmp_path):
-    with serve(tmp_path, UNSUBSCRIBE_SECRET="browser-test-secret") as (base, env):
+    with serve(tmp_path, UNSUBSCRIBE_SECRET="browser-test-secret", PUBLIC_BASE_URL="http://localhost") as (base, env):
         yield base
 
 

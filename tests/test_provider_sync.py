@@ -273,3 +273,28 @@ def test_pull_suppressions_stops_cleanly_when_the_provider_fails(app, api):
     api.add(responses.GET, f"{MG}/unsubscribes", status=401, body="Forbidden")
     result = command(app, "pull-suppressions", "mailgun")
     assert result.exit_code == 1 and "401 Forbidden" in result.output
+
+
+def test_pull_suppressions_follows_paging_only_to_the_provider_s_own_origin(app, api):
+    api.add(responses.GET, f"{MG}/unsubscribes", json={
+        "items": [{"address": ADDRESS, "tags": ["*"], "created_at": "Fri, 21 Oct 2011 11:02:55 GMT"}],
+        "paging": {"next": "https://collector.evil.example/v3/mg.acme.example/unsubscribes?page=next"}})
+    result = command(app, "pull-suppressions", "mailgun")
+    assert result.exit_code == 1 and "collector.evil.example" in result.output and "not followed" in result.output
+    assert [call.request.url.split("?")[0] for call in api.calls] == [f"{MG}/unsubscribes"]  # the key went nowhere else
+    assert app.extensions["optout"].store.state("email", ADDRESS) == {"*": "out"}  # what was read is recorded
+
+
+@pytest.mark.parametrize("provider, url", [("mailgun", f"{MG}/unsubscribes"),
+                                           ("sendgrid", f"{SG}/v3/suppression/unsubscribes")])
+def test_pull_suppressions_stops_at_the_page_cap(app, api, provider, url):
+    def full_page(request):
+        rows = [{"email": f"user{i}@example.com", "created": 1443651141} for i in range(500)]
+        if provider == "mailgun":
+            return 200, {}, json.dumps({"items": [{"address": r["email"], "tags": ["*"]} for r in rows],
+                                        "paging": {"next": f"{MG}/unsubscribes?page=next&limit=1000"}})
+        return 200, {}, json.dumps(rows)
+    api.add_callback(responses.GET, url, callback=full_page)  # a provider that never stops answering full pages
+    result = command(app, "pull-suppressions", provider, "--max-pages", "3")
+    assert result.exit_code == 1 and "stopped after 3 pages (--max-pages)" in result.output
+    assert len(api.calls) == 3

@@ -94,6 +94,44 @@ def test_a_provider_export_is_not_a_list_of_phone_numbers(app, db):
     assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 0
 
 
+SENDGRID_HEADER = "email,created\n"
+
+
+@pytest.mark.parametrize("content, encoding, imported, invalid", [
+    # A field over the csv module's 128 KiB: that line is reported, the others imported.
+    (SENDGRID_HEADER + "pat@example.org,1443651141\n" + "x" * 140_000 + ",1\nsam@example.org,1443651141\n",
+     "utf-8", ["pat@example.org", "sam@example.org"], [(3, "a field longer than 128 KiB")]),
+    # An unterminated quote: its line is reported, and the lines after it are still read.
+    (SENDGRID_HEADER + 'pat@example.org,1\n"lee@example.org,1\nsam@example.org,1\nkim@example.org,1\n',
+     "utf-8", ["kim@example.org", "pat@example.org", "sam@example.org"], [(3, "a quote that is never closed")]),
+    # A quoted field over two lines (allowed in CSV) is one row, and the numbering goes on right.
+    (SENDGRID_HEADER + '"pat@example.org","14436\n51141"\nbad,1\nsam@example.org,1\n', "utf-8",
+     ["pat@example.org", "sam@example.org"], [(4, "not an email address")]),
+    # UTF-16 as Excel's "Unicode text" saves it, with its byte-order mark (either byte order).
+    ("pat@example.org\nsam@example.org\n", "utf-16", ["pat@example.org", "sam@example.org"], []),
+    ("pat@example.org\nsam@example.org\n", "utf-16-be", ["pat@example.org", "sam@example.org"], []),
+    (SENDGRID_HEADER + "pat@example.org,1\n", "utf-32", ["pat@example.org"], []),
+])
+def test_a_damaged_or_unusual_file_loses_no_line_silently(app, db, tmp_path, content, encoding, imported, invalid):
+    path = tmp_path / "list.csv"
+    data = content.encode(encoding)
+    path.write_bytes(("\ufeff".encode("utf-16-be") + data) if encoding == "utf-16-be" else data)
+    result = flask(app, "import-suppressions", path)
+    assert result.exit_code == 0, result.output
+    reported = [line for line in result.stdout.splitlines() if line.startswith("line ")]
+    assert [(int(line.split(":")[0][5:]), line.rsplit(": ", 1)[1]) for line in reported] == invalid
+    assert all(len(line) < 300 for line in reported)  # a huge field is not echoed whole
+    assert consent(db, "email") == {address: {"*": "out"} for address in imported}
+
+
+def test_utf16_without_a_byte_order_mark_is_refused_clearly(app, db, tmp_path):
+    path = tmp_path / "list.txt"
+    path.write_bytes("pat@example.org\nsam@example.org\n".encode("utf-16-le"))
+    result = flask(app, "import-suppressions", path)
+    assert result.exit_code == 1 and "UTF-16 without a byte-order mark" in result.stderr
+    assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+
+
 # Export ------------------------------------------------------------------------------------------
 
 @pytest.fixture

@@ -291,7 +291,7 @@ def test_the_middleware_and_flasks_route_answer_alike(app, monkeypatch, caplog, 
                         lambda environ, start: through_flask.append(1) or flask_wsgi(environ, start))
     number = ADAPTER_CASES.index((case, change, served_directly))
     # Each adapter has its own MessageSid and sender (or the second would be a duplicate), masked alike
-    # in the log: +1415555••NN.
+    # in the log: +•••NN.
     sids, senders = [f"SM{n}{number:031d}" for n in (1, 2)], [f"+1415555{n}{n}{number:02d}" for n in (1, 2)]
     with caplog.at_level(logging.INFO):
         answered_by_flask = _send(flask_wsgi, change, sids[0], senders[0]), _logged(caplog, sids[0])

@@ -104,9 +104,17 @@ def test_the_link_api_needs_the_token(client):
 
 
 def test_without_a_secret_no_link_is_made(settings, make_app):
-    client = make_app(settings).test_client()
+    client = make_app({**settings, "PUBLIC_BASE_URL": "https://optout.example.com"}).test_client()
     response = client.get("/api/v1/unsubscribe-link?channel=email&address=a@b.co", headers=AUTH)
     assert response.status_code == 503 and "UNSUBSCRIBE_SECRET" in response.json["error"]
+
+
+def test_without_a_public_base_url_no_link_is_made_on_the_host_a_caller_names(settings, make_app, db):
+    client = make_app({**settings, "UNSUBSCRIBE_SECRET": SECRET}).test_client()
+    response = client.get("/api/v1/unsubscribe-link?channel=email&address=a@b.co",
+                          headers={**AUTH, "Host": "evil.example"})
+    assert response.status_code == 503 and "PUBLIC_BASE_URL" in response.json["error"]
+    assert "evil.example" not in response.text and db.execute("SELECT count(*) FROM links").fetchone()[0] == 0
 
 
 def test_the_command_prints_the_same_link(settings):
@@ -200,6 +208,52 @@ def test_saving_the_form_needs_the_page_cookie(client, db):
     client.delete_cookie("optout_csrf", path="/u/")
     assert client.post(path, data={"csrf": token, "keep": ["promotions"]}).status_code == 400
     assert state(db) == {}
+
+
+def test_a_csrf_pair_the_client_chose_is_refused(client, db):
+    path = path_of(mint(client))
+    client.get(path)
+    client.set_cookie("optout_csrf", "chosen-by-the-client", domain="localhost", path="/u/")
+    assert client.post(path, data={"csrf": "chosen-by-the-client", "keep": ["promotions"]}).status_code == 400
+    assert state(db) == {}
+
+
+def test_the_form_of_one_link_cannot_be_posted_to_another(client, db):
+    page = client.get(path_of(mint(client, "sam@example.org"))).get_data(as_text=True)
+    assert client.post(path_of(mint(client)), data={"csrf": csrf_of(page), "keep": []}).status_code == 400
+    assert state(db) == {}
+
+
+def opt_in(client, what):
+    """The person opts back in on the page of a link made now: to everything (None) or one category."""
+    path = path_of(mint(client))
+    page = client.get(path).get_data(as_text=True)
+    categories = re.findall(r'name="keep" value="(\w+)"', page)
+    receiving = set(re.findall(r'name="keep" value="(\w+)" checked', page))
+    keep = categories if what is None else sorted(receiving | {what})
+    assert client.post(path, data={"csrf": csrf_of(page), "keep": keep}).status_code == 200
+
+
+@pytest.mark.parametrize("category, again, refused", [
+    (None, None, True),                     # any opt-in after the link was made
+    (None, "surveys", True),
+    ("surveys", "surveys", True),
+    ("surveys", None, True),
+    ("promotions", "surveys", False),       # another category's opt-in: the promotions link still works
+])
+def test_a_one_click_replayed_after_a_later_opt_in_is_refused(client, db, monkeypatch, category, again, refused):
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() - 86400)  # the link was made yesterday
+    path = path_of(mint(client, category=category))
+    monkeypatch.setattr(time, "time", real)
+    assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    opt_in(client, again)  # the person opts back in today
+    after_opt_in = state(db)
+    response = client.post(path, data={"List-Unsubscribe": "One-Click"})  # the same POST, replayed
+    assert response.status_code == (409 if refused else 200)
+    assert not refused or state(db) == after_opt_in
+    fresh = path_of(mint(client, category=category))  # a link made after the opt-in works
+    assert client.post(fresh, data={"List-Unsubscribe": "One-Click"}).status_code == 200
 
 
 @pytest.mark.parametrize("keep, everything, expected", [
@@ -304,7 +358,8 @@ def test_a_logo_is_shown_and_allowed_from_its_origin_only(settings, make_app, tm
     keywords = tmp_path / "keywords.yaml"
     keywords.write_text((ROOT / "keywords.yaml").read_text().replace(
         "# logo_url: https://cdn.acme.example/logo.svg", "logo_url: https://cdn.acme.example/brand/logo.svg", 1))
-    app = make_app({**settings, "KEYWORDS_PATH": str(keywords), "UNSUBSCRIBE_SECRET": SECRET})
+    app = make_app({**settings, "KEYWORDS_PATH": str(keywords), "UNSUBSCRIBE_SECRET": SECRET,
+                    "PUBLIC_BASE_URL": "https://optout.example.com"})
     client = app.test_client()
     response = client.get(path_of(mint(client)))
     assert '<img src="https://cdn.acme.example/brand/logo.svg" alt="Acme Outfitters">' in response.get_data(True)

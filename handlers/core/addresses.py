@@ -93,8 +93,8 @@ def normalise(channel: str, raw: str, region: str = "US") -> str:
 
 def masked_on_page(address: str) -> str:
     """An address as its preferences page shows it: p•••@example.org, +1•••••••0100; enough for the
-    person to recognise, not to harvest from a link that was passed on. Stricter than masked(), which
-    leaves operators enough of a number to tell their logs' senders apart."""
+    person to recognise, not to harvest from a link that was passed on. Only the person (or whoever
+    holds their link) sees it; masked(), for logs that many read, shows less."""
     if "@" in address:
         local, _, domain = address.partition("@")
         return f"{local[:1]}•••@{domain}"
@@ -102,8 +102,10 @@ def masked_on_page(address: str) -> str:
 
 
 def masked(raw: str | None) -> str:
-    """An address as a log may show it: +1415555••23, p•••@example.org; enough to recognise, not to harvest.
-    Any other text (a sender we could not read) shows only its length."""
+    """An address as a log may show it: +•••23 (the last two digits: a billion numbers of one country
+    share them), p•••@e•••.org (the first letters and the top-level domain: who is not said, nor
+    where). Enough to follow one conversation through a log, not to find the person. Any other text
+    (a sender we could not read) shows only its length."""
     text = (raw or "").strip()
     if not text:
         return "(none)"
@@ -111,7 +113,9 @@ def masked(raw: str | None) -> str:
     email = (found[-1] if found else text).strip()
     if "@" in email and " " not in email:
         local, _, domain = email.rpartition("@")
-        return f"{local[:1]}•••@{domain[-60:]}"
+        name, dot, top = domain.rpartition(".")
+        return f"{local[:1]}•••@{name[:1]}•••{dot}{top[-20:]}" if dot else f"{local[:1]}•••@{domain[:1]}•••"
+    digits = text.removeprefix("+")
     if _E164.fullmatch(text) or (text.isdigit() and 3 <= len(text) <= 15):
-        return text[:-4] + "••" + text[-2:] if len(text) > 6 else text[:1] + "••"
+        return text[:len(text) - len(digits)] + "•••" + (digits[-2:] if len(digits) > 4 else "")
     return f"({len(text)} characters)"

@@ -4,7 +4,7 @@ optional category. Nothing is stored per message sent; a token stays valid for M
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -35,6 +35,11 @@ def read(secret: str, token: str, max_age: timedelta = MAX_AGE) -> tuple[str, st
     if not isinstance(link_id, str) or not (category is None or isinstance(category, str)):
         raise BadLink("the link was not made by this service or was changed")
     return link_id, category
+
+
+def made_at(secret: str, token: str) -> datetime:
+    """When a token that read() accepted was made (UTC, to the second)."""
+    return URLSafeTimedSerializer(secret, salt=_SALT).loads(token, return_timestamp=True)[1]
 
 
 def links_for(channel: str | None, address: str | None, category: str | None, base_url: str, *, secret: str,

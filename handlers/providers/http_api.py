@@ -1,11 +1,16 @@
-"""What the providers' HTTP API clients share: one call with a timeout, and one error that says
-whether trying again later can succeed."""
+"""What the providers' HTTP API clients share: one call with a timeout, one error that says whether
+trying again later can succeed, and the bounds of a paged listing."""
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 import requests
 
 TIMEOUT = (5, 30)  # seconds to connect, to read: a slow provider delays the worker, never blocks it
+# Pages a listing reads at most (flask pull-suppressions --max-pages): 5 to 10 million addresses at
+# SendGrid's 500 and Mailgun's 1,000 a page, and an end to a provider that keeps answering full pages.
+MAX_PAGES = 10_000
 
 
 class ApiError(Exception):
@@ -37,3 +42,15 @@ def json_of(response: requests.Response):
         return response.json()
     except ValueError as error:
         raise ApiError(f"{response.request.method} {response.url}: not JSON: {response.text[:200]!r}") from error
+
+
+def check_page(number: int, max_pages: int, url: str, base: str) -> None:
+    """Raise ApiError before reading page `number` (1 is the first) of a listing at `url` when it is
+    past `max_pages`, or not at `base`'s origin: a "next page" link elsewhere would carry our API key."""
+    if number > max_pages:
+        raise ApiError(f"stopped after {max_pages:,} pages (--max-pages): the provider kept answering full pages",
+                       permanent=True)
+    given, own = urlsplit(url), urlsplit(base)
+    if (given.scheme.lower(), given.netloc.lower()) != (own.scheme.lower(), own.netloc.lower()):
+        raise ApiError(f"the next page is at {given.scheme}://{given.netloc}, not at {own.scheme}://{own.netloc}: "
+                       "not followed", permanent=True)

@@ -18,7 +18,7 @@ from ..core import consent
 from ..core.addresses import InvalidAddress, normalise
 from ..core.consent import EVERYTHING, OUT
 from ..core.decision import OPT_OUT, Decision
-from .bulk import Progress, TransferError, text_stream
+from .bulk import Progress, TransferError, csv_rows, text_stream
 from .erasure import erased_states
 from .messages import event_row, record_events
 from .states import queue_pushes, read_states, write_states
@@ -77,31 +77,33 @@ def read_import(raw: BinaryIO, channel: str | None, region: str,
         channel = "email" if "@" in first else "sms"
     report = ImportReport(fmt, channel)
 
-    def lines() -> Iterator[tuple[int, str]]:
+    def lines() -> Iterator[tuple[int, str, str | None]]:
+        """(line number, address text, why the line is unreadable or None)."""
         if fmt == "plain":
-            yield 1, first
-            yield from enumerate(text, 2)
+            yield 1, first, None
+            for number, line in enumerate(text, 2):
+                yield number, line, None
             return
-        reader = csv.reader(text)
-        for row in reader:
-            # line_num counts physical lines, so a quoted field over two lines keeps the numbers right.
-            yield reader.line_num + 1, (row[column] if column < len(row) else "")
+        for number, row, problem in csv_rows(iter(text), 2):
+            yield number, (row[column] if row and column < len(row) else ""), problem
 
     def addresses() -> Iterator[str]:
         seen: set[str] = set()
         position = 0
-        for number, value in lines():
+        for number, value, problem in lines():
             if progress and number % 5000 == 0:
                 position, before = raw.tell(), position
                 progress(position - before)
             value = value.strip()
-            if not value:
+            if not value and not problem:
                 continue
             report.lines += 1
             try:
+                if problem:
+                    raise InvalidAddress(problem)
                 address = normalise(channel, value, region)
             except InvalidAddress as e:
-                report.invalid.append((number, value, str(e)))
+                report.invalid.append((number, value[:80] + "…" * (len(value) > 80), str(e)))
                 continue
             if address in seen:
                 report.duplicates += 1

@@ -249,6 +249,14 @@ class Store:
         erased = erased_states(conn, self.erasure_key, channel, (address,)).get(address, {})
         return {**erased, **read_state(conn, channel, address)}
 
+    def opted_in_since(self, channel: str, address: str, moment: str, category: str | None) -> bool:
+        """Whether the person opted back in at `moment` (ISO, UTC) or later, to `category` or to
+        everything (to anything at all when `category` is None)."""
+        rows = self.connection().execute(
+            "SELECT categories FROM events WHERE channel = ? AND address = ? AND action = 'opt_in' AND changed = 1 "
+            "AND created_at >= ?", (channel, address, moment)).fetchall()
+        return any(category is None or category in json.loads(row[0]) or not json.loads(row[0]) for row in rows)
+
     def review(self, message_id: int, verdict: str, actor: str, categories: tuple[str, ...]) -> dict:
         """An operator's verdict on a flagged message: 'confirmed', 'not_opt_out' or 'opt_out'.
 

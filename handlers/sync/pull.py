@@ -34,29 +34,32 @@ def pull_suppressions(store: Store, client: Client, table: KeywordTable, rows: I
     report = PullReport(client.name)
     mapped = table.provider_lists.get(client.name, {})
     everything: list[str] = []
-    for raw, key in rows if rows is not None else client.suppressed(table.lists_of(client.name, ())):
-        report.read += 1
-        try:
-            address = normalise_email(raw)
-        except InvalidAddress as error:
-            report.invalid.append((raw, str(error)))
-            continue
-        categories, flagged = category_for(mapped, [] if key is None else [key], OPT_OUT)
-        if not categories:
-            everything.append(address)
-            continue
-        if erased_states(store.connection(), store.erasure_key, "email", (address,)):
-            report.erased += 1
-            continue
-        event = ProviderEvent("email", client.name, f"pull:{key}:{address}", address, OPT_OUT,
-                              f"pulled from {key}", categories, flagged, evidence={"list": key})
-        inbound, decision = as_inbound(event)
-        recorded = intake.handle(inbound, table, store, decision)
-        changed = not recorded.duplicate and recorded.transition.changed
-        report.categories += changed
-        report.already += not changed
-    counted = record_opt_outs(store, ImportReport(client.name, "email"), iter(dict.fromkeys(everything)),
-                              f"pull:{client.name}")
-    report.everything, report.already = counted.imported, report.already + counted.already
-    report.erased += counted.erased
+    try:
+        for raw, key in rows if rows is not None else client.suppressed(table.lists_of(client.name, ())):
+            report.read += 1
+            try:
+                address = normalise_email(raw)
+            except InvalidAddress as error:
+                report.invalid.append((raw, str(error)))
+                continue
+            categories, flagged = category_for(mapped, [] if key is None else [key], OPT_OUT)
+            if not categories:
+                everything.append(address)
+                continue
+            if erased_states(store.connection(), store.erasure_key, "email", (address,)):
+                report.erased += 1
+                continue
+            event = ProviderEvent("email", client.name, f"pull:{key}:{address}", address, OPT_OUT,
+                                  f"pulled from {key}", categories, flagged, evidence={"list": key})
+            inbound, decision = as_inbound(event)
+            recorded = intake.handle(inbound, table, store, decision)
+            changed = not recorded.duplicate and recorded.transition.changed
+            report.categories += changed
+            report.already += not changed
+    finally:
+        # The pages read before a failure (or the page cap) are recorded all the same.
+        counted = record_opt_outs(store, ImportReport(client.name, "email"), iter(dict.fromkeys(everything)),
+                                  f"pull:{client.name}")
+        report.everything, report.already = counted.imported, report.already + counted.already
+        report.erased += counted.erased
     return report

@@ -41,7 +41,7 @@ from . import charts as chart_geometry
 from . import labels
 from .context import services
 from .responses import page_headers, rate_limited
-from .throttles import shared_throttle
+from .throttles import credential_failures
 
 admin = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 PER_PAGE = 50
@@ -155,14 +155,16 @@ def login_form():
 @admin.post("/login")
 def login():
     token = admin_token()
-    failures = shared_throttle("admin_login_failures", limit=5, window=900)
-    client = request.remote_addr or ""
-    if failures.full(client):
-        # Five wrong tokens in 15 minutes: refuse every try from there for a while, right or wrong.
+    failures = credential_failures("admin_login_failures", limit=5, window=900, key=token)
+    client, given = request.remote_addr or "", request.form.get("token", "")
+    correct = hmac.compare_digest(given.encode(), token.encode())
+    if failures.refused(client, given, correct):
+        # Five wrong tokens in 15 minutes from this client, or five tries of this very token: refuse
+        # the client's wrong tries, and that token, for a while (the right token of another still logs in).
         return rate_limited(make_response(page("login.html", error="Too many wrong tokens; try again in 15 minutes.",
                                                next=safe_next(request.form.get("next")))), 900)
-    if not hmac.compare_digest(request.form.get("token", "").encode(), token.encode()):
-        failures.allow(client)
+    if not correct:
+        failures.count(client, given)
         current_app.logger.warning("admin: wrong token from %s", client)
         return page("login.html", 403, error="That is not the admin token.", next=safe_next(request.form.get("next")))
     session.clear()

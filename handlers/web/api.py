@@ -17,7 +17,7 @@ from ..storage.person_export import person_export
 from ..storage.store import StoreError
 from .context import services
 from .responses import json_error, rate_limited
-from .throttles import shared_throttle
+from .throttles import credential_failures
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 health = Blueprint("health", __name__)
@@ -29,13 +29,15 @@ def require_admin_token():
     expected = services().settings["ADMIN_TOKEN"]
     if not expected:
         return json_error(401, "the API is closed: ADMIN_TOKEN is not set on the server")
-    failures = shared_throttle("api_token_failures", limit=30, window=60)
+    failures = credential_failures("api_token_failures", limit=30, window=60, key=expected)
     client = request.remote_addr or ""
-    if failures.full(client):
-        return rate_limited(json_error(429, "too many requests with a wrong token; wait a minute"), 60)
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
-        failures.allow(client)
+    given = given.strip() if scheme.lower() == "bearer" else ""
+    correct = bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+    if failures.refused(client, given, correct):
+        return rate_limited(json_error(429, "too many requests with a wrong token; wait a minute"), 60)
+    if not correct:
+        failures.count(client, given)
         response = json_error(401, "missing or wrong bearer token (Authorization: Bearer <ADMIN_TOKEN>)")
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
@@ -178,10 +180,14 @@ def contact_record(channel: str, address: str) -> Response:
 @api.get("/unsubscribe-link")
 def unsubscribe_link():
     """?channel=email&address=...&category=... -> the page URL and the List-Unsubscribe headers."""
+    settings = services().settings
+    if not settings["PUBLIC_BASE_URL"]:
+        # Never the Host a caller names: a link sent to people must point at our own origin.
+        return json_error(503, "PUBLIC_BASE_URL is not set on the server: links are made only under the "
+                               "public origin (https://optout.example.com)")
     try:
-        settings = services().settings
         link = links.links_for(request.args.get("channel"), request.args.get("address"), request.args.get("category"),
-                               settings["PUBLIC_BASE_URL"] or request.host_url, secret=settings["UNSUBSCRIBE_SECRET"],
+                               settings["PUBLIC_BASE_URL"], secret=settings["UNSUBSCRIBE_SECRET"],
                                region=settings["DEFAULT_REGION"], categories=services().keywords.categories,
                                link_id=services().store.link_id)
     except ValueError as e:
@@ -193,8 +199,10 @@ def unsubscribe_link():
 
 @health.get("/healthz")
 def healthz():
-    """200 while the database can be read and written; 503 and why not otherwise."""
+    """200 while the database can be read and written; 503 otherwise, with why in the log."""
     problem = services().store.health()
     if problem is None:
         return jsonify({"status": "ok"})
-    return jsonify({"status": "unhealthy", "error": problem}), 503
+    # Anyone may ask (no token): where the database is and what its driver said are for the log only.
+    current_app.logger.error("healthz: unhealthy: %s", problem)
+    return jsonify({"status": "unhealthy", "error": "the database cannot be used; the service's log says why"}), 503

@@ -2,15 +2,19 @@
 
 GET never changes anything (mail scanners follow links). POST with the body
 List-Unsubscribe=One-Click, as Gmail and Yahoo send it (no cookie, no CSRF token, no redirect),
-unsubscribes. Any other POST is the page's own form, protected by a double-submit CSRF cookie.
+unsubscribes, unless the person opted back in after the link was made (409: a replay, or an old
+message). Any other POST is the page's own form: its CSRF value is bound by UNSUBSCRIBE_SECRET to the
+link and to a random nonce in a cookie, so neither can be chosen by the client.
 Both record through intake, with the same audit trail and confirmation rules as the webhooks.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import uuid
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, render_template, request
@@ -59,13 +63,14 @@ def preferences(token: str):
     lang = table.languages[language]
     # A link made for one category opens on it, while the person still gets it: one button stops it.
     focus = category if category and not blocked[category] else None
-    csrf = secrets.token_urlsafe(24)
-    response = Response(page(language, address, form=True, csrf=csrf, everything_out=blocked[EVERYTHING],
-                             focus=focus, focus_label=lang.category_names[focus] if focus else "",
+    nonce = secrets.token_urlsafe(24)
+    response = Response(page(language, address, form=True, csrf=form_key(token, nonce),
+                             everything_out=blocked[EVERYTHING], focus=focus,
+                             focus_label=lang.category_names[focus] if focus else "",
                              categories=[{"name": c, "label": lang.category_names[c],
                                           "description": lang.descriptions.get(c, ""),
                                           "receiving": not blocked[c]} for c in table.categories]))
-    response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="Strict", secure=request.is_secure,
+    response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="Strict", secure=request.is_secure,
                         path="/u/")
     return response
 
@@ -86,13 +91,20 @@ def choose(token: str):
         return too_many()
     store = services().store
     if one_click:
+        # A link made before the person's latest opt-in (in its scope) is not theirs to undo it with:
+        # a replayed POST, or one from an old message. The page still lets them choose. A whole second
+        # after the link's stamp, which has no fraction: an opt-in just before it is not counted.
+        made = links.made_at(services().settings["UNSUBSCRIBE_SECRET"], token) + timedelta(seconds=1)
+        if store.opted_in_since(channel, address, made.isoformat(timespec="microseconds"), category):
+            return Response("This link is older than your latest subscription: open it to choose.\n", 409,
+                            mimetype="text/plain")
         decision = Decision(OPT_OUT, "one_click", (category,) if category else (), language, (language,),
                             "List-Unsubscribe=One-Click")
         record(channel, address, decision, "List-Unsubscribe=One-Click")
         return Response(table.languages[language].page["one_click_done"] + "\n", 200, mimetype="text/plain")
 
-    given, expected = request.form.get("csrf", ""), request.cookies.get(CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+    nonce = request.cookies.get(CSRF_COOKIE, "")
+    if not nonce or not hmac.compare_digest(request.form.get("csrf", "").encode(), form_key(token, nonce).encode()):
         return bad_link(language)
     before = suppressed(store.state(channel, address), table.categories)
     keep = set(request.form.getlist("keep")) & set(table.categories)
@@ -103,6 +115,13 @@ def choose(token: str):
                                            f"everything={request.form.get('everything') == '1'}")
     after = suppressed(store.state(channel, address), table.categories)
     return Response(result(language, address, after))
+
+
+def form_key(token: str, nonce: str) -> str:
+    """The form's CSRF value for this link and the cookie's nonce: made with UNSUBSCRIBE_SECRET, so a
+    client can choose neither half of the pair, nor carry one link's form to another."""
+    secret = services().settings["UNSUBSCRIBE_SECRET"].encode()
+    return hmac.new(secret, f"optout preference form\0{token}\0{nonce}".encode(), hashlib.sha256).hexdigest()
 
 
 def choices(before: dict, keep: set, everything: bool, categories: tuple, language: str) -> list[Decision]:

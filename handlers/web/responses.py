@@ -1,11 +1,15 @@
 """Answers every blueprint gives alike: a JSON error, a provider's refusal, 429 with Retry-After, our
-pages' security headers."""
+pages' security headers, and Strict-Transport-Security on every answer of an https service."""
 
 from __future__ import annotations
 
 from flask import Response, current_app, jsonify
 
 from ..core.addresses import masked
+from .context import services
+
+# A year, as browsers' preload lists ask; not includeSubDomains: the business's other hosts are not ours to bind.
+STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 
 
 def json_error(status: int, message: str, **extra) -> Response:
@@ -45,4 +49,12 @@ def page_headers(response: Response, style_nonce: str, img_origin: str | None = 
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def strict_transport_security(response: Response) -> Response:
+    """With an https PUBLIC_BASE_URL, browsers that have seen us once come back over https only
+    (RFC 6797: they ignore it over plain http, so it is sent whatever the scheme TLS ended at)."""
+    if (services().settings.get("PUBLIC_BASE_URL") or "").lower().startswith("https://"):
+        response.headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
     return response

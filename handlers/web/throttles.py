@@ -1,13 +1,15 @@
 """Throttles against floods and token guessing: at most so many events per key in a window.
 
-Guesses at a token are counted in the database (shared_throttle), so the limit holds however many
-workers and nodes answer; floods of page requests are counted per process (app_throttle), which
-costs no write per request.
+Guesses at a token are counted in the database (shared_throttle, credential_failures), so the limit
+holds however many workers and nodes answer; floods of page requests are counted per process
+(app_throttle), which costs no write per request.
 """
 
 from __future__ import annotations
 
 import collections
+import hashlib
+import hmac
 import threading
 import time
 
@@ -59,3 +61,39 @@ def app_throttle(name: str, limit: int, window: float) -> Throttle:
 def shared_throttle(name: str, limit: int, window: float) -> SharedThrottle:
     """A throttle counted in the app's database: one count across every process and node."""
     return SharedThrottle(services().store, name, limit, window)
+
+
+class CredentialFailures:
+    """Wrong credentials, counted per client and per credential tried.
+
+    A client over its limit is refused its further wrong tries; a credential over its own limit is
+    refused from every client, right or wrong. A correct credential is never refused for the failures
+    of others: when TRUSTED_PROXIES does not match the deployment every caller looks like one client,
+    and a stranger's wrong tries must not lock the sending tools out. Credentials are counted by a
+    keyed digest, never kept as given.
+    """
+
+    def __init__(self, name: str, limit: int, window: float, key: str):
+        self.clients = shared_throttle(name, limit, window)
+        self.credentials = shared_throttle(f"{name}_per_credential", limit, window)
+        self._key = key.encode()
+
+    def refused(self, client: str, credential: str, correct: bool) -> bool:
+        """Whether to answer 429 without looking further: the credential's own failures reached the
+        limit, or it is wrong and its client's failures did."""
+        if self.credentials.full(self._digest(credential)):
+            return True
+        return not correct and self.clients.full(client)
+
+    def count(self, client: str, credential: str) -> None:
+        """One wrong try of `credential` by `client`."""
+        self.clients.allow(client)
+        self.credentials.allow(self._digest(credential))
+
+    def _digest(self, credential: str) -> str:
+        return hmac.new(self._key, credential.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
+
+
+def credential_failures(name: str, limit: int, window: float, key: str) -> CredentialFailures:
+    """Wrong credentials counted in the app's database, per client and per credential (keyed by `key`)."""
+    return CredentialFailures(name, limit, window, key)

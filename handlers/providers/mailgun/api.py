@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import requests
 
-from ..http_api import call, json_of
+from ..http_api import MAX_PAGES, call, check_page, json_of
 
 EVERY_TAG = "*"
 
@@ -41,10 +41,13 @@ class MailgunApi:
             call(self.session, "DELETE", url, params={"tag": tag}, missing_ok=True)
         return None
 
-    def suppressed(self, lists: tuple[str, ...]) -> Iterator[tuple[str, str | None]]:
-        """(address, tag or None for every tag), one row per tag, over every page."""
-        url, params = self.url, {"limit": 1000}
+    def suppressed(self, lists: tuple[str, ...], max_pages: int = MAX_PAGES) -> Iterator[tuple[str, str | None]]:
+        """(address, tag or None for every tag), one row per tag, over every page (at most `max_pages`,
+        each at the API's own origin)."""
+        url, params, number = self.url, {"limit": 1000}, 0
         while url:
+            number += 1
+            check_page(number, max_pages, url, self.url)
             page = json_of(call(self.session, "GET", url, params=params))
             items = page.get("items") or []
             for item in items:

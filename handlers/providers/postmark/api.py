@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import requests
 
-from ..http_api import call, json_of
+from ..http_api import MAX_PAGES, call, json_of
 
 DEFAULT_STREAM = "outbound"  # every Postmark server's transactional stream
 _NOT_A_CHOICE = {"HardBounce"}
@@ -44,8 +44,9 @@ class PostmarkApi:
                       if row.get("Status") == "Failed"]
         return "; ".join(notes) or None
 
-    def suppressed(self, lists: tuple[str, ...]) -> Iterator[tuple[str, str | None]]:
-        """(address, stream) of every suppression a person chose (not hard bounces)."""
+    def suppressed(self, lists: tuple[str, ...], max_pages: int = MAX_PAGES) -> Iterator[tuple[str, str | None]]:
+        """(address, stream) of every suppression a person chose (not hard bounces). One dump per
+        stream, at our own base URL: there are no pages to follow or to count."""
         for stream in dict.fromkeys((*lists, DEFAULT_STREAM)):
             dump = json_of(call(self.session, "GET", f"{self.base}/message-streams/{stream}/suppressions/dump"))
             for row in dump.get("Suppressions") or []:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import requests
 
-from ..http_api import call, json_of
+from ..http_api import MAX_PAGES, call, check_page, json_of
 
 PAGE = 500
 
@@ -49,12 +49,13 @@ class SendGridApi:
             return ["/v3/asm/suppressions/global"]
         return [f"/v3/asm/groups/{int(group)}/suppressions" for group in lists]
 
-    def suppressed(self, lists: tuple[str, ...]) -> Iterator[tuple[str, str | None]]:
-        """(address, group id or None for the global list) of every unsubscribe SendGrid holds."""
-        offset = 0
+    def suppressed(self, lists: tuple[str, ...], max_pages: int = MAX_PAGES) -> Iterator[tuple[str, str | None]]:
+        """(address, group id or None for the global list) of every unsubscribe SendGrid holds (at most
+        `max_pages` pages of the global list)."""
+        offset, url = 0, f"{self.base}/v3/suppression/unsubscribes"
         while True:
-            page = json_of(call(self.session, "GET", f"{self.base}/v3/suppression/unsubscribes",
-                        params={"limit": PAGE, "offset": offset}))
+            check_page(offset // PAGE + 1, max_pages, url, self.base)
+            page = json_of(call(self.session, "GET", url, params={"limit": PAGE, "offset": offset}))
             for row in page:
                 yield row.get("email"), None
             if len(page) < PAGE:
