@@ -58,9 +58,9 @@ def sendgrid_post(client, events, key=SENDGRID_KEY, body=None):
                                 "X-Twilio-Email-Event-Webhook-Timestamp": timestamp})
 
 
-def mailgun_payload(event_data, key=MAILGUN_KEY, token=None):
+def mailgun_payload(event_data, key=MAILGUN_KEY, token=None, timestamp=None):
     """A Mailgun event webhook body, signed as Mailgun signs it (HMAC-SHA256 of timestamp + token)."""
-    timestamp = str(int(time.time()))
+    timestamp = str(int(timestamp if timestamp is not None else time.time()))
     token = token or f"{next(_tokens):050d}"
     signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
     return {"signature": {"timestamp": timestamp, "token": token, "signature": signature}, "event-data": event_data}

@@ -21,7 +21,7 @@ MAILGUN_KEY = "test-mailgun-signing-key"
 @pytest.fixture
 def email_settings(settings):
     return {**settings, "INBOUND_EMAIL_USER": USER, "INBOUND_EMAIL_PASSWORD": PASSWORD,
-            "MAILGUN_SIGNING_KEY": MAILGUN_KEY}
+            "MAILGUN_SIGNING_KEY": MAILGUN_KEY, "TRUSTED_AUTHSERV_IDS": "mx.acme.example, mx1.acme.example"}
 
 
 @pytest.fixture
@@ -144,6 +144,7 @@ def test_without_configured_credentials_every_email_webhook_refuses(settings, db
     (lambda f: signed(f, key="another-key"), 401),
     (lambda f: {**signed(f), "token": "0" * 50}, 401),                      # token not what was signed
     (lambda f: signed(f, timestamp=time.time() - 13 * 3600), 401),           # stale
+    (lambda f: signed(f, timestamp=time.time() + 12 * 3600), 401),           # from the future
     (lambda f: {k: v for k, v in signed(f).items() if k != "signature"}, 401),
     (lambda f: signed({k: v for k, v in f.items() if k not in ("from", "message-headers")}), 406),  # no sender
 ])
