@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ..core import links
 from ..core.addresses import CANONICAL, CHANNELS, InvalidAddress, normalise
 from ..core.consent import EVERYTHING, suppressed
+from ..core.text import readable
 from ..storage import export
 from ..storage.store import StoreError
 from .context import services
@@ -70,7 +71,8 @@ def check_suppressions():
             try:
                 address = normalise(channel, raw, region)
             except InvalidAddress as e:
-                invalid.append({"address": raw, "error": str(e)})
+                # As JSON can say it: a lone surrogate or NUL as U+FFFD, NaN as the text "NaN".
+                invalid.append({"address": readable(raw), "error": str(e)})
                 continue
         if address not in seen:
             seen.add(address)

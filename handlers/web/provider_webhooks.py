@@ -23,6 +23,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..core import intake
 from ..core.inbound import ProviderError, Replay
+from ..core.text import readable
 from ..email import reading as email_reading
 from ..email.message import Mail
 from ..providers import registry
@@ -91,8 +92,8 @@ def delivery_of(provider: str, webhook: Webhook) -> Delivery:
 def payload_of(req, read):
     if read == FORM:
         return req.form.to_dict()
-    if read == JSON:
-        return req.get_json(silent=True)
+    if read == JSON:  # text that could not be stored (a lone surrogate, NUL) as U+FFFD from here on
+        return readable(req.get_json(silent=True))
     return read(req.get_data())
 
 

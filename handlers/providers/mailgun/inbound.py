@@ -24,6 +24,7 @@ import re
 from collections.abc import Mapping
 
 from ...core.inbound import ProviderError, first_value
+from ...core.text import readable
 from ...email.headers import (
     address,
     decode_words,
@@ -117,7 +118,7 @@ def _message_headers(value: str | None) -> tuple[tuple[tuple[str, str], ...], li
     if value is None:
         return (), ["no message-headers field"]
     try:
-        pairs = json.loads(value)
+        pairs = readable(json.loads(value))
     except (ValueError, RecursionError) as error:
         return (), [f"message-headers is not JSON ({error}): ignored"]
     if not isinstance(pairs, list):

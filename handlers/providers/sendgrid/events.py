@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from ...core.addresses import InvalidAddress, normalise_email
 from ...core.inbound import ProviderError
 from ...core.provider_events import OPT_IN, OPT_OUT, ProviderEvent, category_for
+from ...core.text import readable
 
 _ACTIONS = {"unsubscribe": OPT_OUT, "spamreport": OPT_OUT, "group_unsubscribe": OPT_OUT,
             "group_resubscribe": OPT_IN}
@@ -57,7 +58,7 @@ def parse(body: bytes, groups: Mapping[str, str]) -> tuple[list[ProviderEvent], 
     """(the consent events in the batch, why each unusable one was skipped); `groups` maps
     asm_group_id (as text) to a category. Raises ProviderError when the body is no event array."""
     try:
-        events = json.loads(body)
+        events = readable(json.loads(body))  # a lone surrogate in a useragent must not lose the batch
     except ValueError as error:
         raise ProviderError(f"the body is not JSON: {error}") from error
     if not isinstance(events, list):

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from ...core.inbound import ProviderError, first_value
+from ...core.text import readable
 from ...email.headers import (
     address,
     decode_bytes,
@@ -155,7 +156,7 @@ def _json(fields: Mapping, name: str, kind: type, problems: list[str]):
     if value is None or value == "":
         return None
     try:
-        parsed = json.loads(value)
+        parsed = readable(json.loads(value))
     except (ValueError, RecursionError) as error:
         problems.append(f"`{name}` is not JSON ({error}): ignored")
         return None
