@@ -48,10 +48,10 @@ def basic(user=USER, password=PASSWORD):
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
-def sendgrid_post(client, events, key=SENDGRID_KEY, body=None):
+def sendgrid_post(client, events, key=SENDGRID_KEY, body=None, timestamp=None):
     """POST events as SendGrid's signed Event Webhook does: ECDSA over timestamp + body."""
     body = body if body is not None else json.dumps(events).encode()
-    timestamp = str(int(time.time()))
+    timestamp = str(int(timestamp if timestamp is not None else time.time()))
     signature = base64.b64encode(key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
     return client.post("/webhooks/events/sendgrid", data=body, content_type="application/json",
                        headers={"X-Twilio-Email-Event-Webhook-Signature": signature,

@@ -232,7 +232,8 @@ AR = "Authentication-Results"
 
 
 @pytest.mark.parametrize("headers, trusted, expected", [
-    ([(AR, f"{MX}; spf=softfail smtp.mailfrom=x@bank.example"), (AR, "forger.example; dkim=pass header.d=bank.example")],
+    ([(AR, f"{MX}; spf=softfail smtp.mailfrom=x@bank.example"),
+      (AR, "forger.example; dkim=pass header.d=bank.example")],
      [MX], ("softfail", ())),
     ([(AR, f"{MX}; spf=fail smtp.mailfrom=victim@gmail.com"), (AR, f"{MX}; dkim=pass header.d=gmail.com")],
      [MX], ("fail", ())),

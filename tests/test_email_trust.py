@@ -145,7 +145,7 @@ def report(sender, results=()):
 @pytest.mark.parametrize("body, password, complaint", [
     (report("anyone@evil.example", [f"{MX}; dkim=pass header.d=evil.example"]), PASSWORD, False),
     (report("feedback@fbl.example.net"), PASSWORD, False),  # a configured loop's name, unproven
-    (report("feedback@fbl.example.net", [f"mx.evil; dkim=pass header.d=fbl.example.net"]), PASSWORD, False),
+    (report("feedback@fbl.example.net", ["mx.evil; dkim=pass header.d=fbl.example.net"]), PASSWORD, False),
     (report("feedback@fbl.example.net", [f"{MX}; dkim=pass header.d=fbl.example.net"]), PASSWORD, True),
     (report("arf@mail.fbl.example.net", [f"{MX}; dkim=pass header.d=mail.fbl.example.net"]), PASSWORD, True),
     (report("staff@hotmail.example", [f"{MX}; dkim=pass header.d=hotmail.example"]), PASSWORD, True),

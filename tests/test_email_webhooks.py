@@ -162,6 +162,16 @@ def test_a_mailgun_post_with_broken_message_headers_is_still_an_opt_out(client, 
     assert "message-headers is not JSON" in params["problems"][0]
 
 
+@pytest.mark.parametrize("content_type", ["multipart/form-data", "application/x-www-form-urlencoded"])
+def test_a_mailgun_opt_out_with_a_large_html_part_is_recorded(client, db, content_type):
+    """Werkzeug's default form limits (500 kB a field) would answer 413 to every retry."""
+    fields = signed({**fixture("mailgun_route.json"), "body-plain": "STOP", "stripped-text": "STOP",
+                     "body-html": "<p>STOP</p>" + "<p>quoted history</p>" * 40_000})  # 760 KB
+    fields.update({f"X-Extra-{n}": "header" for n in range(1500)})  # Mailgun posts each header as a field
+    response = client.post("/webhooks/email/mailgun", data=fields, content_type=content_type)
+    assert response.status_code == 200 and response.json["action"] == "opt_out"
+
+
 def test_a_mailgun_token_reused_for_another_message_is_refused(client, db):
     first = signed(fixture("mailgun_route.json"))
     assert post(client, "mailgun", first).status_code == 200

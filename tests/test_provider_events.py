@@ -12,6 +12,7 @@ SpamComplaint and SubscriptionChange (postmarkapp.com/developer/webhooks/spam-co
 """
 
 import json
+import time
 
 import pytest
 from conftest import table_missing, twilio_post
@@ -155,6 +156,15 @@ def test_sendgrid_refuses_what_it_did_not_sign(app, client, make_app, event_sett
         response = sendgrid_post(other, None, body=body)
     assert response.status_code == 401
     assert state(app, "email", "pat@example.org") == {}
+
+
+@pytest.mark.parametrize("age, status", [
+    (0, 200), (72 * 3600, 200), (time.time() - 978307200, 401), (74 * 3600, 401), (-12 * 3600, 401),
+], ids=["now", "a retry 72 hours on", "2001", "74 hours old", "12 hours ahead"])
+def test_sendgrid_events_are_taken_only_while_fresh(app, client, age, status):
+    response = sendgrid_post(client, [sendgrid_event("unsubscribe")], timestamp=time.time() - age)
+    assert response.status_code == status
+    assert state(app, "email", "pat@example.org") == ({"*": "out"} if status == 200 else {})
 
 
 def test_sendgrid_answers_503_when_the_database_cannot_commit(app, client, db):

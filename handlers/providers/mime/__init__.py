@@ -62,7 +62,8 @@ def _simulated(raw: bytes, settings: Mapping) -> tuple[bytes, dict[str, str]]:
 PROVIDER = Provider(
     "mime",
     webhooks=(
-        Webhook(path="/webhooks/email/mime", log_name="mime", authentication=HTTP_BASIC_OR_FEEDBACK, read=RAW, parse=_parse,
+        Webhook(path="/webhooks/email/mime", log_name="mime", authentication=HTTP_BASIC_OR_FEEDBACK, read=RAW,
+                parse=_parse,
                 max_body=EMAIL_BODY, content_types=None,  # raw RFC 5322, whatever the pipe calls it
                 simulate=_simulated),
     ),
