@@ -30,6 +30,15 @@ SETTINGS = (
     Setting("DEFAULT_REGION", "US", "Region for phone numbers written without a country code (ISO 3166 code)."),
     Setting("INBOUND_EMAIL_USER", None, "Basic-auth user the SendGrid, Postmark and raw MIME webhooks must send."),
     Setting("INBOUND_EMAIL_PASSWORD", None, "Basic-auth password for those webhooks. Unset: they are refused (401)."),
+    Setting("TRUSTED_AUTHSERV_IDS", None,
+            "Comma-separated authserv-ids of your own receiving mail servers (mx1.acme.example): only the topmost "
+            "Authentication-Results each adds is believed. Unset: none is, and opt-ins in raw MIME are refused."),
+    Setting("FEEDBACK_LOOP_SENDERS", None,
+            "Comma-separated addresses or domains whose spam complaint reports (ARF) posted to the MIME webhook are "
+            "acted on, when their domain vouches for them (TRUSTED_AUTHSERV_IDS). Others are recorded, ignored."),
+    Setting("FEEDBACK_LOOP_PASSWORD", None,
+            "A second HTTP Basic password (user INBOUND_EMAIL_USER) for the MIME webhook: ARF reports posted "
+            "with it are acted on whoever sent them (a pipe for your feedback-loop address only)."),
     Setting("MAILGUN_SIGNING_KEY", None, "Mailgun HTTP webhook signing key. Unset: the Mailgun webhook is refused."),
     Setting("SENDGRID_EVENT_PUBLIC_KEY", None,
             "Public key of SendGrid's signed Event Webhook (base64, as SendGrid shows it). Unset: events refused."),

@@ -48,19 +48,19 @@ def basic(user=USER, password=PASSWORD):
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
-def sendgrid_post(client, events, key=SENDGRID_KEY, body=None):
+def sendgrid_post(client, events, key=SENDGRID_KEY, body=None, timestamp=None):
     """POST events as SendGrid's signed Event Webhook does: ECDSA over timestamp + body."""
     body = body if body is not None else json.dumps(events).encode()
-    timestamp = str(int(time.time()))
+    timestamp = str(int(timestamp if timestamp is not None else time.time()))
     signature = base64.b64encode(key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
     return client.post("/webhooks/events/sendgrid", data=body, content_type="application/json",
                        headers={"X-Twilio-Email-Event-Webhook-Signature": signature,
                                 "X-Twilio-Email-Event-Webhook-Timestamp": timestamp})
 
 
-def mailgun_payload(event_data, key=MAILGUN_KEY, token=None):
+def mailgun_payload(event_data, key=MAILGUN_KEY, token=None, timestamp=None):
     """A Mailgun event webhook body, signed as Mailgun signs it (HMAC-SHA256 of timestamp + token)."""
-    timestamp = str(int(time.time()))
+    timestamp = str(int(timestamp if timestamp is not None else time.time()))
     token = token or f"{next(_tokens):050d}"
     signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
     return {"signature": {"timestamp": timestamp, "token": token, "signature": signature}, "event-data": event_data}

@@ -1,5 +1,6 @@
 """The production command from the Procfile, started for real, answering a signed STOP over HTTP."""
 
+import http.client
 import sqlite3
 import threading
 import urllib.error
@@ -44,6 +45,34 @@ def test_an_unsigned_request_is_refused_over_http(served):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=DELIVERY_TIMEOUT)
     assert refused.value.code == 403
+
+
+def chunked_post(url, body: bytes, signature: str) -> tuple[int, bytes]:
+    """POST `body` in 8 KiB chunks (Transfer-Encoding: chunked, no Content-Length)."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=DELIVERY_TIMEOUT)
+    conn.request("POST", parts.path, body=(body[i:i + 8192] for i in range(0, len(body), 8192)),
+                 headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
+                 encode_chunked=True)
+    response = conn.getresponse()
+    answer = response.status, response.read()
+    conn.close()
+    return answer
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_chunked_body_past_the_limit_is_refused_not_cut(tmp_path, database_url):
+    """70 KB signed, chunked, to a 64 KiB route: werkzeug would cut it and record the rest."""
+    with serve(tmp_path, **({"DATABASE_URL": database_url} if database_url else {})) as (base, _):
+        url = f"{base}/webhooks/twilio/sms"
+        large = twilio_params("STOP " + "x" * 70_000, sender="+14155550124")
+        status, body = chunked_post(url, urllib.parse.urlencode(large).encode(),
+                                    RequestValidator(AUTH_TOKEN).compute_signature(url, large))
+        assert (status, b"larger than 64 KiB" in body) == (413, True)
+        small = twilio_params("STOP", sender="+14155550125")
+        status, body = chunked_post(url, urllib.parse.urlencode(small).encode(),
+                                    RequestValidator(AUTH_TOKEN).compute_signature(url, small))
+        assert status == 200 and b"Reply START" in body  # a chunked body within the limit is read whole
 
 
 def post_signed(url, params):

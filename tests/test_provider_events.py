@@ -12,6 +12,7 @@ SpamComplaint and SubscriptionChange (postmarkapp.com/developer/webhooks/spam-co
 """
 
 import json
+import time
 
 import pytest
 from conftest import table_missing, twilio_post
@@ -22,7 +23,11 @@ pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 @pytest.fixture
 def event_settings(settings, tmp_path):
-    return with_providers(settings, tmp_path)
+    # Without Mailgun's API key: its events are taken on their signature alone here (the Events API
+    # check is tests/test_mailgun_signatures.py's).
+    # ARF reports come from the feedback loop at example.com, vouched for by our receiving server.
+    return {**with_providers(settings, tmp_path), "MAILGUN_API_KEY": None,
+            "FEEDBACK_LOOP_SENDERS": "example.com", "TRUSTED_AUTHSERV_IDS": "mx.acme.example"}
 
 
 @pytest.fixture
@@ -153,6 +158,15 @@ def test_sendgrid_refuses_what_it_did_not_sign(app, client, make_app, event_sett
     assert state(app, "email", "pat@example.org") == {}
 
 
+@pytest.mark.parametrize("age, status", [
+    (0, 200), (72 * 3600, 200), (time.time() - 978307200, 401), (74 * 3600, 401), (-12 * 3600, 401),
+], ids=["now", "a retry 72 hours on", "2001", "74 hours old", "12 hours ahead"])
+def test_sendgrid_events_are_taken_only_while_fresh(app, client, age, status):
+    response = sendgrid_post(client, [sendgrid_event("unsubscribe")], timestamp=time.time() - age)
+    assert response.status_code == status
+    assert state(app, "email", "pat@example.org") == ({"*": "out"} if status == 200 else {})
+
+
 def test_sendgrid_answers_503_when_the_database_cannot_commit(app, client, db):
     with table_missing(db, "events"):
         response = sendgrid_post(client, [sendgrid_event("unsubscribe")])
@@ -240,7 +254,8 @@ def test_postmark_wrong_credentials_get_401_so_postmark_retries(app, client):
 
 # ARF spam complaints ------------------------------------------------------------------------------
 
-ARF = b"""From: <abusedesk@example.com>
+ARF = b"""Authentication-Results: mx.acme.example; dkim=pass header.d=example.com
+From: <abusedesk@example.com>
 Date: Thu, 8 Mar 2005 17:40:36 EDT
 Subject: FW: Earn money
 To: <abuse@acme.example>

@@ -15,6 +15,7 @@ Suppressions API (postmarkapp.com/developer/api/suppressions-api: {"Suppressions
 
 import io
 import json
+import time
 from urllib.parse import parse_qs
 
 import pytest
@@ -33,7 +34,8 @@ ADDRESS = "pat@example.org"
 
 @pytest.fixture
 def app(settings, tmp_path, make_app, smtp):
-    return make_app({**with_providers(settings, tmp_path), "SMTP_URL": smtp.url, "MAIL_FROM": MAIL_FROM})
+    return make_app({**with_providers(settings, tmp_path), "SMTP_URL": smtp.url, "MAIL_FROM": MAIL_FROM,
+                     "TRUSTED_AUTHSERV_IDS": "mx.acme.example"})
 
 
 @pytest.fixture
@@ -161,8 +163,10 @@ def provider_event(client, provider):
         return sendgrid_post(client, [{"email": ADDRESS, "timestamp": 1513299569, "event": "unsubscribe",
                                        "sg_event_id": "sg-1", "sg_message_id": "m-1"}])
     if provider == "mailgun":
-        return client.post("/webhooks/events/mailgun", json=mailgun_payload(
-            {"event": "complained", "id": "mg-1", "timestamp": 1521243339.87, "recipient": ADDRESS}))
+        event = {"event": "complained", "id": "mg-1", "timestamp": time.time() - 5, "recipient": ADDRESS}
+        with responses.RequestsMock() as events_api:  # Mailgun's Events API lists it (the complaint is confirmed)
+            events_api.add(responses.GET, f"{MG}/events", json={"items": [event], "paging": {}})
+            return client.post("/webhooks/events/mailgun", json=mailgun_payload(event))
     return client.post("/webhooks/events/postmark", headers=basic(), json={
         "RecordType": "SpamComplaint", "MessageStream": "outbound", "ID": 42, "Email": ADDRESS})
 

@@ -20,10 +20,12 @@ _ALPHANUMERIC_ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ]{0,9}[A-Za-z0-9])?")
 _COMMENT = re.compile(r"\s*\([^()<>]*\)$")
 
 
-# Strings already in the form normalise() returns, checked without parsing (lower-case email only).
+# Strings already in the form normalise() returns, checked without parsing (lower-case email only);
+# anything with a control character or an unpaired surrogate is left to normalise(), which refuses it.
+_PLAIN = "[^@\\sA-Z<>(),;:\"\\[\\]\x00-\x1f\x7f\ud800-\udfff]+"
 CANONICAL = {
     "sms": _E164.fullmatch,
-    "email": re.compile(r"[^@\sA-Z<>(),;:\"\[\]]+@[^@\sA-Z<>(),;:\"\[\]]+\.[^@\sA-Z<>(),;:\"\[\]]+").fullmatch,
+    "email": re.compile(rf"{_PLAIN}@{_PLAIN}\.{_PLAIN}").fullmatch,
 }
 
 

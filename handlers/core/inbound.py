@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .text import readable
+
 
 @dataclass(frozen=True)
 class Inbound:
@@ -26,13 +28,14 @@ class Inbound:
     synced_from: str | None = None  # the provider whose own list already holds this change: not pushed back
 
     def __post_init__(self):
-        # A NUL means nothing in a text or mail header, and PostgreSQL cannot store one in text: a
-        # message holding one would be refused there, again at every retry, its opt-out lost. It is
-        # kept as U+FFFD, the mark for a character that could not be read, on both databases.
+        # A NUL means nothing in a text or mail header, and PostgreSQL cannot store one in text; an
+        # unpaired surrogate (JSON's "\ud800") neither database can: a message holding one would be
+        # refused at every retry, its opt-out lost. Each is kept as U+FFFD, the mark for a character
+        # that could not be read, on both databases (core/text.py readable()).
         for name in _TEXTS:
             value = getattr(self, name)
-            if value and "\x00" in value:
-                object.__setattr__(self, name, value.replace("\x00", "\ufffd"))
+            if value:
+                object.__setattr__(self, name, readable(value))
 
 
 _TEXTS = ("provider_id", "address", "recipient", "text", "message_id", "subject", "ignored", "nonce")

@@ -123,8 +123,9 @@ def read(inbound: Inbound, table: KeywordTable) -> Decision:
         if subject.action == OPT_OUT and subject.rule in ("keyword", "keyword_with_categories", "keyword_typo"):
             decision = replace(subject, rule="subject_keyword", flagged=decision.flagged or subject.flagged)
     if decision.action == OPT_IN and not inbound.sender_verified:
-        # Anyone can forge a From address; an opt-in must come from the address's own domain.
-        decision = replace(decision, action=REFUSED, rule="opt_in_from_unverified_sender")
+        # Anyone can forge a From address; an opt-in must come from the address's own domain. Refused,
+        # and flagged: a forged opt-in is someone working against the person, worth a look.
+        decision = replace(decision, action=REFUSED, rule="opt_in_from_unverified_sender", flagged=True)
     return decision
 
 

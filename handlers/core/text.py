@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 
 _NOT_A_WORD = re.compile(r"[\W_]+")
+
+
+# NUL (PostgreSQL cannot store it in text) and unpaired UTF-16 surrogates (JSON's "\ud800": neither
+# database nor UTF-8 can hold one), each the mark of a character that could not be read.
+_UNREADABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def readable(value):
+    """`value` (text, or JSON as parsed: lists, objects, numbers) with every NUL and unpaired surrogate
+    turned into U+FFFD, and NaN and the infinities (which Python's JSON reads) into the text of their
+    names, so that whatever a request brought can be stored, logged and answered as JSON. Anything
+    else is returned as it is."""
+    if isinstance(value, str):
+        return _UNREADABLE.sub("\ufffd", value) if _UNREADABLE.search(value) else value
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, list):
+        return [readable(item) for item in value]
+    if isinstance(value, dict):
+        return {readable(key): readable(item) for key, item in value.items()}
+    return value
 
 
 def words(text: str) -> tuple[str, ...]:

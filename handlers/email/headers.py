@@ -129,24 +129,37 @@ def spf_word(value: str | None) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def authentication(headers: Headers) -> tuple[str | None, tuple[str, ...]]:
-    """SPF verdict and DKIM-verified domains from the receiving server's own headers.
+def authentication(headers: Headers, trusted_ids) -> tuple[str | None, tuple[str, ...]]:
+    """(spf result, domains verified) from the Authentication-Results of our own receiving servers.
 
-    Only the topmost Received-SPF counts, and only the Authentication-Results headers written by the
-    server that wrote the topmost one (same authserv-id): anything lower may have been written by
-    anyone on the way, the sender included (RFC 8601 section 5).
+    `trusted_ids` are their authserv-ids (TRUSTED_AUTHSERV_IDS). Of each, only the topmost header
+    counts: a receiving server adds its results above the message it received, and anything lower,
+    a header naming that same server included, may have been written by the sender (RFC 8601
+    section 5 asks the server to remove those; not every one does). A header naming no trusted
+    server, or none (Microsoft 365 writes none), is never believed.
     """
-    results = every(headers, "Authentication-Results")
-    trusted = [value for value in results if _authserv_id(value) == _authserv_id(results[0])] if results else []
-    ar_spf, dkim_domains = parse_authentication_results(trusted)
-    return spf_word(first(headers, "Received-SPF")) or ar_spf, dkim_domains
+    trusted = {i.strip().lower() for i in trusted_ids if i.strip()}
+    topmost: dict[str, str] = {}
+    for value in every(headers, "Authentication-Results"):
+        authserv_id = _authserv_id(value)
+        if authserv_id in trusted:
+            topmost.setdefault(authserv_id, value)
+    return parse_authentication_results(topmost.values())
+
+
+def only(headers: Headers, name: str) -> str | None:
+    """The value of a header that appears exactly once, else None: a provider's own verdict header
+    (X-Spam-Tests, X-Mailgun-Spf) seen twice means the sender wrote one too, so neither is believed."""
+    values = every(headers, name)
+    return values[0] if len(values) == 1 else None
 
 
 def parse_authentication_results(values: Iterable[str]) -> tuple[str | None, tuple[str, ...]]:
-    """(spf result, domains with dkim=pass) from Authentication-Results values (RFC 8601).
+    """(spf result, domains verified) from Authentication-Results values (RFC 8601).
 
     'mx.example; dkim=pass header.i=@gmail.com header.s=x; spf=pass (...) smtp.mailfrom=a@gmail.com'
-    gives ('pass', ('gmail.com',)). The first spf= wins; header.d is preferred to header.i.
+    gives ('pass', ('gmail.com',)). A domain is verified by dkim=pass (its header.d, else header.i),
+    spf=pass (smtp.mailfrom's domain) or dmarc=pass (header.from). The first spf= wins.
     """
     spf: str | None = None
     domains: list[str] = []
@@ -160,12 +173,17 @@ def parse_authentication_results(values: Iterable[str]) -> tuple[str | None, tup
             properties = {key.lower(): val.strip('"') for key, _, val in (t.partition("=") for t in tokens[1:])}
             if method == "spf" and spf is None:
                 spf = result
-            elif method == "dkim" and result == "pass":
-                domain = properties.get("header.d") or properties.get("header.i", "").rpartition("@")[2]
-                domain = domain.lower().rstrip(".")
-                if domain and domain not in domains:
-                    domains.append(domain)
+            if result != "pass" or method not in _VERIFYING:
+                continue
+            domain = next((properties[key] for key in _VERIFYING[method] if properties.get(key)), "")
+            domain = domain.rpartition("@")[2].lower().rstrip(".")
+            if domain and domain not in domains:
+                domains.append(domain)
     return spf, tuple(domains)
+
+
+# The property naming the domain each method's pass verifies, in order of preference.
+_VERIFYING = {"dkim": ("header.d", "header.i"), "spf": ("smtp.mailfrom",), "dmarc": ("header.from",)}
 
 
 def _decode_header_value(name: str, value: str) -> str:

@@ -20,7 +20,10 @@ class Mail:
     content_type: str  # the message's top-level MIME type, e.g. "multipart/report"
     provider_id: str | None = None  # the provider's own id for the message (Postmark MessageID)
     stripped_text: str | None = None  # the provider's own guess at the new reply (not trusted alone)
-    spf: str | None = None  # SPF verdict for the sender: pass, fail, softfail, neutral, none ...
+    # The delivering provider's own verdicts (SendGrid's SPF and dkim fields, Mailgun's X-Mailgun-Spf,
+    # Postmark's Received-SPF), never a header the sender could have written; the receiving servers'
+    # Authentication-Results are read from `headers` under TRUSTED_AUTHSERV_IDS (email/reading.py).
+    spf: str | None = None  # SPF verdict for the envelope sender: pass, fail, softfail, neutral, none ...
     dkim_pass_domains: tuple[str, ...] = ()  # domains whose DKIM signature verified
     evidence: Mapping[str, object] = field(default_factory=dict)  # provider fields kept with the record
 

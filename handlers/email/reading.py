@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from email.utils import parseaddr
 
 from ..core.addresses import InvalidAddress, normalise_email
 from ..core.inbound import Inbound
+from .headers import authentication
 from .headers import message_id as reply_to_id
 from .message import Mail
 from .reply_text import extract_reply, reply_from
@@ -24,17 +26,21 @@ _BULK_PRECEDENCE = {"bulk", "junk", "list", "auto_reply"}
 _DAEMONS = ("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon")
 
 
-def to_inbound(mail: Mail) -> Inbound:
-    """The Inbound for `mail`; `ignored` says why no person's reply is in it (then nothing is done)."""
+def to_inbound(mail: Mail, trusted_authserv_ids: Sequence[str] = ()) -> Inbound:
+    """The Inbound for `mail`; `ignored` says why no person's reply is in it (then nothing is done).
+    Authentication-Results are believed only from `trusted_authserv_ids` (TRUSTED_AUTHSERV_IDS)."""
     try:
         address = normalise_email(mail.sender or "")
     except InvalidAddress:
         address = ""  # recorded with its evidence and ignored: nothing suppressed, nothing mailed
     message_id = (mail.header("Message-ID") or "").strip() or None
+    received_spf, received_domains = authentication(mail.headers, trusted_authserv_ids)
     evidence = {
         **mail.evidence,
         "from": mail.sender, "to": mail.recipient, "subject": mail.subject, "message_id": message_id,
         "envelope_from": mail.envelope_from, "spf": mail.spf, "dkim_pass_domains": list(mail.dkim_pass_domains),
+        "authentication_results": {"trusted": list(trusted_authserv_ids), "spf": received_spf,
+                                   "verified_domains": list(received_domains)},
         "content_type": mail.content_type, "text": mail.text, "html": mail.html,
         "stripped_text": mail.stripped_text, "headers": [list(h) for h in mail.headers],
     }
@@ -54,8 +60,23 @@ def to_inbound(mail: Mail) -> Inbound:
         message_id=reply_to_id(message_id),
         subject=mail.subject,
         ignored=ignored,
-        sender_verified=sender_verified(mail, address),
+        sender_verified=sender_verified(mail, address, received_domains),
     )
+
+
+def listed(value: str | None) -> tuple[str, ...]:
+    """A comma-separated setting (TRUSTED_AUTHSERV_IDS, FEEDBACK_LOOP_SENDERS) as its entries, lower case."""
+    return tuple(entry.strip().lower() for entry in (value or "").split(",") if entry.strip())
+
+
+def verified_sender(mail: Mail, trusted_authserv_ids: Sequence[str]) -> str | None:
+    """The From address of `mail` when its own domain vouches for it (as sender_verified), else None."""
+    try:
+        address = normalise_email(mail.sender or "")
+    except InvalidAddress:
+        return None
+    received_domains = authentication(mail.headers, trusted_authserv_ids)[1]
+    return address if sender_verified(mail, address, received_domains) else None
 
 
 def ignore_reason(mail: Mail, address: str) -> str | None:
@@ -83,15 +104,16 @@ def ignore_reason(mail: Mail, address: str) -> str | None:
     return None
 
 
-def sender_verified(mail: Mail, address: str) -> bool:
-    """SPF passed for an envelope domain aligned with the From domain, or DKIM passed for it."""
+def sender_verified(mail: Mail, address: str, received_domains: Sequence[str] = ()) -> bool:
+    """The provider's own SPF passed for an envelope domain aligned with the From domain, or its DKIM
+    passed for it, or our receiving servers verified an aligned domain (`received_domains`)."""
     domain = address.rpartition("@")[2]
     if not domain:
         return False
     envelope_domain = parseaddr(mail.envelope_from or "")[1].rpartition("@")[2].lower()
     if (mail.spf or "").lower() == "pass" and envelope_domain and _aligned(envelope_domain, domain):
         return True
-    return any(_aligned(d.lower().lstrip("@"), domain) for d in mail.dkim_pass_domains)
+    return any(_aligned(d.lower().lstrip("@"), domain) for d in (*mail.dkim_pass_domains, *received_domains))
 
 
 def _aligned(signer: str, domain: str) -> bool:

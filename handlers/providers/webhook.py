@@ -85,6 +85,16 @@ class Unusable(ProviderError):
         self.sender = sender
 
 
+class Unconfirmed(Exception):
+    """An event the provider's own API does not confirm. Its token is spent under the event's id (so
+    that the provider's retry of it passes and nothing else can use it); `retry`: answered as
+    `unavailable`, since the API may not list it yet, else as `unusable`."""
+
+    def __init__(self, message: str, nonce_id: str, retry: bool):
+        super().__init__(message)
+        self.nonce_id, self.retry = nonce_id, retry
+
+
 @dataclass(frozen=True)
 class Events:
     """What an event webhook (or a raw message that is a spam report) carries: the consent events,
@@ -150,8 +160,8 @@ class Provider:
     api: Api | None = None
 
 
-def _basic_refusal(delivery: Delivery) -> Refusal | None:
-    user, password = delivery.settings["INBOUND_EMAIL_USER"], delivery.settings["INBOUND_EMAIL_PASSWORD"]
+def _basic_refusal(delivery: Delivery, password_setting: str = "INBOUND_EMAIL_PASSWORD") -> Refusal | None:
+    user, password = delivery.settings["INBOUND_EMAIL_USER"], delivery.settings[password_setting]
     if not user or not password:
         return Refusal("inbound email credentials are not configured on the server "
                        "(INBOUND_EMAIL_USER, INBOUND_EMAIL_PASSWORD)")
@@ -165,6 +175,21 @@ def _basic_refusal(delivery: Delivery) -> Refusal | None:
 
 
 HTTP_BASIC = Authentication("HTTP Basic", ("INBOUND_EMAIL_USER", "INBOUND_EMAIL_PASSWORD"), _basic_refusal)
+
+
+def on_feedback_credential(delivery: Delivery) -> bool:
+    """Whether the request came with FEEDBACK_LOOP_PASSWORD, the MIME webhook's second password."""
+    return bool(delivery.settings.get("FEEDBACK_LOOP_PASSWORD")) and \
+        _basic_refusal(delivery, "FEEDBACK_LOOP_PASSWORD") is None
+
+
+def _basic_or_feedback_refusal(delivery: Delivery) -> Refusal | None:
+    return None if on_feedback_credential(delivery) else _basic_refusal(delivery)
+
+
+# HTTP Basic with either INBOUND_EMAIL_PASSWORD or FEEDBACK_LOOP_PASSWORD (the MIME webhook's).
+HTTP_BASIC_OR_FEEDBACK = Authentication("HTTP Basic", ("INBOUND_EMAIL_USER", "INBOUND_EMAIL_PASSWORD"),
+                                        _basic_or_feedback_refusal)
 
 
 def basic_header(settings: Mapping) -> dict[str, str]:

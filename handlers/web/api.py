@@ -11,6 +11,7 @@ from ..core import links
 from ..core.addresses import CANONICAL, CHANNELS, InvalidAddress, normalise
 from ..core.consent import EVERYTHING, suppressed
 from ..core.personal_data import ErasureKeyError, retention_days
+from ..core.text import readable
 from ..storage import export
 from ..storage.erasure import erase
 from ..storage.person_export import person_export
@@ -75,7 +76,8 @@ def check_suppressions():
             try:
                 address = normalise(channel, raw, region)
             except InvalidAddress as e:
-                invalid.append({"address": raw, "error": str(e)})
+                # As JSON can say it: a lone surrogate or NUL as U+FFFD, NaN as the text "NaN".
+                invalid.append({"address": readable(raw), "error": str(e)})
                 continue
         if address not in seen:
             seen.add(address)

@@ -3,6 +3,8 @@ clear 413 or 415 before anything is read or recorded; errors under /api/v1 are J
 
 from __future__ import annotations
 
+import io
+
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_options_header
@@ -11,6 +13,10 @@ from ..providers import registry
 from .responses import json_error
 
 KIB, MIB = 1024, 1024 * 1024
+# Form fields of an email webhook: a reply's HTML part alone can be far above werkzeug's default
+# 500 kB per field (a Mailgun post lost its opt-out that way), and Mailgun posts every MIME header
+# and attachment as a field of its own. The route's own size limit bounds them all.
+EMAIL_FORM_PARTS = 10_000
 
 # (path prefix, largest body, content types accepted for POST). The first matching prefix wins.
 LIMITS = (
@@ -44,9 +50,25 @@ def check_request():
     # The request object once, not through its proxy each time: this runs before every request.
     req = request._get_current_object()
     req.max_content_length, _ = limits_for(req.path)
-    found = refusal(req.path, req.method, req.content_length, req.headers.get("Content-Type", ""),
-                    chunked=req.headers.get("Transfer-Encoding") == "chunked")
+    if req.path.startswith("/webhooks/email/"):
+        req.max_form_memory_size, req.max_form_parts = req.max_content_length, EMAIL_FORM_PARTS
+    chunked = req.headers.get("Transfer-Encoding") == "chunked"
+    found = refusal(req.path, req.method, req.content_length, req.headers.get("Content-Type", ""), chunked=chunked)
+    if not found and chunked and over_limit(req.environ, req.max_content_length):
+        found = 413, f"the request body is larger than {req.max_content_length // KIB} KiB, the most {req.path} accepts"
     return refuse(*found) if found else None
+
+
+def over_limit(environ, size: int) -> bool:
+    """Whether a chunked body (de-chunked by the server) is larger than `size`: read up to one byte
+    more, and kept for the route to read, since werkzeug would cut it at the limit without a word.
+    Only where the server ends the stream at the body's end (wsgi.input_terminated, as gunicorn
+    does); elsewhere werkzeug reads no chunked body at all."""
+    if not environ.get("wsgi.input_terminated"):
+        return False
+    body = environ["wsgi.input"].read(size + 1)
+    environ["wsgi.input"] = io.BytesIO(body)
+    return len(body) > size
 
 
 def refusal(path: str, method: str, content_length: int | None, content_type: str,

@@ -23,10 +23,11 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..core import intake
 from ..core.inbound import ProviderError, Replay
+from ..core.text import readable
 from ..email import reading as email_reading
 from ..email.message import Mail
 from ..providers import registry
-from ..providers.webhook import FORM, JSON, Delivery, Refusal, Webhook
+from ..providers.webhook import FORM, JSON, Delivery, Refusal, Unconfirmed, Webhook
 from ..storage.store import StoreError
 from .context import services
 from .event_recording import record_events
@@ -54,6 +55,16 @@ def serve(provider: str, webhook: Webhook):
             except StoreError:
                 return json_error(webhook.contract.unavailable, "could not record the request; retry")
         return refused(webhook.log_name, webhook.contract.unusable, str(e), getattr(e, "sender", None))
+    except Unconfirmed as e:
+        try:
+            if nonce:
+                spend_nonce(provider, nonce, e.nonce_id)
+        except Replay as replay:
+            return refused(webhook.log_name, 403, str(replay))
+        except StoreError:
+            return json_error(webhook.contract.unavailable, "could not record the request; retry")
+        status = webhook.contract.unavailable if e.retry else webhook.contract.unusable
+        return refused(webhook.log_name, status, str(e))
     if isinstance(parsed, Mail):
         return record_mail(parsed, nonce, webhook.contract.unavailable)
     for reason in parsed.skipped:
@@ -81,8 +92,8 @@ def delivery_of(provider: str, webhook: Webhook) -> Delivery:
 def payload_of(req, read):
     if read == FORM:
         return req.form.to_dict()
-    if read == JSON:
-        return req.get_json(silent=True)
+    if read == JSON:  # text that could not be stored (a lone surrogate, NUL) as U+FFFD from here on
+        return readable(req.get_json(silent=True))
     return read(req.get_data())
 
 
@@ -110,7 +121,7 @@ def spend_nonce(provider: str, nonce: str, provider_id: str) -> None:
 def record_mail(mail: Mail, nonce: str | None, unavailable: int):
     """Hand a reply to intake: 200 {"status": "recorded" | "ignored" | "duplicate", "action"} once
     committed; 403 for a replayed nonce; `unavailable` when the database cannot commit."""
-    inbound = email_reading.to_inbound(mail)
+    inbound = email_reading.to_inbound(mail, email_reading.listed(services().settings["TRUSTED_AUTHSERV_IDS"]))
     if nonce:
         inbound = replace(inbound, nonce=nonce)
     try:

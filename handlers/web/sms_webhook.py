@@ -58,10 +58,11 @@ _DIGITS = re.compile(r"[0-9]+")
 
 
 def called_url() -> str:
-    """request.url: the URL as the client called it (behind TRUSTED_PROXIES, as the proxy says:
-    ProxyFix)."""
+    """The URL as the client called it (behind TRUSTED_PROXIES, as the proxy says: ProxyFix), its
+    query string as sent: Twilio signs `?n=%C3%A9` as written, where request.url would decode it."""
     req = request._get_current_object()
-    return plain_url(req.environ) or req.url
+    query = req.environ.get("QUERY_STRING", "")
+    return plain_url(req.environ) or (f"{req.base_url}?{query}" if query else req.base_url)
 
 
 def plain_url(environ) -> str | None:

@@ -3,7 +3,12 @@ with the HTTP webhook signing key (inbound.verify); its unsubscribes API (api.py
 
 Its retry contract: 401 for a bad signature (retried for 8 hours, so a key fixed in time loses
 nothing), 406 for a request that can never succeed (Mailgun's "rejected, do not retry"), 503 when the
-database cannot commit. Each signature's token is spent once, even by a request that records nothing.
+database cannot commit. Each signature's token is spent once, on either route, even by a request that
+records nothing.
+
+Mailgun signs only timestamp + token, not the event: a signature seen by anyone else (a `delivered`
+webhook sent to another tool) could carry a forged complaint. So with MAILGUN_API_KEY and
+MAILGUN_DOMAIN set, an opt-out event is recorded only once Mailgun's Events API lists its id.
 https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/webhooks
 """
 
@@ -16,6 +21,8 @@ from email import message_from_bytes, policy
 from urllib.parse import urlencode
 
 from ...core.inbound import ProviderError
+from ...core.provider_events import ProviderEvent
+from ..http_api import ApiError
 from ..webhook import (
     EMAIL_BODY,
     EVENT_BODY,
@@ -30,6 +37,7 @@ from ..webhook import (
     Events,
     Provider,
     Refusal,
+    Unconfirmed,
     Unusable,
     Webhook,
 )
@@ -63,10 +71,37 @@ def _parse_inbound(delivery: Delivery):
 def _parse_events(delivery: Delivery) -> Events:
     event = events.parse(delivery.payload, delivery.lists)
     if event is not None:
+        _confirm(event, delivery)
         return Events([event])
     # An event that changes no consent: nothing to record, but its token is spent.
     data = delivery.payload.get("event-data") or {}
     return Events([], nonce_id=f"event:{data.get('id') or events.signature_fields(delivery.payload)[1]}")
+
+
+# Mailgun's Events API may list an event some time after its webhook: until then a retry can succeed.
+CONFIRM_WINDOW = 3600
+
+
+def _confirm(event: ProviderEvent, delivery: Delivery) -> None:
+    """Raise Unconfirmed unless Mailgun's Events API lists `event` (when its API is configured)."""
+    settings = delivery.settings
+    if not (settings["MAILGUN_API_KEY"] and settings["MAILGUN_DOMAIN"]):
+        return
+    data = delivery.payload["event-data"]
+    timestamp = data.get("timestamp")
+    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)) or timestamp != timestamp:
+        raise Unconfirmed(f"{event.kind} event without a timestamp", f"event:{event.event_id}", retry=False)
+    api = MailgunApi(settings["MAILGUN_API_KEY"], settings["MAILGUN_DOMAIN"], settings["MAILGUN_API_URL"])
+    try:
+        found = api.has_event(event.kind, event.event_id, data["recipient"], float(timestamp))
+    except ApiError as error:
+        # Its text is not logged: the request named the person.
+        raise Unconfirmed("could not ask Mailgun's Events API; retry", f"event:{event.event_id}",
+                          retry=True) from error
+    if not found:
+        recent = abs(time.time() - float(timestamp)) < CONFIRM_WINDOW
+        raise Unconfirmed(f"Mailgun's Events API does not list this {event.kind} event", f"event:{event.event_id}",
+                          retry=recent)
 
 
 def _simulated(raw: bytes, settings: Mapping) -> tuple[bytes, dict[str, str]]:

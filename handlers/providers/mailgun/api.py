@@ -5,6 +5,10 @@ https://documentation.mailgun.com/docs/mailgun/api-reference/send/mailgun/unsubs
     DELETE /v3/{domain}/unsubscribes/{address}  [?tag=promos]
     GET    /v3/{domain}/unsubscribes?limit=1000 -> {"items": [{"address": "...", "tags": ["*"],
            "created_at": "Fri, 21 Oct 2011 11:02:55 GMT"}], "paging": {"next": "<url>", ...}}
+    GET    /v3/{domain}/events?event=complained&recipient=a@example.com&begin=..&end=..&limit=300
+           -> {"items": [{"event": "complained", "id": "...", "timestamp": 1529704976.104692, ...}],
+               "paging": {"next": "<url>", ...}}
+           https://documentation.mailgun.com/docs/mailgun/api-reference/send/mailgun/events
 EU accounts use https://api.eu.mailgun.net (MAILGUN_API_URL). Basic auth: user "api", the API key.
 """
 
@@ -25,6 +29,7 @@ class MailgunApi:
 
     def __init__(self, api_key: str, domain: str, base_url: str, session: requests.Session | None = None):
         self.url = f"{base_url.rstrip('/')}/v3/{quote(domain)}/unsubscribes"
+        self.events_url = f"{base_url.rstrip('/')}/v3/{quote(domain)}/events"
         self.session = session or requests.Session()
         self.session.auth = ("api", api_key)
 
@@ -40,6 +45,14 @@ class MailgunApi:
         for tag in lists or ():
             call(self.session, "DELETE", url, params={"tag": tag}, missing_ok=True)
         return None
+
+    def has_event(self, kind: str, event_id: str, recipient: str, timestamp: float) -> bool:
+        """Whether Mailgun's Events API lists that event (its id, kind and recipient) within a minute
+        of `timestamp`. Raises ApiError when it cannot be asked."""
+        params = {"event": kind, "recipient": recipient, "begin": str(int(timestamp) - 60),
+                  "end": str(int(timestamp) + 61), "limit": 300}
+        page = json_of(call(self.session, "GET", self.events_url, params=params))
+        return any(isinstance(item, dict) and item.get("id") == event_id for item in page.get("items") or [])
 
     def suppressed(self, lists: tuple[str, ...], max_pages: int = MAX_PAGES) -> Iterator[tuple[str, str | None]]:
         """(address, tag or None for every tag), one row per tag, over every page (at most `max_pages`,

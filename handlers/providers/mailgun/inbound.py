@@ -24,14 +24,15 @@ import re
 from collections.abc import Mapping
 
 from ...core.inbound import ProviderError, first_value
+from ...core.text import readable
 from ...email.headers import (
     address,
-    authentication,
     decode_words,
     envelope_address,
     every,
     first,
     mime_type,
+    only,
     sender_address,
 )
 from ...email.message import Mail
@@ -40,6 +41,9 @@ from ..mime.inbound import parse_mime
 # Mailgun retries for 8 hours, possibly with the first attempt's signature; a token seen before with
 # another message is refused whatever its age (handlers/storage/store.py keeps them).
 MAX_AGE = 12 * 3600
+# A timestamp ahead of our clock by more than this was not made by Mailgun now: refused (a signature
+# dated tomorrow would otherwise stay fresh for a day and a half).
+FUTURE_SKEW = 300
 
 _DKIM_D = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)")
 
@@ -47,7 +51,7 @@ _DKIM_D = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)")
 def verify(signing_key: str | None, timestamp: str, token: str, signature: str, now: float,
            max_age: float = 900) -> str | None:
     """None when `signature` is Mailgun's hex HMAC-SHA256 of timestamp+token under the HTTP webhook
-    signing key and the timestamp is within max_age seconds of now; else a short reason.
+    signing key and the timestamp is at most max_age seconds old and FUTURE_SKEW ahead; else why not.
 
     Replays inside that window pass: remember the tokens seen for max_age to refuse them.
     https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/securing-webhooks
@@ -60,8 +64,10 @@ def verify(signing_key: str | None, timestamp: str, token: str, signature: str, 
                                signature.strip().lower().encode("utf-8", "replace")):
         return "bad signature"
     # Digits only: float() would let "nan" through every comparison.
-    if not re.fullmatch(r"\d{1,12}", timestamp) or abs(now - int(timestamp)) > max_age:
+    if not re.fullmatch(r"\d{1,12}", timestamp) or now - int(timestamp) > max_age:
         return "stale timestamp"
+    if int(timestamp) - now > FUTURE_SKEW:
+        return "timestamp in the future"
     return None
 
 
@@ -112,7 +118,7 @@ def _message_headers(value: str | None) -> tuple[tuple[tuple[str, str], ...], li
     if value is None:
         return (), ["no message-headers field"]
     try:
-        pairs = json.loads(value)
+        pairs = readable(json.loads(value))
     except (ValueError, RecursionError) as error:
         return (), [f"message-headers is not JSON ({error}): ignored"]
     if not isinstance(pairs, list):
@@ -125,20 +131,12 @@ def _message_headers(value: str | None) -> tuple[tuple[tuple[str, str], ...], li
 
 
 def _authentication(headers) -> tuple[str | None, tuple[str, ...]]:
-    """Mailgun's own verdicts (X-Mailgun-Spf, X-Mailgun-Dkim-Check-Result) first, else the receiving
-    server's Authentication-Results. Mailgun's DKIM verdict names no domain: we name the signer only
-    when there is exactly one DKIM-Signature, so a pass is never credited to the wrong domain."""
-    spf, dkim_domains = authentication(headers)
-    mailgun_spf = first(headers, "X-Mailgun-Spf")
-    verdict = first(headers, "X-Mailgun-Dkim-Check-Result")
-    if mailgun_spf:
-        spf = mailgun_spf.strip().lower()
-    if verdict is not None:
-        signatures = [match.group(1).lower() for value in every(headers, "DKIM-Signature")
-                      if (match := _DKIM_D.search(value))]
-        if verdict.strip().lower() != "pass":
-            dkim_domains = ()
-        elif not dkim_domains and len(signatures) == 1:
-            dkim_domains = (signatures[0],)
-    return spf, dkim_domains
+    """Mailgun's own verdicts (X-Mailgun-Spf, X-Mailgun-Dkim-Check-Result), each only when it appears
+    once (two: the sender wrote one). Its DKIM verdict names no domain: we name the signer only when
+    there is exactly one DKIM-Signature, so a pass is never credited to the wrong domain."""
+    mailgun_spf, verdict = only(headers, "X-Mailgun-Spf"), only(headers, "X-Mailgun-Dkim-Check-Result")
+    signatures = [match.group(1).lower() for value in every(headers, "DKIM-Signature")
+                  if (match := _DKIM_D.search(value))]
+    dkim_passed = (verdict or "").strip().lower() == "pass" and len(signatures) == 1
+    return (mailgun_spf.strip().lower() if mailgun_spf else None), (signatures[0],) if dkim_passed else ()
 

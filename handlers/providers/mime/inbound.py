@@ -1,5 +1,6 @@
 """Raw MIME email (RFC 5322 bytes, as Amazon SES stores it or SendGrid's raw mode posts it) into a
-Mail.
+Mail. A raw message carries no verdict of a provider's own: its sender is believed only through the
+Authentication-Results of our own receiving servers (handlers/email/reading.py).
 
 Sample input (tests/data/email/reply_gmail.eml, shortened):
     Return-Path: <marie.dupont@gmail.com>
@@ -21,7 +22,6 @@ from ...core.inbound import ProviderError
 from ...email.headers import (
     LINE_BREAKS,
     address,
-    authentication,
     decode_bytes,
     envelope_address,
     first,
@@ -45,7 +45,6 @@ def parse_mime(raw: bytes, provider: str = "mime") -> Mail:
         headers = header_pairs(message)
         if not headers:
             raise ProviderError("not an email message: no header before the body")
-        spf, dkim_domains = authentication(headers)
         return_path = first(headers, "Return-Path")
         return Mail(
             provider=provider,
@@ -58,8 +57,6 @@ def parse_mime(raw: bytes, provider: str = "mime") -> Mail:
             text=_body(message, "plain"),
             html=_body(message, "html"),
             content_type=message.get_content_type(),
-            spf=spf,
-            dkim_pass_domains=dkim_domains,
             evidence=_evidence(message, len(raw)),
         )
     except ProviderError:

@@ -27,13 +27,13 @@ from dataclasses import replace
 from ...core.inbound import ProviderError
 from ...email.headers import (
     address,
-    authentication,
     decode_words,
     envelope_address,
-    every,
     first,
     mime_type,
+    only,
     sender_address,
+    spf_word,
 )
 from ...email.message import Mail
 from ..mime.inbound import parse_mime
@@ -59,8 +59,11 @@ def parse(payload: Mapping) -> Mail:
     headers, problems = _headers(payload.get("Headers"))
     headers += tuple((name, _text(payload.get(key))) for name, key in _LIFTED
                      if _text(payload.get(key)) and first(headers, name) is None)
-    spf, dkim_domains = authentication(headers)
-    if not dkim_domains and _spamassassin_tests(headers) & {"DKIM_VALID_AU"}:
+    # Postmark's own verdicts: its Received-SPF and its SpamAssassin tests, each believed only when the
+    # sender wrote no header of that name besides (the receiving servers' Authentication-Results are
+    # read under TRUSTED_AUTHSERV_IDS, email/reading.py).
+    spf, dkim_domains = spf_word(only(headers, "Received-SPF")), ()
+    if _spamassassin_tests(headers) & {"DKIM_VALID_AU"}:
         # Postmark reports no DKIM verdict of its own; SpamAssassin's DKIM_VALID_AU is "a valid
         # signature from the author's domain", i.e. from the From address's domain.
         dkim_domains = (sender.rpartition("@")[2].lower(),)
@@ -115,9 +118,8 @@ def _envelope_from(headers) -> str | None:
 
 
 def _spamassassin_tests(headers) -> set[str]:
-    tests = every(headers, "X-Spam-Tests")
-    # More than one means the sender wrote one too: trust neither.
-    return {t.strip() for t in tests[0].split(",")} if len(tests) == 1 else set()
+    tests = only(headers, "X-Spam-Tests")
+    return {t.strip() for t in tests.split(",")} if tests else set()
 
 
 def _inferred_type(payload: Mapping) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from collections.abc import Mapping
 
 from cryptography.exceptions import InvalidSignature
@@ -29,13 +30,22 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from ...core.addresses import InvalidAddress, normalise_email
 from ...core.inbound import ProviderError
 from ...core.provider_events import OPT_IN, OPT_OUT, ProviderEvent, category_for
+from ...core.text import readable
 
 _ACTIONS = {"unsubscribe": OPT_OUT, "spamreport": OPT_OUT, "group_unsubscribe": OPT_OUT,
             "group_resubscribe": OPT_IN}
 
 
-def verify(public_key: str | None, body: bytes, signature: str | None, timestamp: str | None) -> str | None:
-    """None when `signature` is SendGrid's signature of timestamp + body under `public_key`; else why not."""
+# How old a signed request may be. SendGrid retries a failed delivery for up to 72 hours, and its
+# documentation does not say it signs each retry anew: the window keeps those and refuses what is
+# older or dated ahead (a request is idempotent on its events' sg_event_id within it).
+MAX_AGE, FUTURE_SKEW = 73 * 3600, 300
+
+
+def verify(public_key: str | None, body: bytes, signature: str | None, timestamp: str | None,
+           now: float | None = None) -> str | None:
+    """None when `signature` is SendGrid's signature of timestamp + body under `public_key` and the
+    timestamp is within MAX_AGE before `now` (default: the clock) and FUTURE_SKEW after; else why not."""
     if not public_key:
         return "no SendGrid event public key configured"
     if not signature or not timestamp:
@@ -50,6 +60,12 @@ def verify(public_key: str | None, body: bytes, signature: str | None, timestamp
         key.verify(base64.b64decode(signature), timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
     except (InvalidSignature, ValueError, binascii.Error):
         return "bad signature"
+    now = time.time() if now is None else now
+    # Digits only: float() would let "nan" through every comparison.
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12 or now - int(timestamp) > MAX_AGE:
+        return "stale timestamp"
+    if int(timestamp) - now > FUTURE_SKEW:
+        return "timestamp in the future"
     return None
 
 
@@ -57,7 +73,7 @@ def parse(body: bytes, groups: Mapping[str, str]) -> tuple[list[ProviderEvent], 
     """(the consent events in the batch, why each unusable one was skipped); `groups` maps
     asm_group_id (as text) to a category. Raises ProviderError when the body is no event array."""
     try:
-        events = json.loads(body)
+        events = readable(json.loads(body))  # a lone surrogate in a useragent must not lose the batch
     except ValueError as error:
         raise ProviderError(f"the body is not JSON: {error}") from error
     if not isinstance(events, list):

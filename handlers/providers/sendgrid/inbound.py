@@ -32,9 +32,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from ...core.inbound import ProviderError, first_value
+from ...core.text import readable
 from ...email.headers import (
     address,
-    authentication,
     decode_bytes,
     envelope_address,
     first,
@@ -86,8 +86,9 @@ def parse(fields: Mapping[str, str | bytes], form_encoding: str = "utf-8") -> Ma
     if not mail.sender:
         raise ProviderError("no From in the SendGrid post")
 
-    spf, dkim_domains = mail.spf, mail.dkim_pass_domains
-    if first_value(fields, "SPF") is not None:  # SendGrid's own verdicts beat headers inside the message
+    # SendGrid's own verdicts, in fields of their own: the message's headers are the sender's to write.
+    spf, dkim_domains = None, ()
+    if first_value(fields, "SPF") is not None:
         spf = spf_word(text("SPF"))
     if first_value(fields, "dkim") is not None:
         dkim_domains = tuple(dict.fromkeys(
@@ -111,7 +112,6 @@ def _parsed_mode(text: _Decoder) -> Mail:
     # Subject and From come from the header block: it keeps RFC 2047 words, so they decode right
     # whatever the charset; the separate fields are the fallback.
     headers = parse_header_block(text("headers") or "")
-    spf, dkim_domains = authentication(headers)
     return Mail(
         provider="sendgrid",
         headers=headers,
@@ -122,8 +122,6 @@ def _parsed_mode(text: _Decoder) -> Mail:
         text=text("text"),
         html=text("html"),
         content_type=mime_type(first(headers, "Content-Type")),
-        spf=spf,
-        dkim_pass_domains=dkim_domains,
     )
 
 
@@ -158,7 +156,7 @@ def _json(fields: Mapping, name: str, kind: type, problems: list[str]):
     if value is None or value == "":
         return None
     try:
-        parsed = json.loads(value)
+        parsed = readable(json.loads(value))
     except (ValueError, RecursionError) as error:
         problems.append(f"`{name}` is not JSON ({error}): ignored")
         return None
