@@ -17,7 +17,7 @@ from dataclasses import asdict
 import click
 from flask import Flask
 
-from . import simulate
+from . import simulate, team
 from .core import links
 from .core.classifier import classify, explain
 from .core.keyword_file import KeywordFileError, load_keywords
@@ -51,6 +51,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(simulate_sms)
     app.cli.add_command(simulate_email)
     app.cli.add_command(pull_suppressions)
+    team.register(app)  # operators, API keys and the audit log (handlers/team.py)
 
 
 @click.command("migrate")

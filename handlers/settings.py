@@ -45,6 +45,13 @@ SETTINGS = (
     Setting("SMTP_URL", None, "Where confirmation emails go: smtp://user:pass@host:587?starttls=1 or smtps://..."),
     Setting("MAIL_FROM", None, "From address of confirmation emails, e.g. Acme <no-reply@acme.example>."),
     Setting("UNSUBSCRIBE_SECRET", None, "Signs unsubscribe links (/u/<token>). Unset: no links can be made or opened."),
+    Setting("OIDC_ISSUER", None,
+            "OpenID Connect issuer for dashboard single sign-on (https://login.example.com/realms/acme). Unset: off."),
+    Setting("OIDC_CLIENT_ID", None, "This service's client id at OIDC_ISSUER."),
+    Setting("OIDC_CLIENT_SECRET", None, "Its client secret at OIDC_ISSUER."),
+    Setting("OIDC_ROLE_CLAIM", "groups", "The ID token claim (a string or a list) whose values OIDC_ROLE_MAP reads."),
+    Setting("OIDC_ROLE_MAP", None,
+            "Claim value to role: optout-admins=admin,optout-reviewers=reviewer,staff=viewer. No match: no login."),
 )
 
 

@@ -1,17 +1,25 @@
-"""The API for the business's sending tools: /api/v1 behind a bearer token, and /healthz."""
+"""The API for the business's sending tools: /api/v1 behind a bearer token, and /healthz.
+
+The token is an API key (flask add-api-key NAME --scope check|read|write) or ADMIN_TOKEN, which may do
+everything; each route declares the permission it needs (handlers/web/access.py), and a key whose scope
+lacks it gets 403.
+"""
 
 from __future__ import annotations
 
 import hmac
 import json
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from ..core import links
+from ..core import credentials, links
+from ..core.access import BUILT_IN_ADMIN
 from ..core.addresses import CANONICAL, CHANNELS, InvalidAddress, normalise
 from ..core.consent import EVERYTHING, suppressed
-from ..storage import export
+from ..storage import export, imports, operators
+from ..storage.bulk import TransferError
 from ..storage.store import StoreError
+from .access import Actor, audit, permitted, requires
 from .context import services
 from .responses import json_error, rate_limited
 from .throttles import shared_throttle
@@ -22,21 +30,35 @@ health = Blueprint("health", __name__)
 
 
 @api.before_request
-def require_admin_token():
-    expected = services().settings["ADMIN_TOKEN"]
-    if not expected:
-        return json_error(401, "the API is closed: ADMIN_TOKEN is not set on the server")
+def require_api_key():
+    """401 without a live key (or ADMIN_TOKEN) as bearer token; 403 when its scope lacks the route's permission."""
     failures = shared_throttle("api_token_failures", limit=30, window=60)
     client = request.remote_addr or ""
     if failures.full(client):
         return rate_limited(json_error(429, "too many requests with a wrong token; wait a minute"), 60)
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+    g.actor = bearer(given.strip()) if scheme.lower() == "bearer" else None
+    if g.actor is None:
         failures.allow(client)
-        response = json_error(401, "missing or wrong bearer token (Authorization: Bearer <ADMIN_TOKEN>)")
+        closed = "" if services().settings["ADMIN_TOKEN"] else "; ADMIN_TOKEN is not set: closed but to API keys"
+        response = json_error(401, f"missing, wrong or revoked bearer token (Authorization: Bearer <API key>){closed}")
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
+    if not permitted(g.actor):
+        return json_error(403, f"this key's scope ({g.actor.scope}) does not allow this; "
+                               "read adds contacts and exports, write adds imports and erasures")
     return None
+
+
+def bearer(given: str) -> Actor | None:
+    """The caller a bearer token names: a live API key, or ADMIN_TOKEN (the built-in admin)."""
+    if not given:
+        return None
+    expected = services().settings["ADMIN_TOKEN"]
+    if expected and hmac.compare_digest(given.encode(), expected.encode()):
+        return Actor(BUILT_IN_ADMIN, role="admin")
+    key = operators.key_by_digest(services().store, credentials.key_digest(given))
+    return Actor(f"key:{key['name']}", scope=key["scope"]) if key else None
 
 
 @api.errorhandler(StoreError)
@@ -46,6 +68,7 @@ def store_unavailable(e):
 
 
 @api.post("/suppressions/check")
+@requires("check")
 def check_suppressions():
     """{"channel", "addresses": [...], "category"?} -> {"suppressed", "allowed", "invalid"}."""
     body = request.get_json(silent=True)
@@ -86,6 +109,7 @@ def check_suppressions():
 
 
 @api.get("/suppressions")
+@requires("export")
 def export_suppressions():
     """?channel=sms|email&category=...&format=csv|json -> every suppressed address, streamed as it is read."""
     channel, category = request.args.get("channel") or None, request.args.get("category") or None
@@ -98,12 +122,14 @@ def export_suppressions():
     if fmt not in export.EXPORT_FORMATS:
         return json_error(400, f"format must be one of {', '.join(export.EXPORT_FORMATS)}")
     rows = export.suppressions(services().store, channel, category)
+    audit("export", f"suppressions: channel {channel or 'all'}, category {category or 'everything'}, {fmt}")
     return Response(export.export_chunks(rows, fmt),
                     mimetype="text/csv" if fmt == "csv" else "application/json",
                     headers={"Content-Disposition": f'attachment; filename="suppressions.{fmt}"'})
 
 
 @api.get("/contacts/<channel>/<path:address>")
+@requires("read")
 def contact(channel: str, address: str):
     """Current state per category and the full history of one address."""
     if channel not in CHANNELS:
@@ -125,7 +151,28 @@ def contact(channel: str, address: str):
     })
 
 
+@api.post("/suppressions/import")
+@requires("import")
+def import_suppressions():
+    """A list as the request body (text/csv or text/plain: one address a line, or a SendGrid, Mailgun or
+    Postmark export), ?channel=sms|email for a plain list -> the import's counts, as flask import-suppressions."""
+    channel = request.args.get("channel") or None
+    if channel is not None and channel not in CHANNELS:
+        return json_error(400, f"channel must be one of {', '.join(CHANNELS)}")
+    try:
+        report = imports.import_suppressions(services().store, request.stream, channel,
+                                             services().settings["DEFAULT_REGION"])
+    except TransferError as e:
+        return json_error(400, str(e))
+    audit("import", f"{report.format} list of {report.channel} addresses: {report.lines} read, "
+                    f"{report.imported} imported, {len(report.invalid)} invalid")
+    return jsonify({"format": report.format, "channel": report.channel, "lines": report.lines,
+                    "imported": report.imported, "duplicates": report.duplicates, "already": report.already,
+                    "invalid": [{"line": n, "error": reason} for n, _, reason in report.invalid]})
+
+
 @api.get("/unsubscribe-link")
+@requires("check")
 def unsubscribe_link():
     """?channel=email&address=...&category=... -> the page URL and the List-Unsubscribe headers."""
     try:
