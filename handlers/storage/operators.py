@@ -68,6 +68,10 @@ def find(store: Store, email: str) -> dict | None:
     return rows[0] if rows else None
 
 
+def any_operator(store: Store) -> bool:
+    return store.connection().execute("SELECT 1 FROM operators LIMIT 1").fetchone() is not None
+
+
 def listing(store: Store) -> list[dict]:
     return dict_rows(store.connection().execute(
         "SELECT email, role, password_hash IS NOT NULL AS has_password, created_at, password_changed_at, "

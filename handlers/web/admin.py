@@ -131,7 +131,7 @@ def logged_in() -> bool:
 
 def dashboard_closed() -> bool:
     """Nobody could log in: no ADMIN_TOKEN, no operator, no single sign-on."""
-    return not admin_token() and not sso.configured() and not operators.listing(services().store)
+    return not admin_token() and not sso.configured() and not operators.any_operator(services().store)
 
 
 @admin.before_request
