@@ -61,7 +61,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         if app.logger.level == logging.NOTSET:
             app.logger.setLevel(logging.INFO)
         services.prepare()
-        for name, consequence in (("ADMIN_TOKEN", "the /api/v1 API is closed"),
+        for name, consequence in (("ADMIN_TOKEN", "the /api/v1 API is closed but to API keys (flask add-api-key)"),
                                   ("TWILIO_AUTH_TOKEN", "every Twilio webhook will be refused with 403"),
                                   ("INBOUND_EMAIL_PASSWORD", "the SendGrid, Postmark and MIME webhooks refuse all"),
                                   ("MAILGUN_SIGNING_KEY", "the Mailgun webhooks refuse all"),

@@ -17,7 +17,7 @@ from dataclasses import asdict
 import click
 from flask import Flask
 
-from . import personal_data_cli, simulate
+from . import personal_data_cli, simulate, team
 from .core import links
 from .core.classifier import classify, explain
 from .core.keyword_file import KeywordFileError, load_keywords
@@ -28,7 +28,7 @@ from .core.understanding import with_model
 from .email import outbox
 from .providers.http_api import MAX_PAGES, ApiError
 from .settings import local_origin
-from .storage import backfill, export, imports
+from .storage import audit, backfill, export, imports
 from .storage.bulk import TransferError
 from .storage.copy import copy_database as copy_rows
 from .storage.database import StoreError
@@ -55,6 +55,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(pull_suppressions)
     for command in personal_data_cli.COMMANDS:  # prune, erase, export-person
         app.cli.add_command(command)
+    team.register(app)  # operators, API keys and the audit log (handlers/team.py)
 
 
 @click.command("migrate")
@@ -221,6 +222,8 @@ def export_suppressions(channel, category, fmt, output):
     for chunk in export.export_chunks(count(rows), fmt):
         output.write(chunk)
     output.flush()
+    audit.record(services().store, team.entry("export", f"suppressions: channel {channel or 'all'}, category "
+                                                        f"{category or 'everything'}, {fmt}: {counted[0]:,} rows"))
     click.echo(f"exported {counted[0]:,} suppressed addresses", err=True)
 
 
@@ -234,6 +237,8 @@ def import_suppressions(file, channel):
     settings, store = services().settings, services().store
     report = _read_file(file, "importing", lambda raw, progress: imports.import_suppressions(
         store, raw, channel, settings["DEFAULT_REGION"], progress))
+    audit.record(store, team.entry("import", f"{report.format} list of {report.channel} addresses: {report.lines} "
+                                             f"read, {report.imported} imported, {len(report.invalid)} invalid"))
     for number, text, reason in report.invalid:
         click.echo(f"line {number}: {text!r}: {reason}")
     click.echo(f"{file}: {report.format} list of {report.channel} addresses: {report.lines:,} addresses read, "

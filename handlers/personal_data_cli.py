@@ -10,10 +10,12 @@ import click
 
 from .core.addresses import CHANNELS, InvalidAddress, normalise
 from .core.personal_data import ErasureKeyError, retention_days
+from .storage import audit
 from .storage.database import StoreError
 from .storage.erasure import erase
 from .storage.person_export import person_export
 from .storage.retention import prune
+from .team import entry
 from .web.context import services
 
 COMMANDS = []
@@ -62,10 +64,13 @@ def erase_command(channel, address):
     it suppressed by a keyed digest for each scope it had opted out of. Prints what went and what stayed."""
     address = canonical(channel, address)
     try:
-        result = erase(services().store, services().settings.get("ERASURE_KEY"), channel, address, actor="cli")
+        who = entry("erasure", "")
+        result = erase(services().store, services().settings.get("ERASURE_KEY"), channel, address, actor=who.actor)
     except (ErasureKeyError, StoreError) as e:
         click.echo(f"erase: {e}", err=True)
         sys.exit(1)
+    audit.record(services().store, entry("erasure", f"erasure {result['erasure_id']} of one {channel} address; "
+                                                    f"kept suppressed: {', '.join(result['kept']) or 'nothing'}"))
     click.echo(json.dumps(result, indent=2))
 
 
@@ -80,4 +85,5 @@ def export_person(channel, address):
     settings = services().settings
     exported = person_export(services().store, channel, address, services().keywords.categories,
                              retention_days(settings.get("MESSAGE_RETENTION_DAYS")))
+    audit.record(services().store, entry("export_person", f"the data of one {channel} address"))
     click.echo(json.dumps(exported, indent=2, ensure_ascii=False))

@@ -58,6 +58,13 @@ SETTINGS = (
             "Days a message's text, HTML, headers and provider parameters are kept; then only the decision stays."),
     Setting("ERASURE_KEY", None,
             "Keys the digests that keep erased people suppressed (16+ chars). Unset: no erasure. Never change it."),
+    Setting("OIDC_ISSUER", None,
+            "OpenID Connect issuer for dashboard single sign-on (https://login.example.com/realms/acme). Unset: off."),
+    Setting("OIDC_CLIENT_ID", None, "This service's client id at OIDC_ISSUER."),
+    Setting("OIDC_CLIENT_SECRET", None, "Its client secret at OIDC_ISSUER."),
+    Setting("OIDC_ROLE_CLAIM", "groups", "The ID token claim (a string or a list) whose values OIDC_ROLE_MAP reads."),
+    Setting("OIDC_ROLE_MAP", None,
+            "Claim value to role: optout-admins=admin,optout-reviewers=reviewer,staff=viewer. No match: no login."),
 )
 
 

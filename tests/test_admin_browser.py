@@ -3,14 +3,16 @@ correct a flagged opt-out from the review queue, check the API, and look the add
 drawn, and the screenshots in docs/."""
 
 import json
+import re
 import sqlite3
+import subprocess
 import urllib.parse
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from browser import chromium, displayed_font_sizes, needs_chromium, screenshot, viewport
-from conftest import ADMIN_TOKEN, AUTH_TOKEN, HANG, serve, twilio_params
+from conftest import ADMIN_TOKEN, AUTH_TOKEN, HANG, ROOT, serve, twilio_params
 from twilio.request_validator import RequestValidator
 
 pytestmark = needs_chromium
@@ -21,6 +23,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 PERSON = "+14155550142"
+REVIEWER = "rory@acme.example"
 
 
 @pytest.fixture
@@ -61,21 +64,33 @@ def contact(base):
         return json.load(response)
 
 
-def test_log_in_correct_a_flagged_opt_out_and_look_the_address_up(service, browser, tmp_path):
+def add_operator(env, email, role) -> str:
+    """`flask add-operator` run as an operator would, against the served database; the password it prints."""
+    done = subprocess.run(["flask", "--app", "app", "add-operator", email, "--role", role], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=HANG)
+    assert done.returncode == 0, done.stderr
+    return re.search(r"shown this once: (\S+)", done.stdout).group(1)
+
+
+def test_log_in_correct_a_flagged_opt_out_and_look_the_address_up(served, browser, tmp_path):
+    service, env = served
     text_message(service, "Can you stop?")
     assert contact(service)["suppressed"]["all"] is True
+    password = add_operator(env, REVIEWER, "reviewer")
 
     browser.get(f"{service}/admin/review")
     assert browser.current_url.startswith(f"{service}/admin/login")
-    token = wait_for(browser, "#token")
-    assert browser.find_element(By.CSS_SELECTOR, "label[for='token']").text
-    token.send_keys(ADMIN_TOKEN, Keys.ENTER)
+    wait_for(browser, "#email").send_keys(REVIEWER)
+    assert browser.find_element(By.CSS_SELECTOR, "label[for='password']").text
+    browser.find_element(By.CSS_SELECTOR, "#password").send_keys(password, Keys.ENTER)
 
     wait_for(browser, "article")
     [item] = browser.find_elements(By.TAG_NAME, "article")
     assert "Can you stop?" in item.text and "stop_word_in_message" not in item.text
     assert "Opted out of everything (the word 'stop' inside a longer message)" in item.text
     browser.save_screenshot(str(tmp_path / "review.png"))
+    assert f"{REVIEWER} (reviewer)" in browser.find_element(By.ID, "who").text
+    assert not browser.find_elements(By.LINK_TEXT, "Audit log")  # an admin's page: not offered to a reviewer
     item.find_element(By.XPATH, ".//button[normalize-space()='This was not an opt-out']").click()
 
     assert "Nothing was sent to them" in wait_for(browser, "[role=status]").text
@@ -83,7 +98,7 @@ def test_log_in_correct_a_flagged_opt_out_and_look_the_address_up(service, brows
     after = contact(service)
     assert after["suppressed"]["all"] is False
     assert [(e["action"], e["source"]) for e in after["events"]] == [("opt_out", "sms:twilio"),
-                                                                     ("opt_in", "review:admin")]
+                                                                     ("opt_in", f"review:{REVIEWER}")]
 
     browser.find_element(By.LINK_TEXT, "Look up an address").click()
     wait_for(browser, "#lookup-address").send_keys("(415) 555-0142", Keys.ENTER)
@@ -93,7 +108,7 @@ def test_log_in_correct_a_flagged_opt_out_and_look_the_address_up(service, brows
     states = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#state-table tbody tr")]
     assert states[0] == "everything receiving" and all(s.endswith("receiving") for s in states)
     trail = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#trail-table tbody tr")]
-    assert "sms:twilio" in trail[0] and "review:admin" in trail[-1] and "Can you stop?" in trail[-1]
+    assert "sms:twilio" in trail[0] and f"review:{REVIEWER}" in trail[-1] and "Can you stop?" in trail[-1]
 
     browser.find_element(By.LINK_TEXT, "Activity").click()
     chart = wait_for(browser, "svg[role=img]")
@@ -103,9 +118,20 @@ def test_log_in_correct_a_flagged_opt_out_and_look_the_address_up(service, brows
 
 
 def log_in(browser, service):
+    """As the built-in admin: no email, ADMIN_TOKEN as the password."""
     browser.get(f"{service}/admin/login")
-    wait_for(browser, "#token").send_keys(ADMIN_TOKEN, Keys.ENTER)
+    wait_for(browser, "#password").send_keys(ADMIN_TOKEN, Keys.ENTER)
     wait_for(browser, "#glance")
+
+
+def test_the_admin_reads_who_did_what_in_the_audit_log(served, browser):
+    service, env = served
+    add_operator(env, "ada@acme.example", "admin")
+    log_in(browser, service)
+    browser.find_element(By.LINK_TEXT, "Audit log").click()
+    rows = [r.text for r in wait_for(browser, "#audit").find_elements(By.TAG_NAME, "tr")[1:]]
+    assert "admin login as admin 127.0.0.1" in rows[0]
+    assert "operator_added ada@acme.example as admin local" in rows[1]
 
 
 # A month of replies for the charts: (days ago, body, sender's country), each from its own number.
@@ -164,6 +190,7 @@ def test_the_dashboard_speaks_plainly_with_readable_charts_and_screenshots(serve
 def test_the_login_label_stays_on_one_line_on_a_phone(service, browser):
     viewport(browser, 390)
     browser.get(f"{service}/admin/login")
-    name = wait_for(browser, "label[for='token'] .name")
-    line = browser.execute_script("return parseFloat(getComputedStyle(arguments[0]).lineHeight)", name)
-    assert name.size["height"] < 1.5 * line and name.text == "Admin token"
+    for label, text in (("email", "Email"), ("password", "Password")):
+        name = wait_for(browser, f"label[for='{label}'] .name")
+        line = browser.execute_script("return parseFloat(getComputedStyle(arguments[0]).lineHeight)", name)
+        assert name.size["height"] < 1.5 * line and name.text == text

@@ -221,6 +221,7 @@ ROUTES = {  # each route's fuzz tests below; test_every_route_is_fuzzed keeps th
     "/api/v1/contacts/lookup": "test_api_personal_data_random_json",
     "/api/v1/erasures": "test_api_personal_data_random_json",
     "/api/v1/people/export": "test_api_personal_data_random_json",
+    "/api/v1/suppressions/import": "test_api_random_import",
     "/healthz": "test_random_credentials_on_every_route",
     "/admin/login": "test_admin_random_input",
     "/admin/logout": "test_admin_random_input",
@@ -230,6 +231,9 @@ ROUTES = {  # each route's fuzz tests below; test_every_route_is_fuzzed keeps th
     "/admin/contacts": "test_admin_random_input",
     "/admin/contacts/export": "test_admin_random_input",
     "/admin/contacts/erase": "test_admin_random_input",
+    "/admin/audit": "test_admin_random_input",
+    "/admin/login/oidc": "test_admin_random_input",
+    "/admin/login/oidc/callback": "test_admin_random_input",
 }
 
 
@@ -264,7 +268,17 @@ def test_api_random_queries(fuzz_app, query, channel, address):
 
 
 @FUZZ
-@given(query=QUERY, form=st.dictionaries(st.sampled_from(["token", "next", "verdict", "csrf"]), TEXT, max_size=4),
+@given(body=st.binary(max_size=2000), channel=st.one_of(st.none(), st.sampled_from(["sms", "email"]), TEXT))
+def test_api_random_import(fuzz_app, body, channel):
+    response = fuzz_app.test_client().post("/api/v1/suppressions/import", data=body, content_type="text/csv",
+                                           query_string={"channel": channel} if channel is not None else {},
+                                           headers=BEARER)
+    assert sound(response) in (200, 400)
+
+
+@FUZZ
+@given(query=QUERY, form=st.dictionaries(st.sampled_from(["token", "email", "password", "next", "verdict", "csrf"]),
+                                         TEXT, max_size=4),
        message_id=st.integers(min_value=0, max_value=2**70))
 def test_admin_random_input(fuzz_app, query, form, message_id):
     client = fuzz_app.test_client()
@@ -272,8 +286,10 @@ def test_admin_random_input(fuzz_app, query, form, message_id):
     page = client.get("/admin/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     assert sound(client.post("/admin/login", data={"token": ADMIN_TOKEN_FUZZ, "csrf": csrf})) == 303
-    for path in ("/admin", "/admin/review", "/admin/contacts"):
+    for path in ("/admin", "/admin/review", "/admin/contacts", "/admin/audit"):
         assert sound(client.get(path, query_string=query)) in (200, 400)
+    for path in ("/admin/login/oidc", "/admin/login/oidc/callback"):  # single sign-on is off here
+        assert sound(client.get(path, query_string=query)) == 404
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/admin/review").text).group(1)
     sound(client.post(f"/admin/review/{message_id}", data={**form, "csrf": csrf}))
     for path in ("/admin/contacts/export", "/admin/contacts/erase"):

@@ -20,6 +20,8 @@ OWNED = {
     "smtplib": {"email"},
     "requests": {"providers"},
     "cryptography": {"providers"},
+    "argon2": {"core"},
+    "authlib": {"web"},
 }
 
 

@@ -31,6 +31,8 @@ def text_stream(raw: BinaryIO) -> io.TextIOWrapper:
     """The file as text: UTF-8 unless a byte-order mark says UTF-16 or UTF-32 (Excel's "Unicode text"
     is UTF-16). A byte that is not of the encoding reads as U+FFFD, so its line is reported, not lost.
     Raises TransferError for UTF-16 without a mark, which would otherwise read as nothing usable."""
+    if not hasattr(raw, "peek") and not raw.seekable():
+        raw = io.BufferedReader(raw)  # a request's body: peek at its mark through a buffer
     head = _head(raw)
     encoding = next((name for bom, name in _BOMS if head.startswith(bom)), "utf-8")
     if encoding == "utf-8" and len(head) >= 2 and (head[0] == 0) != (head[1] == 0):

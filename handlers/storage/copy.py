@@ -10,9 +10,10 @@ from .store import Store
 
 # Every table, parents before the rows that refer to them.
 TABLES = ("messages", "events", "consent", "outbox", "nonces", "links", "reviews", "throttle_events",
-          "admin_sessions", "provider_pushes", "erased_suppressions", "erasures")
+          "admin_sessions", "provider_pushes", "erased_suppressions", "erasures", "operators", "api_keys",
+          "audit_log", "server_secrets")
 # Their ids are copied as they are; new rows continue after.
-WITH_IDS = ("messages", "events", "outbox", "provider_pushes", "erasures")
+WITH_IDS = ("messages", "events", "outbox", "provider_pushes", "erasures", "api_keys", "audit_log")
 _CHUNK = 5000
 
 

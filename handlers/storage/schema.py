@@ -208,11 +208,54 @@ migration(
         CREATE TABLE erasures (
             id INTEGER PRIMARY KEY,
             erased_at TEXT NOT NULL,
-            actor TEXT NOT NULL,            -- who asked: api, cli, dashboard
+            actor TEXT NOT NULL,            -- who asked: api:KEY, cli:USER, dashboard:OPERATOR
             channel TEXT NOT NULL,
             kept TEXT NOT NULL,             -- JSON list of the scopes kept suppressed
             removed TEXT NOT NULL,          -- JSON {table: rows removed}
             key_fingerprint TEXT NOT NULL   -- which ERASURE_KEY made the digests (never the key)
+        )""",
+)
+
+
+# Named operators with roles, scoped API keys and the audit log of who did what (issue 25). A dashboard
+# session now names its operator (NULL: the built-in admin of ADMIN_TOKEN), so that removing an operator or
+# changing their password ends their sessions. The audit log is only ever appended to (handlers/storage/audit.py).
+migration(
+    "m010_operators",
+    """
+        CREATE TABLE operators (
+            email TEXT PRIMARY KEY,         -- lower-cased
+            role TEXT NOT NULL CHECK (role IN ('viewer', 'reviewer', 'admin')),
+            password_hash TEXT,             -- Argon2id; NULL for one who only logs in by single sign-on
+            created_at TEXT NOT NULL,
+            password_changed_at TEXT
+        )""",
+    """
+        CREATE TABLE api_keys (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            scope TEXT NOT NULL CHECK (scope IN ('check', 'read', 'write')),
+            digest TEXT NOT NULL UNIQUE,    -- SHA-256 of the key; the key itself is shown once and not kept
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        )""",
+    "CREATE UNIQUE INDEX api_keys_live_name ON api_keys (name) WHERE revoked_at IS NULL",
+    """
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,            -- an operator's email, key:NAME, admin (ADMIN_TOKEN), cli:USER
+            action TEXT NOT NULL,           -- e.g. login, login_failed, review, export, api_key_added
+            detail TEXT NOT NULL,
+            client TEXT                     -- the client's address, as TRUSTED_PROXIES allows
+        )""",
+    "CREATE INDEX audit_log_at ON audit_log (at)",
+    "ALTER TABLE admin_sessions ADD COLUMN operator TEXT",
+    """
+        CREATE TABLE server_secrets (
+            name TEXT PRIMARY KEY,          -- e.g. dashboard sessions: signs the cookie when ADMIN_TOKEN is unset
+            value TEXT NOT NULL,
+            created_at TEXT NOT NULL
         )""",
 )
 

@@ -1,9 +1,12 @@
-"""The operators' dashboard at /admin, behind ADMIN_TOKEN: activity, the review queue, address look-up.
+"""The operators' dashboard at /admin: activity, the review queue, address look-up, the audit log.
 
-Logging in with the token sets Flask's signed session cookie (HttpOnly, SameSite=Strict, Secure
-over https, path /admin). Its key is derived from ADMIN_TOKEN, so there is no setting to add and
-changing the token logs everyone out. Every POST carries a CSRF token kept in the session. The SQL
-lives in handlers/storage/reports.py; a review's write is Store.review.
+Named operators log in with email and password (or by single sign-on, handlers/web/sso.py); ADMIN_TOKEN
+logs in as the built-in admin. Logging in sets Flask's signed session cookie (HttpOnly, SameSite=Strict,
+Secure over https, path /admin), which names a row of admin_sessions. Its key is derived from ADMIN_TOKEN
+(changing the token logs everyone out), or without one is a secret kept in the database. Every view
+declares the permission it needs (handlers/web/access.py), checked by the guard for every request; every
+POST carries a CSRF token kept in the session. The SQL lives in handlers/storage/reports.py; a review's
+write is Store.review.
 """
 
 from __future__ import annotations
@@ -28,20 +31,26 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
+from markupsafe import escape
 
+from ..core import credentials
+from ..core.access import BUILT_IN_ADMIN
 from ..core.addresses import CHANNELS, InvalidAddress, normalise
 from ..core.consent import EVERYTHING, suppressed
 from ..core.keyword_file import KeywordFileError
 from ..core.personal_data import ErasureKeyError, kept_scopes, retention_days
-from ..storage import reports, sessions
+from ..storage import audit as audit_log
+from ..storage import operators, reports, sessions
 from ..storage.erasure import erase
 from ..storage.person_export import person_export
 from ..storage.store import StoreError
 from . import charts as chart_geometry
-from . import labels
+from . import labels, sso
+from .access import Actor, audit, current_actor, is_public, permitted, requires
 from .context import services
 from .responses import page_headers, rate_limited
-from .throttles import credential_failures
+from .throttles import credential_failures, shared_throttle, throttle_key
 
 admin = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 PER_PAGE = 50
@@ -67,6 +76,11 @@ class AdminSession(SecureCookieSessionInterface):
     def get_cookie_path(self, app) -> str:
         return admin.url_prefix
 
+    def get_signing_serializer(self, app):
+        """Flask's serializer, keyed by ADMIN_TOKEN (as derived) or, without one, the database's own secret."""
+        signer = {"key_derivation": self.key_derivation, "digest_method": self.digest_method}
+        return URLSafeTimedSerializer(session_key(), salt=self.salt, serializer=self.serializer, signer_kwargs=signer)
+
     def open_session(self, app, request):
         # Only the dashboard has a session: a webhook need not verify a cookie it never uses (~70 us).
         if not request.path.startswith(admin.url_prefix):
@@ -91,21 +105,52 @@ def admin_token() -> str | None:
     return services().settings.get("ADMIN_TOKEN") or None
 
 
-def logged_in() -> bool:
-    """The cookie names a live session opened with the current token (logout and a new token end it)."""
+def session_key() -> str:
+    token = admin_token()
+    if token:
+        return derive(token, "session key")
+    kept = current_app.extensions.get("optout.session_key")
+    if kept is None:
+        kept = current_app.extensions["optout.session_key"] = sessions.server_secret(services().store, "dashboard")
+    return kept
+
+
+def signed_in_actor() -> Actor | None:
+    """Who the cookie's session belongs to, while it is live: the built-in admin only while opened with
+    the current token; a named operator only while they are one (removal, a new password, logout end it)."""
     session_id = session.get("sid")
-    return isinstance(session_id, str) and sessions.live(
-        services().store, session_id, derive(admin_token(), "login"), timedelta(hours=SESSION_HOURS))
+    if not isinstance(session_id, str):
+        return None
+    token = admin_token()
+    found = sessions.holder(services().store, session_id, derive(token, "login") if token else None,
+                            timedelta(hours=SESSION_HOURS))
+    if found is None:
+        return None
+    return Actor(found["operator"] or BUILT_IN_ADMIN, role=found["role"])
+
+
+def logged_in() -> bool:
+    return current_actor() is not None
+
+
+def dashboard_closed() -> bool:
+    """Nobody could log in: no ADMIN_TOKEN, no operator, no single sign-on."""
+    return not admin_token() and not sso.configured() and not operators.any_operator(services().store)
 
 
 @admin.before_request
 def guard():
     g.nonce = secrets.token_urlsafe(12)
-    if not admin_token():
+    if dashboard_closed():
         return page("message.html", 403, title="The dashboard is closed",
-                    text="ADMIN_TOKEN is not set on the server, so nobody can log in. Set it and restart.")
-    if request.endpoint not in ("admin.login_form", "admin.login") and not logged_in():
+                    text="ADMIN_TOKEN is not set on the server and there are no operators, so nobody can log in. "
+                         "Add one (flask add-operator EMAIL --role admin) or set ADMIN_TOKEN and restart.")
+    g.actor = signed_in_actor()
+    if not is_public() and g.actor is None:
         return redirect(url_for("admin.login_form", next=request.full_path.rstrip("?")), 303)
+    if not permitted(g.actor):
+        return page("message.html", 403, title="Not allowed",
+                    text=f"Your role ({g.actor.role}) does not allow this. An admin can change it.")
     if request.method == "POST":
         given, expected = request.form.get("csrf", ""), session.get("csrf", "")
         if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
@@ -131,7 +176,9 @@ def shared():
             "filters": labels.FILTERS,
             "describe": lambda m: labels.describe(m["action"], m["categories"], m["rule"], m["matched"],
                                                    m.get("confidence")),
-            "signed_in": bool(admin_token()) and logged_in()}
+            "signed_in": logged_in(), "actor": current_actor(),
+            "may": lambda permission: logged_in() and current_actor().may(permission),
+            "single_sign_on": sso.configured()}
 
 
 def page(template: str, status: int = 200, **context):
@@ -147,35 +194,105 @@ def when(stamp) -> str:
 # Logging in and out ---------------------------------------------------------------------------------
 
 @admin.get("/login")
+@requires(None)
 def login_form():
     session.setdefault("csrf", secrets.token_urlsafe(32))
     return page("login.html", next=safe_next(request.args.get("next")))
 
 
 @admin.post("/login")
+@requires(None)
 def login():
+    """An operator's email and password; no email (or the old form's `token`): ADMIN_TOKEN, the built-in admin."""
+    email = (request.form.get("email") or "").strip().lower()
+    password = request.form.get("password") or request.form.get("token") or ""
+    target = safe_next(request.form.get("next"))
+    client = request.remote_addr or ""
+    # Per client and per credential tried (the token, or an email with its password): a client over its limit
+    # is refused its wrong tries, a credential over its own limit everywhere; a right one never for others'.
+    failures = credential_failures("admin_login_failures", limit=5, window=900, key=throttle_key())
+    credential = f"{email}\0{password}" if email else password
+    # Per account as well: guesses at one operator's password, from however many clients, are bounded. A
+    # password people chose can be guessed, so the account's own failures refuse it, right or wrong, a while.
+    account_failures = shared_throttle("operator_login_failures", limit=10, window=900)
+    actor = None if email and account_failures.full(email) else password_holder(email, password)
+    if (email and account_failures.full(email)) or failures.refused(client, credential, actor is not None):
+        return rate_limited(make_response(page("login.html", error="Too many wrong passwords; try again in 15 "
+                                               "minutes.", next=target, email=email)), 900)
+    if actor is None:
+        failures.count(client, credential)
+        if email:
+            account_failures.allow(email)
+        current_app.logger.warning("admin: wrong %s from %s", "password" if email else "token", client)
+        audit("login_failed", f"wrong {'password' if email else 'token'}", Actor(email or BUILT_IN_ADMIN))
+        error = "Wrong email or password." if email else "That is not the admin token."
+        return page("login.html", 403, error=error, next=target, email=email)
+    return start_session(actor, target)
+
+
+def password_holder(email: str, password: str) -> Actor | None:
+    """The operator (or, without an email, the built-in admin) whose password this is; None if it is nobody's."""
+    if not email:
+        token = admin_token()
+        return Actor(BUILT_IN_ADMIN, role="admin") if token and hmac.compare_digest(
+            password.encode(), token.encode()) else None
+    operator = operators.find(services().store, email)
+    if operator is None or not operator["password_hash"]:
+        credentials.burn_time(password)  # as long as a real check: timing names no operator
+        return None
+    if not credentials.password_matches(operator["password_hash"], password):
+        return None
+    if credentials.needs_rehash(operator["password_hash"]):
+        operators.rehash(services().store, email, operator["password_hash"], credentials.hash_password(password))
+    return Actor(email, role=operator["role"])
+
+
+def start_session(actor: Actor, target: str):
+    """A new session for `actor` (a fresh id, so none chosen before login survives it), then `target`."""
     token = admin_token()
-    failures = credential_failures("admin_login_failures", limit=5, window=900, key=token)
-    client, given = request.remote_addr or "", request.form.get("token", "")
-    correct = hmac.compare_digest(given.encode(), token.encode())
-    if failures.refused(client, given, correct):
-        # Five wrong tokens in 15 minutes from this client, or five tries of this very token: refuse
-        # the client's wrong tries, and that token, for a while (the right token of another still logs in).
-        return rate_limited(make_response(page("login.html", error="Too many wrong tokens; try again in 15 minutes.",
-                                               next=safe_next(request.form.get("next")))), 900)
-    if not correct:
-        failures.count(client, given)
-        current_app.logger.warning("admin: wrong token from %s", client)
-        return page("login.html", 403, error="That is not the admin token.", next=safe_next(request.form.get("next")))
+    named = actor.name if actor.name != BUILT_IN_ADMIN else None
+    digest = derive(token, "login") if token and named is None else "operator"
     session.clear()
-    session.update(sid=sessions.start(services().store, derive(token, "login")), csrf=secrets.token_urlsafe(32))
-    return redirect(safe_next(request.form.get("next")), 303)
+    session.update(sid=sessions.start(services().store, digest, named), csrf=secrets.token_urlsafe(32))
+    audit("login", f"as {actor.role}", actor)
+    return redirect(target, 303)
+
+
+@admin.get("/login/oidc")
+@requires(None)
+def oidc_login():
+    if not sso.configured():
+        return page("message.html", 404, title="Single sign-on is off", text="OIDC_ISSUER is not set on the server.")
+    session["oidc_next"] = safe_next(request.args.get("next"))
+    return sso.redirect_to_issuer(url_for("admin.oidc_callback", _external=True))
+
+
+@admin.get("/login/oidc/callback")
+@requires(None)
+def oidc_callback():
+    if not sso.configured():
+        return page("message.html", 404, title="Single sign-on is off", text="OIDC_ISSUER is not set on the server.")
+    if not any(key.startswith("_state_oidc_") for key in session) and "relayed" not in request.args:
+        # The issuer's redirect is a cross-site navigation, which carries no SameSite=Strict cookie: load this
+        # page once more from here, a same-site navigation that brings the session holding the sign-on's state.
+        again = escape(request.full_path.rstrip("?") + "&relayed=1")
+        return (f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={again}">'
+                f'<title>Logging in</title><p><a href="{again}">Continue</a></p>')
+    try:
+        email, role = sso.operator_from_callback()
+    except sso.SignOnRefused as e:
+        audit("login_failed", f"single sign-on: {e}", Actor("single sign-on"))
+        return page("login.html", 403, error=f"Single sign-on refused: {e}.", next=url_for("admin.dashboard"))
+    operators.sign_on(services().store, email, role)
+    return start_session(Actor(email, role=role), safe_next(session.get("oidc_next")))
 
 
 @admin.post("/logout")
+@requires("read")  # every role
 def logout():
     if isinstance(session.get("sid"), str):
         sessions.end(services().store, session["sid"])
+        audit("logout", "")
     session.clear()
     return redirect(url_for("admin.login_form"), 303)
 
@@ -190,6 +307,7 @@ def safe_next(target: str | None) -> str:
 # Pages ----------------------------------------------------------------------------------------------
 
 @admin.get("")
+@requires("read")
 def dashboard():
     channel, action = request.args.get("channel") or None, request.args.get("action") or None
     if channel not in (None, *CHANNELS) or action not in (None, *reports.ACTIONS):
@@ -210,12 +328,14 @@ def dashboard():
 
 
 @admin.get("/review")
+@requires("read")
 def review_queue():
     items, total = reports.review_queue(services().store)
     return page("review.html", items=items, total=total, verdicts=VERDICTS)
 
 
 @admin.post("/review/<int:message_id>")
+@requires("review")
 def review(message_id: int):
     store, verdict = services().store, request.form.get("verdict", "")
     # Ids are 64-bit in both databases; a larger number in the URL names no message (and overflows SQLite).
@@ -224,10 +344,12 @@ def review(message_id: int):
         flash(f"Message {message_id} is not waiting for review (someone may have reviewed it already).", "error")
         return redirect(url_for("admin.review_queue"), 303)
     try:
-        result = store.review(message_id, verdict, actor="admin", categories=services().keywords.categories)
+        result = store.review(message_id, verdict, actor=current_actor().name,
+                              categories=services().keywords.categories)
     except ValueError as e:
         flash(f"Message {message_id}: {e}.", "error")
     else:
+        audit("review", f"message {message_id}: {verdict}" + (" (consent changed)" if result["changed"] else ""))
         flash(review_notice(item, result), "notice")
     return redirect(url_for("admin.review_queue"), 303)
 
@@ -243,6 +365,7 @@ def review_notice(item: dict, result: dict) -> str:
 
 
 @admin.get("/contacts")
+@requires("read")
 def contacts():
     channel, raw = request.args.get("channel") or "sms", (request.args.get("address") or "").strip()
     context = {"channel": channel, "raw": raw, "channels": CHANNELS}
@@ -261,6 +384,7 @@ def contacts():
 
 
 @admin.post("/contacts/export")
+@requires("export")
 def contact_export():
     """The person's data as a JSON download (a subject access request); the address comes in the form."""
     person = person_in_form()
@@ -268,11 +392,13 @@ def contact_export():
         return person
     days = retention_days(services().settings.get("MESSAGE_RETENTION_DAYS"))
     exported = person_export(services().store, *person, services().keywords.categories, days)
+    audit("export_person", f"the data of one {person[0]} address")
     return Response(json.dumps(exported, indent=2, ensure_ascii=False), mimetype="application/json",
                     headers={"Content-Disposition": 'attachment; filename="person-export.json"'})
 
 
 @admin.post("/contacts/erase")
+@requires("erase")
 def contact_erase():
     """First a confirmation page (what goes, what stays); erased only when that page's form says so."""
     person = person_in_form()
@@ -285,9 +411,12 @@ def contact_erase():
         return page("erase.html", channel=channel, address=address, messages=len(record["messages"]),
                     events=len(record["events"]), kept=kept_scopes(record["state"]))
     try:
-        result = erase(store, services().settings.get("ERASURE_KEY"), channel, address, actor="dashboard")
+        result = erase(store, services().settings.get("ERASURE_KEY"), channel, address,
+                       actor=f"dashboard:{current_actor().name}")
     except ErasureKeyError as e:
         return page("message.html", 503, title="Nothing was erased", text=str(e))
+    audit("erasure", f"erasure {result['erasure_id']} of one {channel} address; kept suppressed: "
+                     f"{', '.join(result['kept']) or 'nothing'}")
     return page("erase.html", channel=channel, result=result)
 
 
@@ -298,6 +427,14 @@ def person_in_form():
         return channel, normalise(channel, request.form.get("address", ""), services().settings["DEFAULT_REGION"])
     except InvalidAddress as e:
         return page("message.html", 400, title="Not an address", text=f"Not a {channel} address: {e}")
+
+
+@admin.get("/audit")
+@requires("manage")
+def audit_page():
+    """The audit log, newest first: the latest 500 entries, or those since ?since=YYYY-MM-DD."""
+    since = (request.args.get("since") or "").strip() or None
+    return page("audit.html", entries=audit_log.entries(services().store, since, limit=500), since=since or "")
 
 
 def keyword_status() -> dict:

@@ -1,24 +1,32 @@
-"""The API for the business's sending tools: /api/v1 behind a bearer token, and /healthz."""
+"""The API for the business's sending tools: /api/v1 behind a bearer token, and /healthz.
+
+The token is an API key (flask add-api-key NAME --scope check|read|write) or ADMIN_TOKEN, which may do
+everything; each route declares the permission it needs (handlers/web/access.py), and a key whose scope
+lacks it gets 403.
+"""
 
 from __future__ import annotations
 
 import hmac
 import json
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from ..core import links
+from ..core import credentials, links
+from ..core.access import BUILT_IN_ADMIN
 from ..core.addresses import CANONICAL, CHANNELS, InvalidAddress, normalise
 from ..core.consent import EVERYTHING, suppressed
 from ..core.personal_data import ErasureKeyError, retention_days
 from ..core.text import readable
-from ..storage import export
+from ..storage import export, imports, operators
+from ..storage.bulk import TransferError
 from ..storage.erasure import erase
 from ..storage.person_export import person_export
 from ..storage.store import StoreError
+from .access import Actor, audit, permitted, requires
 from .context import services
 from .responses import json_error, rate_limited
-from .throttles import credential_failures
+from .throttles import credential_failures, throttle_key
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 health = Blueprint("health", __name__)
@@ -26,23 +34,36 @@ health = Blueprint("health", __name__)
 
 
 @api.before_request
-def require_admin_token():
-    expected = services().settings["ADMIN_TOKEN"]
-    if not expected:
-        return json_error(401, "the API is closed: ADMIN_TOKEN is not set on the server")
-    failures = credential_failures("api_token_failures", limit=30, window=60, key=expected)
+def require_api_key():
+    """401 without a live key (or ADMIN_TOKEN) as bearer token; 403 when its scope lacks the route's permission."""
+    failures = credential_failures("api_token_failures", limit=30, window=60, key=throttle_key())
     client = request.remote_addr or ""
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     given = given.strip() if scheme.lower() == "bearer" else ""
-    correct = bool(given) and hmac.compare_digest(given.encode(), expected.encode())
-    if failures.refused(client, given, correct):
+    g.actor = bearer(given)
+    if failures.refused(client, given, g.actor is not None):
         return rate_limited(json_error(429, "too many requests with a wrong token; wait a minute"), 60)
-    if not correct:
+    if g.actor is None:
         failures.count(client, given)
-        response = json_error(401, "missing or wrong bearer token (Authorization: Bearer <ADMIN_TOKEN>)")
+        closed = "" if services().settings["ADMIN_TOKEN"] else "; ADMIN_TOKEN is not set: closed but to API keys"
+        response = json_error(401, f"missing, wrong or revoked bearer token (Authorization: Bearer <API key>){closed}")
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
+    if not permitted(g.actor):
+        return json_error(403, f"this key's scope ({g.actor.scope}) does not allow this; "
+                               "read adds contacts and exports, write adds imports and erasures")
     return None
+
+
+def bearer(given: str) -> Actor | None:
+    """The caller a bearer token names: a live API key, or ADMIN_TOKEN (the built-in admin)."""
+    if not given:
+        return None
+    expected = services().settings["ADMIN_TOKEN"]
+    if expected and hmac.compare_digest(given.encode(), expected.encode()):
+        return Actor(BUILT_IN_ADMIN, role="admin")
+    key = operators.key_by_digest(services().store, credentials.key_digest(given))
+    return Actor(f"key:{key['name']}", scope=key["scope"]) if key else None
 
 
 @api.errorhandler(StoreError)
@@ -52,6 +73,7 @@ def store_unavailable(e):
 
 
 @api.post("/suppressions/check")
+@requires("check")
 def check_suppressions():
     """{"channel", "addresses": [...], "category"?} -> {"suppressed", "allowed", "invalid"}."""
     body = request.get_json(silent=True)
@@ -93,6 +115,7 @@ def check_suppressions():
 
 
 @api.get("/suppressions")
+@requires("export")
 def export_suppressions():
     """?channel=sms|email&category=...&format=csv|json -> every suppressed address, streamed as it is read."""
     channel, category = request.args.get("channel") or None, request.args.get("category") or None
@@ -105,12 +128,14 @@ def export_suppressions():
     if fmt not in export.EXPORT_FORMATS:
         return json_error(400, f"format must be one of {', '.join(export.EXPORT_FORMATS)}")
     rows = export.suppressions(services().store, channel, category)
+    audit("export", f"suppressions: channel {channel or 'all'}, category {category or 'everything'}, {fmt}")
     return Response(export.export_chunks(rows, fmt),
                     mimetype="text/csv" if fmt == "csv" else "application/json",
                     headers={"Content-Disposition": f'attachment; filename="suppressions.{fmt}"'})
 
 
 @api.get("/contacts/<channel>/<path:address>")
+@requires("read")
 def contact(channel: str, address: str):
     """Current state per category and the full history of one address. Kept for compatibility: the address
     lands in access logs; POST /api/v1/contacts/lookup takes it in the body."""
@@ -124,6 +149,7 @@ def contact(channel: str, address: str):
 
 
 @api.post("/contacts/lookup")
+@requires("read")
 def contact_lookup():
     """{"channel", "address"} -> what GET /contacts/<channel>/<address> answers, with no address in the URL."""
     person = person_named(request.get_json(silent=True))
@@ -131,25 +157,30 @@ def contact_lookup():
 
 
 @api.post("/erasures")
+@requires("erase")
 def erasures():
     """{"channel", "address"} -> erase the person; what was removed and which scopes stayed suppressed."""
     person = person_named(request.get_json(silent=True))
     if isinstance(person, Response):
         return person
     try:
-        result = erase(services().store, services().settings.get("ERASURE_KEY"), *person, actor="api")
+        result = erase(services().store, services().settings.get("ERASURE_KEY"), *person, actor=f"api:{g.actor.name}")
     except ErasureKeyError as e:
         return json_error(503, str(e))
+    audit("erasure", f"erasure {result['erasure_id']} of one {person[0]} address; kept suppressed: "
+                     f"{', '.join(result['kept']) or 'nothing'}")
     return jsonify(result)
 
 
 @api.post("/people/export")
+@requires("export")
 def people_export():
     """{"channel", "address"} -> everything held about the person, as JSON (a subject access request)."""
     person = person_named(request.get_json(silent=True))
     if isinstance(person, Response):
         return person
     days = retention_days(services().settings.get("MESSAGE_RETENTION_DAYS"))
+    audit("export_person", f"the data of one {person[0]} address")
     return jsonify(person_export(services().store, *person, services().keywords.categories, days))
 
 
@@ -179,7 +210,28 @@ def contact_record(channel: str, address: str) -> Response:
     })
 
 
+@api.post("/suppressions/import")
+@requires("import")
+def import_suppressions():
+    """A list as the request body (text/csv or text/plain: one address a line, or a SendGrid, Mailgun or
+    Postmark export), ?channel=sms|email for a plain list -> the import's counts, as flask import-suppressions."""
+    channel = request.args.get("channel") or None
+    if channel is not None and channel not in CHANNELS:
+        return json_error(400, f"channel must be one of {', '.join(CHANNELS)}")
+    try:
+        report = imports.import_suppressions(services().store, request.stream, channel,
+                                             services().settings["DEFAULT_REGION"])
+    except TransferError as e:
+        return json_error(400, str(e))
+    audit("import", f"{report.format} list of {report.channel} addresses: {report.lines} read, "
+                    f"{report.imported} imported, {len(report.invalid)} invalid")
+    return jsonify({"format": report.format, "channel": report.channel, "lines": report.lines,
+                    "imported": report.imported, "duplicates": report.duplicates, "already": report.already,
+                    "invalid": [{"line": n, "error": reason} for n, _, reason in report.invalid]})
+
+
 @api.get("/unsubscribe-link")
+@requires("check")
 def unsubscribe_link():
     """?channel=email&address=...&category=... -> the page URL and the List-Unsubscribe headers."""
     settings = services().settings

@@ -24,6 +24,8 @@ LIMITS = (
     ("/webhooks/twilio/", 64 * KIB, ("application/x-www-form-urlencoded",)),
     # Every provider webhook as its provider declares it (email, events, Twilio's status callback).
     *registry.limits(),
+    # An imported list: a million addresses of CSV is about 40 MB.
+    ("/api/v1/suppressions/import", 128 * MIB, ("text/csv", "text/plain")),
     # A million addresses of check: about 20 MB of JSON.
     ("/api/v1/", 64 * MIB, ("application/json",)),
     ("/u/", 16 * KIB, ("application/x-www-form-urlencoded", "multipart/form-data")),

@@ -15,6 +15,7 @@ import time
 
 from flask import current_app
 
+from ..storage.sessions import server_secret
 from ..storage.throttles import SharedThrottle
 from .context import services
 
@@ -92,6 +93,18 @@ class CredentialFailures:
 
     def _digest(self, credential: str) -> str:
         return hmac.new(self._key, credential.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
+
+
+def throttle_key() -> str:
+    """What keys the digests of credentials tried: ADMIN_TOKEN, or (API keys and operators without it) a
+    secret the database keeps for this (handlers/storage/sessions.py)."""
+    token = services().settings.get("ADMIN_TOKEN")
+    if token:
+        return token
+    kept = current_app.extensions.get("optout.throttle_key")
+    if kept is None:
+        kept = current_app.extensions["optout.throttle_key"] = server_secret(services().store, "throttles")
+    return kept
 
 
 def credential_failures(name: str, limit: int, window: float, key: str) -> CredentialFailures:
