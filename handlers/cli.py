@@ -20,6 +20,7 @@ from flask import Flask
 from . import simulate
 from .core import links
 from .core.classifier import classify, explain
+from .core.consent_webhooks import ConsentWebhookError
 from .core.keyword_file import KeywordFileError, load_keywords
 from .core.keyword_lint import warnings as keyword_warnings
 from .core.text import sms_encoding, sms_segments
@@ -27,14 +28,14 @@ from .core.understanding import with_model
 from .email import outbox
 from .providers.http_api import ApiError
 from .settings import local_origin
-from .storage import backfill, export, imports
+from .storage import backfill, deliveries, export, imports
 from .storage.bulk import TransferError
 from .storage.copy import copy_database as copy_rows
 from .storage.database import StoreError
 from .storage.schema import MIGRATIONS
 from .storage.store import Store
 from .sync import clients as provider_clients
-from .sync import pull, push
+from .sync import consent_webhooks, pull, push
 from .web.context import services
 
 
@@ -51,6 +52,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(simulate_sms)
     app.cli.add_command(simulate_email)
     app.cli.add_command(pull_suppressions)
+    app.cli.add_command(replay_consent_webhooks)
 
 
 @click.command("migrate")
@@ -132,8 +134,11 @@ def mail_worker(once):
     suppression lists, each retried with backoff (the Procfile's worker)."""
     settings, store = services().settings, services().store
     clients = provider_clients.make_clients(settings)
+    logger = logging.getLogger("optout.mail")
+    deliver_step = consent_webhook_step(settings, store, logger)
 
     def push_step():
+        deliver_step()  # first: a receiver hears of a STOP within a second or two
         return push.push_due(store, clients, services().keywords) if clients else None
 
     if once:
@@ -147,7 +152,6 @@ def mail_worker(once):
             sys.exit(1)
         click.echo(f"sent {counts['sent']}, will retry {counts['retry']}, gave up on {counts['failed']}")
         return
-    logger = logging.getLogger("optout.mail")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
@@ -155,6 +159,49 @@ def mail_worker(once):
                 ", ".join(clients) or "no provider")
     outbox.run_worker(store, settings["SMTP_URL"], settings["MAIL_FROM"], logger, stop=lambda: bool(stopping),
                       also=push_step)
+
+
+def consent_webhook_step(settings, store, logger):
+    """The mail worker's delivery of consent webhooks: logs what it did, and a configuration or database
+    problem once (the rows wait in consent_webhooks until it is fixed), never raising."""
+    said = []
+
+    def step():
+        if not (settings.get("CONSENT_WEBHOOK_URLS") or settings.get("CONSENT_WEBHOOK_SECRET")):
+            return
+        try:
+            counts = consent_webhooks.deliver_due(store, settings.get("CONSENT_WEBHOOK_SECRET"))
+        except (ConsentWebhookError, StoreError) as e:
+            if str(e) not in said:
+                logger.error("mail worker: consent webhooks wait: %s", e)
+                said.append(str(e))
+            return
+        if any(counts.values()):
+            logger.info("mail worker: consent webhooks delivered %(delivered)d, will retry %(retry)d, "
+                        "gave up on %(failed)d", counts)
+
+    return step
+
+
+@click.command("replay-consent-webhooks")
+@click.option("--since", required=True, help="A date (2026-03-01, UTC) or an ISO time: replay changes from then on.")
+def replay_consent_webhooks(since):
+    """Queue again, for every receiver in CONSENT_WEBHOOK_URLS, each change of consent recorded since
+    --since, with the webhook id it was first sent with; the mail worker delivers them."""
+    settings, store = services().settings, services().store
+    try:
+        start = deliveries.since_of(since)
+    except ValueError:
+        click.echo(f"--since {since!r}: give a date as 2026-03-01 or an ISO time", err=True)
+        sys.exit(2)
+    if not store.webhook_to:
+        click.echo("CONSENT_WEBHOOK_URLS is not set: there is nobody to replay to", err=True)
+        sys.exit(1)
+    queued = deliveries.replay(store, store.webhook_to, start)
+    click.echo(f"queued {queued:,} consent webhooks since {start} for {len(store.webhook_to)} receiver"
+               f"{'s' * (len(store.webhook_to) > 1)}; the mail worker delivers them")
+    if not settings.get("CONSENT_WEBHOOK_SECRET"):
+        click.echo("CONSENT_WEBHOOK_SECRET is not set: they wait until it is", err=True)
 
 
 @click.command("unsubscribe-link")

@@ -10,6 +10,7 @@ import time
 from dataclasses import replace
 from functools import cached_property
 
+from .core.consent_webhooks import urls_of
 from .core.keyword_file import KeywordFileError, load_keywords
 from .core.keywords import KeywordTable
 from .core.understanding import ready_model, with_model
@@ -114,7 +115,7 @@ class Services:
     def store(self) -> Store:
         """The store at DATABASE_URL (PostgreSQL) if set, else the SQLite file DATABASE_PATH; migrated."""
         store = Store(self.settings.get("DATABASE_URL") or self.settings["DATABASE_PATH"],
-                      push_to=configured(self.settings))
+                      push_to=configured(self.settings), webhook_to=urls_of(self.settings.get("CONSENT_WEBHOOK_URLS")))
         self.migrated = store.migrate()
         return store
 

@@ -45,6 +45,10 @@ SETTINGS = (
     Setting("SMTP_URL", None, "Where confirmation emails go: smtp://user:pass@host:587?starttls=1 or smtps://..."),
     Setting("MAIL_FROM", None, "From address of confirmation emails, e.g. Acme <no-reply@acme.example>."),
     Setting("UNSUBSCRIBE_SECRET", None, "Signs unsubscribe links (/u/<token>). Unset: no links can be made or opened."),
+    Setting("CONSENT_WEBHOOK_URLS", None,
+            "Comma-separated URLs that get every change of consent as a signed POST (Standard Webhooks)."),
+    Setting("CONSENT_WEBHOOK_SECRET", None,
+            "whsec_ + base64 of 24-64 random bytes: signs the consent webhooks. Unset: they wait, unsent."),
 )
 
 

@@ -10,9 +10,9 @@ from .store import Store
 
 # Every table, parents before the rows that refer to them.
 TABLES = ("messages", "events", "consent", "outbox", "nonces", "links", "reviews", "throttle_events",
-          "admin_sessions", "provider_pushes")
+          "admin_sessions", "provider_pushes", "consent_webhooks")
 # Their ids are copied as they are; new rows continue after.
-WITH_IDS = ("messages", "events", "outbox", "provider_pushes")
+WITH_IDS = ("messages", "events", "outbox", "provider_pushes", "consent_webhooks")
 _CHUNK = 5000
 
 

@@ -17,8 +17,10 @@ from typing import BinaryIO
 from ..core import consent
 from ..core.addresses import InvalidAddress, normalise
 from ..core.consent import EVERYTHING, OUT
+from ..core.consent_webhooks import ConsentChange
 from ..core.decision import OPT_OUT, Decision
 from .bulk import Progress, TransferError, text_stream
+from .consent_webhooks import queue as queue_webhooks
 from .messages import event_row, record_events
 from .states import queue_pushes, read_states, write_states
 from .store import Store, now
@@ -158,6 +160,12 @@ def record_opt_outs(store: Store, report: ImportReport, addresses: Iterator[str]
                 if report.channel == "email":
                     queue_pushes(conn, store.push_to, synced_from,
                                  [(e[1], OPT_OUT, "[]", None, stamp) for e in events if e[4]])
+                if store.webhook_to:
+                    queue_webhooks(conn, store.webhook_to, [
+                        ConsentChange(report.channel, address, OPT_OUT, (), stamp, source, event_id=event_id)
+                        for event_id, address in conn.execute(
+                            "SELECT id, address FROM events WHERE channel = ? AND source = ? AND created_at = ? "
+                            "AND changed = 1 ORDER BY id", (report.channel, source, stamp)).fetchall()])
                 report.imported += len(events)
         return work
 

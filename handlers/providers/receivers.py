@@ -1,0 +1,24 @@
+"""The systems that subscribed to consent webhooks (CONSENT_WEBHOOK_URLS): one signed POST to one of them.
+
+Their contract is the Standard Webhooks one: a 2xx acknowledges the webhook-id; anything else (another
+status, a refused connection, a timeout) means "send it again later", whatever the status says.
+"""
+
+from __future__ import annotations
+
+import requests
+
+TIMEOUT = (5, 15)  # seconds to connect, to read: a slow receiver delays the worker, never blocks it
+
+
+def post(session: requests.Session, url: str, body: bytes, headers: dict[str, str]) -> str | None:
+    """POST `body`; None when the receiver answered 2xx, else what went wrong (for last_error; the URL's
+    query, which may hold a token of the receiver's, is left out)."""
+    where = url.split("?", 1)[0]
+    try:
+        response = session.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
+    except requests.RequestException as error:
+        return f"{where}: {type(error).__name__}"
+    if 200 <= response.status_code < 300:
+        return None
+    return f"{where}: {response.status_code} {response.reason or ''}".strip()
