@@ -267,7 +267,8 @@ def import_suppressions(file, channel):
         click.echo(f"line {number}: {text!r}: {reason}")
     click.echo(f"{file}: {report.format} list of {report.channel} addresses: {report.lines:,} addresses read, "
                f"{report.imported:,} imported, {report.duplicates:,} duplicates, "
-               f"{report.already:,} already opted out, {len(report.invalid):,} invalid")
+               f"{report.already:,} already opted out, {len(report.invalid):,} invalid, "
+               f"{report.bounces:,} hard bounces skipped (no one's choice)")
 
 
 @click.command("backfill-twilio")

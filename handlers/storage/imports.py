@@ -19,6 +19,7 @@ from ..core.addresses import InvalidAddress, normalise
 from ..core.consent import EVERYTHING, OUT
 from ..core.consent_webhooks import ConsentChange
 from ..core.decision import OPT_OUT, Decision
+from ..core.provider_events import is_hard_bounce
 from .bulk import Progress, TransferError, text_stream
 from .consent_webhooks import queue as queue_webhooks
 from .messages import event_row, record_events
@@ -36,6 +37,7 @@ class ImportReport:
     imported: int = 0  # recorded as opt-outs of everything now
     duplicates: int = 0  # the same address (once normalised) earlier in the file
     already: int = 0  # already opted out of everything here
+    bounces: int = 0  # hard bounces (a Postmark export's SuppressionReason): no one's choice, not recorded
     invalid: list[tuple[int, str, str]] = field(default_factory=list)  # (line number, text, reason)
 
 
@@ -68,6 +70,8 @@ def read_import(raw: BinaryIO, channel: str | None, region: str,
     first = text.readline()
     header = next(csv.reader([first]), [])
     fmt, column = detect_format(header)
+    keys = [_column_key(name) for name in header]
+    reason = keys.index("suppressionreason") if fmt == "postmark" and "suppressionreason" in keys else None
     if fmt != "plain":
         if channel == "sms":
             raise TransferError(f"a {fmt} export holds email addresses, not phone numbers (--channel sms)")
@@ -84,6 +88,9 @@ def read_import(raw: BinaryIO, channel: str | None, region: str,
             return
         reader = csv.reader(text)
         for row in reader:
+            if reason is not None and reason < len(row) and is_hard_bounce(row[reason].strip()):
+                report.bounces += 1  # the one rule for hard bounces (core/provider_events.py)
+                continue
             # line_num counts physical lines, so a quoted field over two lines keeps the numbers right.
             yield reader.line_num + 1, (row[column] if column < len(row) else "")
 
@@ -116,7 +123,8 @@ def read_import(raw: BinaryIO, channel: str | None, region: str,
 
 def import_suppressions(store: Store, raw: BinaryIO, channel: str | None, region: str,
                         progress: Progress | None = None, source: str | None = None) -> ImportReport:
-    """Record every new address in `raw` as an opt-out of everything (events.source 'import:<format>').
+    """Record every new address in `raw` as an opt-out of everything (events.source 'import:<format>'),
+    but hard bounces (a Postmark export's SuppressionReason HardBounce), which are counted and skipped.
 
     Addresses already opted out of everything are skipped, so importing a file twice records nothing
     the second time. Written in transactions of 100,000 addresses, sorted: a random list

@@ -22,7 +22,7 @@ def _parse(delivery: Delivery):
         raise Unusable("expected a raw RFC 5322 message as the request body")
     try:
         if arf.is_feedback_report(raw):  # a spam complaint (RFC 5965): the person it names opts out
-            return Events([arf.parse_feedback_report(raw)])
+            return Events(arf.feedback_report_events(raw))
         return parse_mime(raw)
     except ProviderError as error:
         raise Unusable(str(error)) from error
