@@ -11,6 +11,11 @@ import requests
 TIMEOUT = (5, 15)  # seconds to connect, to read: a slow receiver delays the worker, never blocks it
 
 
+def session() -> requests.Session:
+    """A connection pool for one round of deliveries."""
+    return requests.Session()
+
+
 def post(session: requests.Session, url: str, body: bytes, headers: dict[str, str]) -> str | None:
     """POST `body`; None when the receiver answered 2xx, else what went wrong (for last_error; the URL's
     query, which may hold a token of the receiver's, is left out)."""

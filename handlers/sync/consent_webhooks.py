@@ -8,34 +8,39 @@ from __future__ import annotations
 
 import time
 
-import requests
-
 from ..core.consent_webhooks import headers, secret_key
-from ..providers.receivers import post
+from ..providers import receivers
 from ..storage import deliveries
 from ..storage.store import Store
 
+ROUNDS = 10  # claims per call at most, so that confirmations and pushes are not kept behind a backlog
 
-def deliver_due(store: Store, secret: str | None, session: requests.Session | None = None, limit: int = 100) -> dict:
+
+def deliver_due(store: Store, secret: str | None, limit: int = 100) -> dict:
     """POST what is due now. Returns counts {"delivered", "retry", "failed"}. Raises ConsentWebhookError
     for a missing or malformed CONSENT_WEBHOOK_SECRET (before claiming anything: the rows wait)."""
     counts = {"delivered": 0, "retry": 0, "failed": 0}
     key = secret_key(secret)
-    session = session or requests.Session()
-    # A delivered row lets the person's next one go: claim again until nothing is due (a few rounds at
-    # most, so that confirmations and pushes are not kept waiting behind a backlog).
-    for _ in range(10):
-        rows = deliveries.claim_due(store, limit)
-        if not rows:
-            break
-        for row in rows:
-            body = row["payload"].encode()
-            problem = post(session, row["url"], body, headers(key, row["webhook_id"], int(time.time()), body))
-            if problem is None:
-                deliveries.mark_delivered(store, row)
-                counts["delivered"] += 1
-            elif deliveries.retry_later(store, row, problem):
-                counts["retry"] += 1
-            else:
-                counts["failed"] += 1
+    rows = deliveries.claim_due(store, limit)
+    if not rows:
+        return counts
+    with receivers.session() as session:
+        for round_ in range(1, ROUNDS + 1):
+            for row in rows:
+                body = row["payload"].encode()
+                problem = receivers.post(session, row["url"], body,
+                                         headers(key, row["webhook_id"], int(time.time()), body))
+                if problem is None:
+                    deliveries.mark_delivered(store, row)
+                    counts["delivered"] += 1
+                elif deliveries.retry_later(store, row, problem):
+                    counts["retry"] += 1
+                else:
+                    counts["failed"] += 1
+            if round_ == ROUNDS:
+                break
+            # A delivered row lets the person's next one go: claim again until nothing is due.
+            rows = deliveries.claim_due(store, limit)
+            if not rows:
+                break
     return counts
