@@ -19,7 +19,15 @@ import pytest
 from conftest import ADMIN_TOKEN, HANG, ROOT, free_port, twilio_params, twilio_post, wait_until
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from handlers.core.consent_webhooks import ConsentChange, ConsentWebhookError, headers, payload, secret_key, source_of
+from handlers.core.consent_webhooks import (
+    ConsentChange,
+    ConsentWebhookError,
+    headers,
+    payload,
+    secret_key,
+    shown_url,
+    source_of,
+)
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -189,6 +197,14 @@ def test_each_change_names_where_it_came_from(recorded_by, rule, source):
     assert source_of(recorded_by, rule) == source
 
 
+@pytest.mark.parametrize("url, shown", [
+    ("https://crm.example/hooks/consent", "https://crm.example/hooks/consent"),
+    ("https://user:secret@crm.example:8443/hooks?token=abc", "https://crm.example:8443/hooks"),
+])
+def test_a_receivers_credentials_and_query_are_never_shown(url, shown):
+    assert shown_url(url) == shown
+
+
 def test_nothing_is_queued_without_receivers_and_an_unchanged_state_is_not_sent(settings, make_app, db, app, client):
     plain = make_app(settings).test_client()
     text(plain, "STOP", "+14155550101")
@@ -263,3 +279,22 @@ def test_replay_sends_each_change_since_a_date_again_with_its_first_id(app, clie
     assert pending == first
     bodies = [json.loads(b) for (b,) in db.execute("SELECT payload FROM consent_webhooks ORDER BY id").fetchall()]
     assert [b["data"]["action"] for b in bodies] == ["opt_out", "opt_in", "opt_out", "opt_in"]
+
+
+def test_an_erasure_withholds_the_address_and_announces_a_suppression(app, db, client, receiver):
+    """What issue 24's erasure calls, in its own transaction: no copy of the address stays here."""
+    from handlers.storage.consent_webhooks import queue_withheld, withhold_address
+    from handlers.sync.consent_webhooks import deliver_due
+    from handlers.web.context import services
+
+    text(client, "STOP")
+    receiver.start()
+    with app.app_context():
+        store = services().store
+        assert store.write(lambda conn: withhold_address(conn, "sms", PERSON)) == 1
+        assert store.write(lambda conn: queue_withheld(conn, store.webhook_to, "sms", "erasure:admin")) == 1
+        assert deliver_due(store, SECRET)["delivered"] == 2
+    bodies = [(c["type"], c["data"]["address"], c["data"]["address_withheld"], c["data"]["source"])
+              for c in receiver.verified()]
+    assert bodies == [("consent.opt_out", None, True, "keyword"), ("consent.suppressed", None, True, "operator")]
+    assert not any(PERSON in p for (p,) in db.execute("SELECT person || payload FROM consent_webhooks").fetchall())

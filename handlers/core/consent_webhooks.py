@@ -22,6 +22,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from .decision import OPT_IN, OPT_OUT
 from .provider_events import COMPLAINT_RULE
@@ -121,3 +122,10 @@ def urls_of(value: str | None) -> tuple[str, ...]:
         if not url.startswith(("https://", "http://")):
             raise ConsentWebhookError(f"CONSENT_WEBHOOK_URLS: {url[:40]!r} is not an http(s) URL")
     return urls
+
+
+def shown_url(url: str) -> str:
+    """A receiver's URL as logs and pages show it: without credentials or a query, which may hold its secrets."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"

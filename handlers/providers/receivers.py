@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import requests
 
+from ..core.consent_webhooks import shown_url
+
 TIMEOUT = (5, 15)  # seconds to connect, to read: a slow receiver delays the worker, never blocks it
 
 
@@ -17,9 +19,9 @@ def session() -> requests.Session:
 
 
 def post(session: requests.Session, url: str, body: bytes, headers: dict[str, str]) -> str | None:
-    """POST `body`; None when the receiver answered 2xx, else what went wrong (for last_error; the URL's
-    query, which may hold a token of the receiver's, is left out)."""
-    where = url.split("?", 1)[0]
+    """POST `body`; None when the receiver answered 2xx, else what went wrong (for last_error: the URL
+    without its credentials or query, which may hold the receiver's secrets)."""
+    where = shown_url(url)
     try:
         response = session.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
     except requests.RequestException as error:

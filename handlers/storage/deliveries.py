@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from ..core.consent_webhooks import ConsentChange
+from ..core.consent_webhooks import ConsentChange, shown_url
 from . import retry_queue
 from .consent_webhooks import TABLE, queue
 from .store import Store, dict_rows, now
@@ -73,7 +73,7 @@ def listing(store: Store, status: str, limit: int = 100) -> list[dict]:
         f"SELECT id, url, webhook_id, person, payload, created_at, attempts, next_attempt_at, sent_at, failed_at, "
         f"last_error FROM {TABLE} WHERE {_WHERE[status]} ORDER BY {order} LIMIT ?", (limit,)))
     for row in rows:
-        row["url"] = row["url"].split("?", 1)[0]
+        row["url"] = shown_url(row["url"])
         row["type"] = json.loads(row.pop("payload"))["type"]
     return rows
 

@@ -80,23 +80,21 @@ def redacted(address: str) -> bool:
 
 def _all(part: Message, name: str) -> list[str]:
     """Every value of one header field of a report part (`name` in lower case)."""
+    return [str(value).strip() for key, value in _block(part).items() if key.lower() == name]
+
+
+def _block(part: Message) -> Message:
+    """The header block of a report part."""
     payload = part.get_payload()
-    if isinstance(payload, list):
-        block = payload[0] if payload else Message()
-    else:
-        block = HeaderParser().parsestr((part.get_payload(decode=True) or b"").decode("utf-8", "replace"))
-    return [str(value).strip() for key, value in block.items() if key.lower() == name]
+    if isinstance(payload, list):  # the email package parsed message/* into a message of its own
+        return payload[0] if payload else Message()
+    text = part.get_payload(decode=True) or b""
+    return HeaderParser().parsestr(text.decode("utf-8", "replace"))
 
 
 def _fields(part: Message) -> dict[str, str]:
     """The header fields of a report part, lower-case names, first of each."""
-    payload = part.get_payload()
-    if isinstance(payload, list):  # the email package parsed message/* into a message of its own
-        block = payload[0] if payload else Message()
-    else:
-        text = part.get_payload(decode=True) or b""
-        block = HeaderParser().parsestr(text.decode("utf-8", "replace"))
     fields: dict[str, str] = {}
-    for name, value in block.items():
+    for name, value in _block(part).items():
         fields.setdefault(name.lower(), str(value).strip())
     return fields
