@@ -298,3 +298,28 @@ def test_an_erasure_withholds_the_address_and_announces_a_suppression(app, db, c
               for c in receiver.verified()]
     assert bodies == [("consent.opt_out", None, True, "keyword"), ("consent.suppressed", None, True, "operator")]
     assert not any(PERSON in p for (p,) in db.execute("SELECT person || payload FROM consent_webhooks").fetchall())
+
+
+def bodies(db) -> list[dict]:
+    return [json.loads(b)["data"] for (b,) in db.execute("SELECT payload FROM consent_webhooks ORDER BY id")]
+
+
+def test_an_import_and_an_operators_review_are_announced_too(app, db, client, tmp_path):
+    listing = tmp_path / "list.txt"
+    listing.write_text("+14155550101\n+14155550102\n")
+    with app.app_context():
+        for _ in range(2):  # the second import changes nothing, so announces nothing
+            result = app.test_cli_runner().invoke(args=["import-suppressions", str(listing)])
+            assert result.exit_code == 0, result.output
+    text(client, "STOP", "+14155550103")
+    text(client, "hello there")
+    (message_id,) = db.execute("SELECT id FROM messages WHERE address = ?", (PERSON,)).fetchone()
+    app.extensions["optout"].store.review(message_id, "opt_out", "admin", ())
+    events = {row["id"]: row["address"] for row in db.execute("SELECT id, address FROM events")}
+    assert [(b["address"], b["action"], b["source"], b["recorded_by"]) for b in bodies(db)] == [
+        ("+14155550101", "opt_out", "operator", "import:plain"),
+        ("+14155550102", "opt_out", "operator", "import:plain"),
+        ("+14155550103", "opt_out", "keyword", "sms:twilio"),
+        (PERSON, "opt_out", "operator", "review:admin"),
+    ]
+    assert all(events[b["event_id"]] == b["address"] for b in bodies(db))

@@ -163,6 +163,10 @@ def record_opt_outs(store: Store, report: ImportReport, addresses: Iterator[str]
                         after = json.dumps(transition.after, sort_keys=True)
                     events.append(event_row(report.channel, address, transition, "[]", source, None, stamp, after))
                     final[address] = (transition.after, stamp)
+                # The events' ids, for the consent webhooks: those after the last id now (no one else
+                # writes events meanwhile, lock_everyone), read back by the primary key.
+                last_id = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0] \
+                    if store.webhook_to else None
                 record_events(conn, events)
                 write_states(conn, report.channel, final, states)
                 if report.channel == "email":
@@ -172,8 +176,8 @@ def record_opt_outs(store: Store, report: ImportReport, addresses: Iterator[str]
                     queue_webhooks(conn, store.webhook_to, [
                         ConsentChange(report.channel, address, OPT_OUT, (), stamp, source, event_id=event_id)
                         for event_id, address in conn.execute(
-                            "SELECT id, address FROM events WHERE channel = ? AND source = ? AND created_at = ? "
-                            "AND changed = 1 ORDER BY id", (report.channel, source, stamp)).fetchall()])
+                            "SELECT id, address FROM events WHERE id > ? AND source = ? AND changed = 1 ORDER BY id",
+                            (last_id, source)).fetchall()])
                 report.imported += len(events)
         return work
 
