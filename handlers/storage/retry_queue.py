@@ -1,8 +1,8 @@
 """The retry queues' queries: rows waiting to be sent, claimed by one worker at a time, retried with
-backoff, given up on for good. Two tables are such queues, with the same queue columns (attempts,
+backoff, given up on for good. Three tables are such queues, with the same queue columns (attempts,
 next_attempt_at, claimed_until, sent_at, failed_at, last_error): `outbox`, the confirmation emails
-(sent over SMTP by handlers/email/outbox.py), and `provider_pushes` (handlers/storage/pushes.py);
-`table` names the queue.
+(sent over SMTP by handlers/email/outbox.py), `provider_pushes` (handlers/storage/pushes.py) and
+`consent_webhooks` (handlers/storage/deliveries.py); `table` names the queue.
 """
 
 from __future__ import annotations
