@@ -224,6 +224,8 @@ ROUTES = {  # each route's fuzz tests below; test_every_route_is_fuzzed keeps th
     "/admin/review": "test_admin_random_input",
     "/admin/review/<int:message_id>": "test_admin_random_input",
     "/admin/contacts": "test_admin_random_input",
+    "/admin/deliveries": "test_admin_random_input",
+    "/admin/deliveries/<int:row_id>/retry": "test_admin_random_input",
 }
 
 
@@ -259,10 +261,11 @@ def test_admin_random_input(fuzz_app, query, form, message_id):
     page = client.get("/admin/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     assert sound(client.post("/admin/login", data={"token": ADMIN_TOKEN_FUZZ, "csrf": csrf})) == 303
-    for path in ("/admin", "/admin/review", "/admin/contacts"):
+    for path in ("/admin", "/admin/review", "/admin/contacts", "/admin/deliveries"):
         assert sound(client.get(path, query_string=query)) in (200, 400)
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/admin/review").text).group(1)
     sound(client.post(f"/admin/review/{message_id}", data={**form, "csrf": csrf}))
+    assert sound(client.post(f"/admin/deliveries/{message_id}/retry", data={**form, "csrf": csrf})) == 303
     assert sound(client.post("/admin/logout", data={"csrf": csrf})) == 303
 
 
