@@ -20,6 +20,7 @@ from flask import Flask
 from . import personal_data_cli, simulate, team
 from .core import links
 from .core.classifier import classify, explain
+from .core.consent_webhooks import ConsentWebhookError
 from .core.keyword_file import KeywordFileError, load_keywords
 from .core.keyword_lint import warnings as keyword_warnings
 from .core.personal_data import retention_days
@@ -28,7 +29,7 @@ from .core.understanding import with_model
 from .email import outbox
 from .providers.http_api import MAX_PAGES, ApiError
 from .settings import local_origin
-from .storage import audit, backfill, export, imports
+from .storage import audit, backfill, deliveries, export, imports
 from .storage.bulk import TransferError
 from .storage.copy import copy_database as copy_rows
 from .storage.database import StoreError
@@ -36,7 +37,7 @@ from .storage.retention import DailyPrune
 from .storage.schema import MIGRATIONS
 from .storage.store import Store
 from .sync import clients as provider_clients
-from .sync import pull, push
+from .sync import consent_webhooks, pull, push
 from .web.context import services
 
 
@@ -56,6 +57,7 @@ def register(app: Flask) -> None:
     for command in personal_data_cli.COMMANDS:  # prune, erase, export-person
         app.cli.add_command(command)
     team.register(app)  # operators, API keys and the audit log (handlers/team.py)
+    app.cli.add_command(replay_consent_webhooks)
 
 
 @click.command("migrate")
@@ -139,8 +141,11 @@ def mail_worker(once):
     settings, store = services().settings, services().store
     clients = provider_clients.make_clients(settings)
     daily_prune = DailyPrune(store, retention_days(settings.get("MESSAGE_RETENTION_DAYS")))
+    logger = logging.getLogger("optout.mail")
+    deliver_step = consent_webhook_step(settings, store, logger)
 
     def push_step():
+        deliver_step()  # first: a receiver hears of a STOP within a second or two
         return push.push_due(store, clients, services().keywords) if clients else None
 
     if once:
@@ -154,7 +159,6 @@ def mail_worker(once):
             sys.exit(1)
         click.echo(f"sent {counts['sent']}, will retry {counts['retry']}, gave up on {counts['failed']}")
         return
-    logger = logging.getLogger("optout.mail")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
@@ -174,6 +178,49 @@ def mail_worker(once):
 
     outbox.run_worker(store, settings["SMTP_URL"], settings["MAIL_FROM"], logger, stop=lambda: bool(stopping),
                       also=prune_and_push)
+
+
+def consent_webhook_step(settings, store, logger):
+    """The mail worker's delivery of consent webhooks: logs what it did, and a configuration or database
+    problem once (the rows wait in consent_webhooks until it is fixed), never raising."""
+    said = []
+
+    def step():
+        if not (settings.get("CONSENT_WEBHOOK_URLS") or settings.get("CONSENT_WEBHOOK_SECRET")):
+            return
+        try:
+            counts = consent_webhooks.deliver_due(store, settings.get("CONSENT_WEBHOOK_SECRET"))
+        except (ConsentWebhookError, StoreError) as e:
+            if str(e) not in said:
+                logger.error("mail worker: consent webhooks wait: %s", e)
+                said.append(str(e))
+            return
+        if any(counts.values()):
+            logger.info("mail worker: consent webhooks delivered %(delivered)d, will retry %(retry)d, "
+                        "gave up on %(failed)d", counts)
+
+    return step
+
+
+@click.command("replay-consent-webhooks")
+@click.option("--since", required=True, help="A date (2026-03-01, UTC) or an ISO time: replay changes from then on.")
+def replay_consent_webhooks(since):
+    """Queue again, for every receiver in CONSENT_WEBHOOK_URLS, each change of consent recorded since
+    --since, with the webhook id it was first sent with; the mail worker delivers them."""
+    settings, store = services().settings, services().store
+    try:
+        start = deliveries.since_of(since)
+    except ValueError:
+        click.echo(f"--since {since!r}: give a date as 2026-03-01 or an ISO time", err=True)
+        sys.exit(2)
+    if not store.webhook_to:
+        click.echo("CONSENT_WEBHOOK_URLS is not set: there is nobody to replay to", err=True)
+        sys.exit(1)
+    queued = deliveries.replay(store, store.webhook_to, start)
+    click.echo(f"queued {queued:,} consent webhooks since {start} for {len(store.webhook_to)} receiver"
+               f"{'s' * (len(store.webhook_to) > 1)}; the mail worker delivers them")
+    if not settings.get("CONSENT_WEBHOOK_SECRET"):
+        click.echo("CONSENT_WEBHOOK_SECRET is not set: they wait until it is", err=True)
 
 
 @click.command("unsubscribe-link")
@@ -244,7 +291,8 @@ def import_suppressions(file, channel):
     click.echo(f"{file}: {report.format} list of {report.channel} addresses: {report.lines:,} addresses read, "
                f"{report.imported:,} imported, {report.duplicates:,} duplicates, "
                f"{report.already:,} already opted out, {len(report.invalid):,} invalid, "
-               f"{report.erased:,} erased here (kept suppressed, nothing recorded)")
+               f"{report.erased:,} erased here (kept suppressed, nothing recorded), "
+               f"{report.bounces:,} hard bounces skipped (no one's choice)")
 
 
 @click.command("backfill-twilio")

@@ -10,6 +10,7 @@ import time
 from dataclasses import replace
 from functools import cached_property
 
+from .core.consent_webhooks import urls_of
 from .core.keyword_file import KeywordFileError, load_keywords
 from .core.keywords import KeywordTable
 from .core.personal_data import ErasureKeyError
@@ -119,7 +120,8 @@ class Services:
     def store(self) -> Store:
         """The store at DATABASE_URL (PostgreSQL) if set, else the SQLite file DATABASE_PATH; migrated."""
         store = Store(self.settings.get("DATABASE_URL") or self.settings["DATABASE_PATH"],
-                      push_to=configured(self.settings), erasure_key=self.settings.get("ERASURE_KEY"))
+                      push_to=configured(self.settings), erasure_key=self.settings.get("ERASURE_KEY"),
+                      webhook_to=urls_of(self.settings.get("CONSENT_WEBHOOK_URLS")))
         self.migrated = store.migrate()
         return store
 

@@ -65,6 +65,10 @@ SETTINGS = (
     Setting("OIDC_ROLE_CLAIM", "groups", "The ID token claim (a string or a list) whose values OIDC_ROLE_MAP reads."),
     Setting("OIDC_ROLE_MAP", None,
             "Claim value to role: optout-admins=admin,optout-reviewers=reviewer,staff=viewer. No match: no login."),
+    Setting("CONSENT_WEBHOOK_URLS", None,
+            "Comma-separated URLs that get every change of consent as a signed POST (Standard Webhooks)."),
+    Setting("CONSENT_WEBHOOK_SECRET", None,
+            "whsec_ + base64 of 24-64 random bytes: signs the consent webhooks. Unset: they wait, unsent."),
 )
 
 

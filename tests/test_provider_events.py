@@ -232,8 +232,28 @@ def subscription_change(suppress, origin="Recipient", stream="broadcast", reason
             "SuppressionReason": reason, "Tag": "my-tag", "Metadata": {"example": "value"}}
 
 
+def bounce(type_, code, stream="outbound", bounce_id=4323372036854775807):
+    """A Bounce webhook as Postmark documents it (postmarkapp.com/developer/webhooks/bounce-webhook)."""
+    return {"RecordType": "Bounce", "MessageStream": stream, "ID": bounce_id, "Type": type_, "TypeCode": code,
+            "Name": "Unsubscribe request" if code == 16 else "Hard bounce", "Tag": "Test",
+            "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483", "Metadata": {"a_key": "a_value"}, "ServerID": 23,
+            "Description": "The server was unable to deliver your message (ex: unknown user, mailbox not found).",
+            "Details": "Test bounce details", "Email": "john@example.com", "From": "sender@example.com",
+            "BouncedAt": "2019-11-05T16:33:54.9070259Z", "DumpAvailable": True, "Inactive": True,
+            "CanActivate": True, "Subject": "Test subject", "Content": "<Full dump of bounce>"}
+
+
 @pytest.mark.parametrize("payloads, expected", [
     ([SPAM_COMPLAINT], {"*": "out"}),
+    # Case 1: Type Unsubscribe (TypeCode 16) is the person's removal request; other bounces change nothing.
+    ([bounce("Unsubscribe", 16)], {"*": "out"}),
+    ([bounce("Unsubscribe", 16, stream="broadcast")], {"promotions": "out"}),
+    ([bounce("HardBounce", 1)], {}),
+    ([bounce("SoftBounce", 4096)], {}),
+    # Case 2: a resubscribe on a stream no category maps to undoes what its unsubscribe recorded.
+    ([subscription_change(True, stream="outbound"), subscription_change(False, stream="outbound")], {}),
+    ([subscription_change(True, stream="outbound"), subscription_change(False, stream="outbound",
+                                                                         origin="Customer")], {"*": "out"}),
     ([subscription_change(True)], {"promotions": "out"}),
     ([subscription_change(True, stream="outbound")], {"*": "out"}),
     ([subscription_change(True, reason="HardBounce", origin="Recipient")], {}),
@@ -326,6 +346,25 @@ def test_arf_complaint_opts_the_original_recipient_out(app, client, db, report, 
     row = db.execute("SELECT rule, params FROM messages").fetchone()
     assert row["rule"] == "provider_complaint" and json.loads(row["params"])["feedback_type"] == "abuse"
     assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+
+
+def test_every_original_rcpt_to_of_a_report_is_opted_out(app, client, db):
+    report = ARF.replace(b"Original-Rcpt-To: <Pat.Doe@example.net>\n",
+                         b"Original-Rcpt-To: <Pat.Doe@example.net>\nOriginal-Rcpt-To: <sam@example.net>\n")
+    response = client.post("/webhooks/email/mime", data=report, content_type="message/rfc822", headers=basic())
+    assert response.status_code == 200 and response.json["recorded"] == 2
+    assert [state(app, "email", a) for a in ("pat.doe@example.net", "sam@example.net")] == [{"*": "out"}] * 2
+
+
+@pytest.mark.parametrize("placeholder", [b"<redacted@example.net>", b"<[redacted]@example.net>",
+                                         b"<xxxxxxxx@example.net>", b"redacted@example.net"])
+def test_a_report_with_a_redacted_recipient_opts_no_one_out_and_is_flagged(app, client, db, placeholder):
+    report = ARF.replace(b"<Pat.Doe@example.net>", placeholder)
+    response = client.post("/webhooks/email/mime", data=report, content_type="message/rfc822", headers=basic())
+    assert response.status_code == 200, response.json
+    assert db.execute("SELECT count(*) FROM consent").fetchone()[0] == 0
+    row = db.execute("SELECT action, rule, flagged FROM messages").fetchone()
+    assert tuple(row) == ("none", "provider_event:feedback-report-redacted", 1)
 
 
 def test_someone_who_complained_is_never_sent_a_confirmation(app, client, db):

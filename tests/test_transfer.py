@@ -32,22 +32,26 @@ def consent(db, channel="sms"):
 
 # Import ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, fmt, channel, imported, duplicates, invalid", [
+@pytest.mark.parametrize("name, fmt, channel, imported, duplicates, invalid, bounces", [
     ("sendgrid_global_unsubscribes.csv", "sendgrid", "email",
-     ["lee@example.net", "pat@example.org", "sam.jones@example.com"], 1, [(4, "not-an-address")]),
-    ("mailgun_unsubscribes.csv", "mailgun", "email", ["ann@example.org", "bob@example.org"], 1, [(4, "@example.org")]),
+     ["lee@example.net", "pat@example.org", "sam.jones@example.com"], 1, [(4, "not-an-address")], 0),
+    ("mailgun_unsubscribes.csv", "mailgun", "email", ["ann@example.org", "bob@example.org"], 1, [(4, "@example.org")],
+     0),
+    # Its HardBounce row is no one's choice: skipped, by the one rule for hard bounces.
     ("postmark_suppressions.csv", "postmark", "email",
-     ["address@wildbit.com", "spam.complaint.address@wildbit.com"], 0, [(4, "bounce at wildbit.com")]),
+     ["address@wildbit.com", "spam.complaint.address@wildbit.com"], 0, [], 1),
     ("plain_phones.txt", "plain", "sms", ["+14155550101", "+14155550102", "+14155550103"], 1,
-     [(5, "hello!"), (6, "+1 555")]),
-    ("plain_emails.txt", "plain", "email", ["one@example.org", "two@example.org"], 1, [(5, "three(at)example.org")]),
+     [(5, "hello!"), (6, "+1 555")], 0),
+    ("plain_emails.txt", "plain", "email", ["one@example.org", "two@example.org"], 1, [(5, "three(at)example.org")],
+     0),
 ])
-def test_each_format_is_imported_as_opt_outs_of_everything(app, db, name, fmt, channel, imported, duplicates, invalid):
+def test_each_format_is_imported_as_opt_outs_of_everything(app, db, name, fmt, channel, imported, duplicates, invalid,
+                                                           bounces):
     result = flask(app, "import-suppressions", DATA / name)
     assert result.exit_code == 0, result.output
     assert f"{fmt} list of {channel} addresses" in result.stdout
-    assert (f"{len(imported)} imported, {duplicates} duplicates, 0 already opted out, {len(invalid)} invalid"
-            in result.stdout)
+    assert (f"{len(imported)} imported, {duplicates} duplicates, 0 already opted out, {len(invalid)} invalid, "
+            f"{bounces} hard bounces skipped" in result.stdout)
     reported = [line for line in result.stdout.splitlines() if line.startswith("line ")]
     assert [line.split(": ")[:2] for line in reported] == [[f"line {n}", repr(text)] for n, text in invalid]
     assert all(line.count(": ") >= 2 for line in reported)  # and why

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .decision import OPT_IN, OPT_OUT, Decision
+from .decision import NONE, OPT_IN, OPT_OUT, Decision
 from .inbound import Inbound
 
 
@@ -17,7 +17,7 @@ class ProviderEvent:
     provider: str  # twilio | sendgrid | mailgun | postmark | mime
     event_id: str  # the provider's id of the event: the de-duplication key
     address: str  # whose consent it is, normalised
-    action: str  # opt_out | opt_in
+    action: str  # opt_out | opt_in, or none: recorded (flagged for review), changing nothing
     kind: str  # the provider's name for it: unsubscribe, spamreport, complained, 21610 ...
     categories: tuple[str, ...] = ()  # empty: everything
     flagged: bool = False  # recorded as asked, but a person should look (an unmapped list)
@@ -29,6 +29,21 @@ class ProviderEvent:
 
 # The rule recorded for a complaint; the store sends no confirmation to an address with one on record.
 COMPLAINT_RULE = "provider_complaint"
+
+# Hard bounces, one rule everywhere (README, "Hard bounces"): a hard bounce says an address takes no
+# mail, not that a person chose anything, so it is never recorded as an opt-out (or an opt-in): not from
+# an event webhook, not from `pull-suppressions`, not from `import-suppressions`. The provider keeps
+# the address suppressed on its side, where it belongs. The providers' names for one:
+HARD_BOUNCES = frozenset({
+    "HardBounce",  # Postmark: a Bounce's Type, a suppression's SuppressionReason
+    "bounce",  # SendGrid: an Event Webhook event; Mailgun: a bounces list
+    "failed",  # Mailgun: an event (severity permanent or temporary alike)
+})
+
+
+def is_hard_bounce(reason: object) -> bool:
+    """Whether a provider's event or suppression reason is a hard bounce (see HARD_BOUNCES)."""
+    return isinstance(reason, str) and reason in HARD_BOUNCES
 
 
 def as_inbound(event: ProviderEvent) -> tuple[Inbound, Decision]:
@@ -61,4 +76,5 @@ def category_for(lists: Mapping[str, str], keys, action: str) -> tuple[tuple[str
     return (), bool(keys)
 
 
-__all__ = ["ProviderEvent", "as_inbound", "category_for", "COMPLAINT_RULE", "OPT_IN", "OPT_OUT"]
+__all__ = ["ProviderEvent", "as_inbound", "category_for", "is_hard_bounce", "COMPLAINT_RULE", "HARD_BOUNCES", "NONE",
+           "OPT_IN", "OPT_OUT"]

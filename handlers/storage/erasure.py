@@ -20,6 +20,7 @@ from ..core.personal_data import (
     key_fingerprint,
 )
 from .bulk import in_batches
+from .consent_webhooks import queue_withheld, withhold_address
 from .database import lock_key
 from .states import read_state
 from .suppression import MANY
@@ -42,7 +43,7 @@ _DELETIONS = (
     ("consent", "DELETE FROM consent WHERE channel = ? AND address = ?", 1),
     ("links", "DELETE FROM links WHERE channel = ? AND address = ?", 1),
 )
-ERASED_TABLES = tuple(table for table, _, _ in _DELETIONS)
+ERASED_TABLES = (*(table for table, _, _ in _DELETIONS), "consent_webhooks")
 
 
 def deleted(conn, sql: str, params: tuple) -> int:
@@ -125,7 +126,11 @@ def erase(store, key: str | None, channel: str, address: str, actor: str) -> dic
                                     (channel, digest)).fetchall())
         state = {**erased_state(list(earlier)), **read_state(conn, channel, address)}
         kept = kept_scopes(state)
+        # Consent webhooks already queued or sent keep their ids but lose the address (before the events they
+        # name go); the receivers then hear that the person was erased, address withheld.
+        withheld = withhold_address(conn, channel, address)
         removed = {table: deleted(conn, sql, (channel, address) * times) for table, sql, times in _DELETIONS}
+        removed["consent_webhooks (address withheld)"] = withheld
         stamp = _now()
         conn.executemany("INSERT INTO erased_suppressions (channel, digest, scope, since, erased_at) "
                          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, digest, scope) DO NOTHING",
@@ -135,6 +140,8 @@ def erase(store, key: str | None, channel: str, address: str, actor: str) -> dic
             "INSERT INTO erasures (erased_at, actor, channel, kept, removed, key_fingerprint) "
             "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (stamp, actor, channel, json.dumps(kept), json.dumps(removed), fingerprint)).fetchone()[0]
+        if kept:
+            queue_withheld(conn, store.webhook_to, channel, actor, stamp)
         return {"erasure_id": erasure_id, "erased_at": stamp, "removed": removed, "kept": kept}
 
     result = store.write(work)

@@ -17,8 +17,11 @@ from typing import BinaryIO
 from ..core import consent
 from ..core.addresses import InvalidAddress, normalise
 from ..core.consent import EVERYTHING, OUT
+from ..core.consent_webhooks import ConsentChange
 from ..core.decision import OPT_OUT, Decision
+from ..core.provider_events import is_hard_bounce
 from .bulk import Progress, TransferError, csv_rows, text_stream
+from .consent_webhooks import queue as queue_webhooks
 from .erasure import erased_states
 from .messages import event_row, record_events
 from .states import queue_pushes, read_states, write_states
@@ -36,6 +39,7 @@ class ImportReport:
     duplicates: int = 0  # the same address (once normalised) earlier in the file
     already: int = 0  # already opted out of everything here
     erased: int = 0  # erased here and kept suppressed by digest: a list is not their own act, nothing recorded
+    bounces: int = 0  # hard bounces (a Postmark export's SuppressionReason): no one's choice, not recorded
     invalid: list[tuple[int, str, str]] = field(default_factory=list)  # (line number, text, reason)
 
 
@@ -68,6 +72,8 @@ def read_import(raw: BinaryIO, channel: str | None, region: str,
     first = text.readline()
     header = next(csv.reader([first]), [])
     fmt, column = detect_format(header)
+    keys = [_column_key(name) for name in header]
+    reason = keys.index("suppressionreason") if fmt == "postmark" and "suppressionreason" in keys else None
     if fmt != "plain":
         if channel == "sms":
             raise TransferError(f"a {fmt} export holds email addresses, not phone numbers (--channel sms)")
@@ -85,6 +91,9 @@ def read_import(raw: BinaryIO, channel: str | None, region: str,
                 yield number, line, None
             return
         for number, row, problem in csv_rows(iter(text), 2):
+            if row and reason is not None and reason < len(row) and is_hard_bounce(row[reason].strip()):
+                report.bounces += 1  # the one rule for hard bounces (core/provider_events.py)
+                continue
             yield number, (row[column] if row and column < len(row) else ""), problem
 
     def addresses() -> Iterator[str]:
@@ -118,7 +127,8 @@ def read_import(raw: BinaryIO, channel: str | None, region: str,
 
 def import_suppressions(store: Store, raw: BinaryIO, channel: str | None, region: str,
                         progress: Progress | None = None, source: str | None = None) -> ImportReport:
-    """Record every new address in `raw` as an opt-out of everything (events.source 'import:<format>').
+    """Record every new address in `raw` as an opt-out of everything (events.source 'import:<format>'),
+    but hard bounces (a Postmark export's SuppressionReason HardBounce), which are counted and skipped.
 
     Addresses already opted out of everything are skipped, so importing a file twice records nothing
     the second time. Written in transactions of 100,000 addresses, sorted: a random list
@@ -161,11 +171,21 @@ def record_opt_outs(store: Store, report: ImportReport, addresses: Iterator[str]
                         after = json.dumps(transition.after, sort_keys=True)
                     events.append(event_row(report.channel, address, transition, "[]", source, None, stamp, after))
                     final[address] = (transition.after, stamp)
+                # The events' ids, for the consent webhooks: those after the last id now (no one else
+                # writes events meanwhile, lock_everyone), read back by the primary key.
+                last_id = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0] \
+                    if store.webhook_to else None
                 record_events(conn, events)
                 write_states(conn, report.channel, final, states)
                 if report.channel == "email":
                     queue_pushes(conn, store.push_to, synced_from,
                                  [(e[1], OPT_OUT, "[]", None, stamp) for e in events if e[4]])
+                if store.webhook_to:
+                    queue_webhooks(conn, store.webhook_to, [
+                        ConsentChange(report.channel, address, OPT_OUT, (), stamp, source, event_id=event_id)
+                        for event_id, address in conn.execute(
+                            "SELECT id, address FROM events WHERE id > ? AND source = ? AND changed = 1 ORDER BY id",
+                            (last_id, source)).fetchall()])
                 report.imported += len(events)
         return work
 

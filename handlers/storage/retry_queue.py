@@ -1,8 +1,8 @@
 """The retry queues' queries: rows waiting to be sent, claimed by one worker at a time, retried with
-backoff, given up on for good. Two tables are such queues, with the same queue columns (attempts,
+backoff, given up on for good. Three tables are such queues, with the same queue columns (attempts,
 next_attempt_at, claimed_until, sent_at, failed_at, last_error): `outbox`, the confirmation emails
-(sent over SMTP by handlers/email/outbox.py), and `provider_pushes` (handlers/storage/pushes.py);
-`table` names the queue.
+(sent over SMTP by handlers/email/outbox.py), `provider_pushes` (handlers/storage/pushes.py) and
+`consent_webhooks` (handlers/storage/deliveries.py); `table` names the queue.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ BACKOFF_FIRST, BACKOFF_MAX = 30, 3600  # seconds: 30 s, 1 min, 2 min ... capped 
 OUTBOX_COLUMNS = ("id", "address", "subject", "body", "in_reply_to", "attempts")
 
 
-def claim_due(store: Store, limit: int, table: str = "outbox", columns: tuple[str, ...] = OUTBOX_COLUMNS) -> list[dict]:
-    """Up to `limit` rows due now, claimed for CLAIM so that no other worker sends them meanwhile.
+def claim_due(store: Store, limit: int, table: str = "outbox", columns: tuple[str, ...] = OUTBOX_COLUMNS,
+              also: str = "") -> list[dict]:
+    """Up to `limit` rows due now, claimed for CLAIM so that no other worker sends them meanwhile;
+    `also`: a further condition on the row (its columns named `{table}.column`).
 
     On PostgreSQL, workers claiming at the same moment skip each other's rows (FOR UPDATE SKIP
     LOCKED) rather than wait; on SQLite one writer at a time does the same.
@@ -31,7 +33,7 @@ def claim_due(store: Store, limit: int, table: str = "outbox", columns: tuple[st
         rows = conn.execute(
             f"SELECT {', '.join(columns)} FROM {table} "
             "WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? "
-            f"AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id LIMIT ?{store.dialect.claim_lock}",
+            f"AND (claimed_until IS NULL OR claimed_until < ?){also} ORDER BY id LIMIT ?{store.dialect.claim_lock}",
             (stamp, stamp, limit)).fetchall()
         conn.executemany(f"UPDATE {table} SET claimed_until = ? WHERE id = ?", [(until, r[0]) for r in rows])
         return [dict(zip(columns, r, strict=True)) for r in rows]
@@ -39,12 +41,16 @@ def claim_due(store: Store, limit: int, table: str = "outbox", columns: tuple[st
     return store.write(work)
 
 
-def retry_later(store: Store, row: dict, error: str, table: str = "outbox") -> None:
-    """Release the row for another attempt after a backoff that doubles with each attempt."""
-    delay = min(BACKOFF_FIRST * 2 ** row["attempts"], BACKOFF_MAX)
-    later = (datetime.now(timezone.utc) + timedelta(seconds=delay)).isoformat(timespec="microseconds")
+def retry_later(store: Store, row: dict, error: str, table: str = "outbox", first: int = BACKOFF_FIRST) -> None:
+    """Release the row for another attempt after a backoff that doubles with each attempt (from `first` s)."""
+    later = next_attempt(row["attempts"], first).isoformat(timespec="microseconds")
     _mark(store, row["id"], f"UPDATE {table} SET attempts = attempts + 1, next_attempt_at = ?, claimed_until = NULL, "
                          "last_error = ? WHERE id = ?", (later, error))
+
+
+def next_attempt(attempts: int, first: int = BACKOFF_FIRST) -> datetime:
+    """When a row tried `attempts` times before this failure is tried again."""
+    return datetime.now(timezone.utc) + timedelta(seconds=min(first * 2 ** attempts, BACKOFF_MAX))
 
 
 def give_up(store: Store, row: dict, error: str, table: str = "outbox") -> None:

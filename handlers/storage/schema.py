@@ -260,6 +260,35 @@ migration(
 )
 
 
+# Every change of consent, for the systems that subscribed to them (CONSENT_WEBHOOK_URLS): one row per
+# change and URL, written in the same transaction as the change, POSTed by the mail worker in order
+# per person (handlers/sync/consent_webhooks.py). The queue columns are the outbox's. `webhook_id` is
+# the same on every attempt and every URL: receivers de-duplicate by it.
+migration(
+    "m011_consent_webhooks",
+    """
+        CREATE TABLE consent_webhooks (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL,
+            webhook_id TEXT NOT NULL,       -- the webhook-id header: msg_ and random
+            person TEXT NOT NULL,           -- channel:address (or a placeholder once withheld): delivered in order
+            payload TEXT NOT NULL,          -- the JSON body, the same bytes on every attempt
+            event_id INTEGER REFERENCES events (id),  -- the change it tells of (none for an erasure)
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            claimed_until TEXT,             -- a worker is delivering it until then
+            sent_at TEXT,                   -- the receiver answered 2xx
+            failed_at TEXT,                 -- given up: three days without a 2xx
+            last_error TEXT
+        )""",
+    "CREATE INDEX consent_webhooks_pending ON consent_webhooks (next_attempt_at) "
+    "WHERE sent_at IS NULL AND failed_at IS NULL",
+    "CREATE INDEX consent_webhooks_by_person ON consent_webhooks (url, person, id)",
+    "CREATE INDEX consent_webhooks_by_event ON consent_webhooks (event_id)",
+)
+
+
 def apply_migrations(conn, dialect: Dialect) -> list[str]:
     """Run the migrations `conn` has not run yet, each in a transaction of its own with the record that
     it ran; returns their names. `conn` is the store's (? placeholders, outside a transaction); the

@@ -15,11 +15,13 @@ from datetime import datetime, timezone
 from typing import TypeVar
 
 from ..core.consent import apply as consent_apply
+from ..core.consent_webhooks import ConsentChange
 from ..core.decision import OPT_IN, OPT_OUT, Decision
 from ..core.inbound import Inbound, Replay
 from ..core.intake import ASK_WINDOW, ASKED, CONFIRMATION_INTERVAL, Decide, Recorded, confirms
 from ..core.personal_data import address_digest
 from ..core.provider_events import COMPLAINT_RULE
+from .consent_webhooks import queue as queue_webhooks
 from .database import Database, StoreError, is_postgres_url, lock_key, sqlite_path
 from .erasure import erased_state_column, erased_states, forget_erasure
 from .messages import message_row, record_message
@@ -65,7 +67,8 @@ class Store:
     """Every query the service makes, over one database: a SQLite file path (or sqlite:/// URL), or a
     postgresql:// URL."""
 
-    def __init__(self, location: str, push_to: tuple[str, ...] = (), erasure_key: str | None = None):
+    def __init__(self, location: str, push_to: tuple[str, ...] = (), erasure_key: str | None = None,
+                 webhook_to: tuple[str, ...] = ()):
         self.db = open_database(location)
         self.dialect = self.db.dialect
         self.location = self.db.location
@@ -74,6 +77,8 @@ class Store:
         # Recognises erased people, kept suppressed by a digest of their address (handlers/storage/erasure.py).
         self.erasure_key = erasure_key
         self._erased_column = f", {erased_state_column(self.dialect)}" if erasure_key else ""
+        # The receivers every change of consent is queued for (handlers/storage/consent_webhooks.py).
+        self.webhook_to = webhook_to
         self._state_column = state_column(self.dialect)
         self._next_message_id = self.dialect.next_id("messages")
 
@@ -148,12 +153,17 @@ class Store:
                 inbound.recipient, inbound.text, params, stamp, transition.action, categories, decision, reply))
             if transition.action in (OPT_OUT, OPT_IN):
                 pushed = inbound.channel == "email" and transition.changed
+                told = bool(self.webhook_to) and transition.changed
+                source = f"{inbound.channel}:{inbound.provider}"
                 event_id = record_transition(conn, inbound.channel, inbound.address, transition, categories,
-                                             f"{inbound.channel}:{inbound.provider}", message_id, stamp,
-                                             want_id=pushed)
+                                             source, message_id, stamp, want_id=pushed or told)
                 if pushed:
                     queue_pushes(conn, self.push_to, inbound.synced_from,
                                  [(inbound.address, transition.action, categories, event_id, stamp)])
+                if told:
+                    queue_webhooks(conn, self.webhook_to, [ConsentChange(
+                        inbound.channel, inbound.address, transition.action, decision.categories, stamp, source,
+                        decision.rule, message_id, event_id)])
             if erased_state and transition.after != transition.before:
                 forget_erasure(conn, inbound.channel, digest)  # a new consenting person: their rows say it now
             if outcome.mail and inbound.address:
@@ -291,6 +301,10 @@ class Store:
                 if channel == "email" and changed:
                     queue_pushes(conn, self.push_to, None,
                                  [(address, transition.action, json.dumps(list(cats)), event_id, stamp)])
+                if changed:
+                    queue_webhooks(conn, self.webhook_to, [ConsentChange(
+                        channel, address, transition.action, cats, stamp, f"review:{actor}", decision.rule,
+                        message_id, event_id)])
             conn.execute("INSERT INTO reviews (message_id, verdict, actor, event_id, reviewed_at) "
                          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET verdict = excluded.verdict, "
                          "actor = excluded.actor, event_id = excluded.event_id, reviewed_at = excluded.reviewed_at",

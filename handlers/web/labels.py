@@ -41,6 +41,7 @@ REASONS = {
     "model": "the trained model, {confidence} sure",
     "model_unsure": "the trained model, only {confidence} sure",
     "model_overruled": "a rule read an opt-out; the trained model, {confidence} sure, did not",
+    "provider_event:feedback-report-redacted": "a spam complaint whose recipient the feedback loop redacted",
 }
 # For charts: the reason without the word that matched.
 KINDS = {

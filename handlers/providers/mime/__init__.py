@@ -36,7 +36,7 @@ def _parse(delivery: Delivery):
         raise Unusable("expected a raw RFC 5322 message as the request body")
     try:
         if arf.is_feedback_report(raw) and from_feedback_loop(raw, delivery):
-            return Events([arf.parse_feedback_report(raw)])  # a spam complaint: the person it names opts out
+            return Events(arf.feedback_report_events(raw))  # a spam complaint: the people it names opt out
         return parse_mime(raw)  # a report from anyone else is mail like any other: recorded, ignored
     except ProviderError as error:
         raise Unusable(str(error)) from error

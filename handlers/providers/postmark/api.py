@@ -15,10 +15,10 @@ from collections.abc import Iterator
 
 import requests
 
+from ...core.provider_events import is_hard_bounce
 from ..http_api import MAX_PAGES, call, json_of
 
 DEFAULT_STREAM = "outbound"  # every Postmark server's transactional stream
-_NOT_A_CHOICE = {"HardBounce"}
 
 
 class PostmarkApi:
@@ -50,5 +50,5 @@ class PostmarkApi:
         for stream in dict.fromkeys((*lists, DEFAULT_STREAM)):
             dump = json_of(call(self.session, "GET", f"{self.base}/message-streams/{stream}/suppressions/dump"))
             for row in dump.get("Suppressions") or []:
-                if row.get("SuppressionReason") not in _NOT_A_CHOICE:
+                if not is_hard_bounce(row.get("SuppressionReason")):
                     yield row.get("EmailAddress"), stream
