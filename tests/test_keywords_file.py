@@ -45,7 +45,8 @@ VALID = textwrap.dedent("""\
                saved_title: "Saved", stopped_all: "No more from {brand}", stopped: "No more: {categories}",
                continuing: "Still: {categories}", nothing_stopped: "Nothing", undo: "Come back", bad_link_title: "Bad",
                bad_link: "Reply STOP. {help}", one_click_done: "Done", focus: "You get {categories}",
-               focus_button: "Stop {categories}", change_again: "Change"}
+               focus_button: "Stop {categories}", change_again: "Change", one_click_replayed: "Old link",
+               other_categories: "Only {categories}"}
     """)
 
 

@@ -1,6 +1,7 @@
 """The preference page in a real headless browser (Debian's chromium) against the real gunicorn service:
 open a minted link, change categories with the keyboard, save, and check the suppression API; a category's
-link and its one button; light and dark, desktop and phone, with the screenshots in docs/."""
+link, its one button and its read-only list of the others; light and dark, desktop and phone, with the
+screenshots in docs/."""
 
 import json
 import urllib.request
@@ -92,6 +93,11 @@ def test_a_surveys_link_opens_on_surveys_and_its_one_button_stops_only_them(serv
     assert primary.text == "Unsubscribe from surveys"
     assert primary.location["y"] < english.find_element(By.TAG_NAME, "fieldset").location["y"]  # above the list
     assert "Sales and new arrivals, about once a week." in main.text and "(receiving)" not in main.text
+    # The link changes surveys only: the other categories are there to read, not to change.
+    assert [b.get_attribute("value") for b in english.find_elements(By.NAME, "keep")] == ["surveys"]
+    others = english.find_elements(By.CSS_SELECTOR, ".others input[type=checkbox]")
+    assert len(others) == 2 and not any(b.is_enabled() for b in others) and all(b.is_selected() for b in others)
+    assert "This link only changes surveys." in english.find_element(By.CSS_SELECTOR, ".others").text
     for width, name in ((1280, "preferences-desktop"), (390, "preferences-phone")):
         screenshot(english, name, width)
         assert english.execute_script("return document.documentElement.scrollWidth") <= width
@@ -114,5 +120,14 @@ def test_a_surveys_link_opens_on_surveys_and_its_one_button_stops_only_them(serv
     english.find_element(By.LINK_TEXT, "Change my choices").click()
     page_with(english, "Keep receiving")
     boxes = {b.get_attribute("value"): b.is_selected() for b in english.find_elements(By.NAME, "keep")}
-    assert boxes == {"promotions": True, "surveys": False, "newsletter": True}
+    assert boxes == {"surveys": False}
     assert not english.find_elements(By.CSS_SELECTOR, ".focus")  # surveys already stopped: nothing in focus
+
+    # Someone holding the link (a forwarded message) makes a read-only box ask to stop promotions: refused.
+    english.execute_script("const box = document.getElementById('other-promotions');"
+                           "box.closest('fieldset').disabled = false; box.name = 'stop'; box.value = 'promotions';"
+                           "box.checked = true; document.querySelector('main form').append(box);")
+    english.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    refused = page_with(english, "Change my choices")  # the answer, with a way back; the form is gone
+    assert "This link only changes surveys." in refused and not english.find_elements(By.NAME, "keep")
+    assert suppressed(service, "promotions") == [] and suppressed(service, "surveys") == ["pat@example.org"]

@@ -300,6 +300,101 @@ def test_floods_are_refused_but_never_a_real_opt_out(app, client, db):
     assert client.get(path).status_code == 429
 
 
+# What a category's link may change ---------------------------------------------------------------
+
+def save(client, path, **form):
+    """Open the page of `path` and post its form with these fields (the page's own CSRF value)."""
+    return client.post(path, data={"csrf": csrf_of(client.get(path).get_data(as_text=True)), **form})
+
+
+def recorded(db):
+    return tuple(db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("messages", "events", "outbox"))
+
+
+def stand(client, keep=None, everything=False):
+    """The person's choices before the test, made on the page of an everything link."""
+    path = path_of(mint(client))
+    if everything:
+        assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    if keep is not None:
+        assert save(client, path, keep=keep).status_code == 200
+
+
+@pytest.mark.parametrize("before, form", [
+    ({"keep": ["surveys", "newsletter"]}, {"keep": ["surveys", "promotions"]}),  # starts promotions again
+    ({"keep": ["surveys", "newsletter"]}, {"keep": ["promotions"]}),
+    ({}, {"keep": ["surveys"], "stop": "promotions"}),                            # stops promotions
+    ({}, {"stop": "newsletter"}),
+    ({}, {"keep": ["surveys", "lottery"]}),                                       # nor a name it never had
+    ({"everything": True}, {"keep": ["promotions", "surveys", "newsletter"]}),    # undoes "everything"
+    ({"everything": True}, {"keep": ["newsletter"]}),
+])
+def test_a_category_link_refuses_a_form_changing_another_category_and_records_nothing(client, db, before, form):
+    stand(client, **before)
+    state_before, counts = state(db), recorded(db)
+    path = path_of(mint(client, category="surveys"))
+    response = save(client, path, **form)
+    assert response.status_code == 403
+    assert state(db) == state_before and recorded(db) == counts
+    text = visible_text(response.get_data(as_text=True))
+    assert "This link only changes surveys." in text and f'href="{path}"' in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("before, form, after", [
+    ({}, {"stop": "surveys"}, {"surveys": "out"}),                                  # its one button
+    ({}, {"keep": []}, {"surveys": "out"}),                                         # its box unticked
+    ({"keep": ["newsletter"]}, {"keep": ["surveys"]}, {"promotions": "out", "surveys": "in"}),
+    ({"everything": True}, {"keep": ["surveys"]}, {"*": "out", "surveys": "in"}),  # back to surveys alone
+    ({"everything": True}, {}, {"*": "out"}),                # "everything" is shown ticked, fixed: no change
+    ({"keep": ["newsletter"]}, {"everything": "1"}, {"*": "out"}),  # a menu must offer to stop everything
+])
+def test_a_category_link_changes_its_category_and_may_stop_everything(client, db, before, form, after):
+    stand(client, **before)
+    response = save(client, path_of(mint(client, category="surveys")), **form)
+    assert response.status_code == 200 and state(db) == after
+
+
+def form_controls(page):
+    """{name or id: (enabled, ticked)} of the page's checkboxes."""
+    boxes = re.findall(r'<input type="checkbox" ([^>]*)>', page)
+    return {(re.search(r'value="(\w+)"', b) or re.search(r'id="([\w-]+)"', b)).group(1):
+            ("disabled" not in b and "name=" in b, "checked" in b) for b in boxes}
+
+
+@pytest.mark.parametrize("category, everything, controls", [
+    ("surveys", False, {"surveys": (True, True), "1": (True, False),
+                        "other-promotions": (False, False), "other-newsletter": (False, True)}),
+    ("surveys", True, {"surveys": (True, False), "1": (False, True),
+                       "other-promotions": (False, False), "other-newsletter": (False, False)}),
+    (None, False, {"promotions": (True, False), "surveys": (True, True), "newsletter": (True, True),
+                   "1": (True, False)}),
+    (None, True, {"promotions": (True, False), "surveys": (True, False), "newsletter": (True, False),
+                  "1": (True, True)}),
+])
+def test_a_category_link_shows_the_others_read_only_and_an_everything_link_all(client, category, everything,
+                                                                                controls):
+    stand(client, keep=["surveys", "newsletter"])
+    stand(client, everything=everything)
+    page = client.get(path_of(mint(client, category=category))).get_data(as_text=True)
+    assert form_controls(page) == controls
+    assert ("This link only changes surveys." in visible_text(page)) == (category is not None)
+
+
+@pytest.mark.parametrize("accept, language", [("fr-FR,fr;q=0.9", "fr"), ("de", "de"), ("nl", "nl"), ("", "en")])
+def test_a_refused_one_click_answers_in_the_pages_language(client, monkeypatch, accept, language):
+    from handlers.core.keyword_file import load_keywords
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() - 86400)
+    path = path_of(mint(client))
+    monkeypatch.setattr(time, "time", real)
+    assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    opt_in(client, None)
+    response = client.post(path, data={"List-Unsubscribe": "One-Click"},
+                           headers={"Accept-Language": accept} if accept else {})
+    expected = load_keywords(str(ROOT / "keywords.yaml")).languages[language].page["one_click_replayed"]
+    assert response.status_code == 409 and response.get_data(as_text=True) == expected + "\n"
+
+
 # The page as people see it -------------------------------------------------------------------------
 
 def visible_text(page: str) -> str:

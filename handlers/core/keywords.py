@@ -36,7 +36,7 @@ EMAIL_PARTS = ("subject", "body")
 # The texts of the preference page (/u/<token>), and the placeholders each may use.
 PAGE_TEXTS = ("title", "intro", "focus", "focus_button", "keep", "everything", "save", "saved_title",
               "stopped_all", "stopped", "continuing", "nothing_stopped", "undo", "change_again", "bad_link_title",
-              "bad_link", "one_click_done")
+              "bad_link", "one_click_done", "one_click_replayed", "other_categories")
 # Page texts of earlier versions, no longer shown: tolerated in an operator's file, so that an upgrade
 # does not stop the service on them.
 RETIRED_PAGE_TEXTS = frozenset({"receiving", "not_receiving"})

@@ -4,7 +4,8 @@ GET never changes anything (mail scanners follow links). POST with the body
 List-Unsubscribe=One-Click, as Gmail and Yahoo send it (no cookie, no CSRF token, no redirect),
 unsubscribes, unless the person opted back in after the link was made (409: a replay, or an old
 message). Any other POST is the page's own form: its CSRF value is bound by UNSUBSCRIBE_SECRET to the
-link and to a random nonce in a cookie, so neither can be chosen by the client.
+link and to a random nonce in a cookie, so neither can be chosen by the client. A link made for one
+category changes that category only (or stops everything); it shows the others read-only.
 Both record through intake, with the same audit trail and confirmation rules as the webhooks.
 """
 
@@ -65,11 +66,12 @@ def preferences(token: str):
     focus = category if category and not blocked[category] else None
     nonce = secrets.token_urlsafe(24)
     response = Response(page(language, address, form=True, csrf=form_key(token, nonce),
-                             everything_out=blocked[EVERYTHING], focus=focus,
-                             focus_label=lang.category_names[focus] if focus else "",
+                             everything_out=blocked[EVERYTHING], focus=focus, link_category=category,
+                             link_label=lang.category_names[category] if category else "",
                              categories=[{"name": c, "label": lang.category_names[c],
                                           "description": lang.descriptions.get(c, ""),
-                                          "receiving": not blocked[c]} for c in table.categories]))
+                                          "receiving": not blocked[c], "editable": category in (None, c)}
+                                         for c in table.categories]))
     response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="Strict", secure=request.is_secure,
                         path="/u/")
     return response
@@ -96,7 +98,7 @@ def choose(token: str):
         # after the link's stamp, which has no fraction: an opt-in just before it is not counted.
         made = links.made_at(services().settings["UNSUBSCRIBE_SECRET"], token) + timedelta(seconds=1)
         if store.opted_in_since(channel, address, made.isoformat(timespec="microseconds"), category):
-            return Response("This link is older than your latest subscription: open it to choose.\n", 409,
+            return Response(table.languages[language].page["one_click_replayed"] + "\n", 409,
                             mimetype="text/plain")
         decision = Decision(OPT_OUT, "one_click", (category,) if category else (), language, (language,),
                             "List-Unsubscribe=One-Click")
@@ -107,12 +109,19 @@ def choose(token: str):
     if not nonce or not hmac.compare_digest(request.form.get("csrf", "").encode(), form_key(token, nonce).encode()):
         return bad_link(language)
     before = suppressed(store.state(channel, address), table.categories)
-    keep = set(request.form.getlist("keep")) & set(table.categories)
-    if request.form.get("stop") in table.categories:  # the focused category's one button: the rest stays as is
-        keep = {c for c in table.categories if not before[c]} - {request.form["stop"]}
-    for decision in choices(before, keep, request.form.get("everything") == "1", table.categories, language):
-        record(channel, address, decision, f"preference page: keep {sorted(keep)}, "
-                                           f"everything={request.form.get('everything') == '1'}")
+    everything = request.form.get("everything") == "1"
+    if category is None:
+        keep = set(request.form.getlist("keep")) & set(table.categories)
+        decisions = choices(before, keep, everything, table.categories, language)
+        asked = f"keep {sorted(keep)}"
+    else:
+        keep, stop = request.form.getlist("keep"), request.form.get("stop")
+        decisions = category_choices(before, category, keep, stop, everything, table.categories, language)
+        if decisions is None:
+            return other_categories_refused(language, address, category)
+        asked = f"{category} link: keep {sorted(set(keep))}, stop={stop}"  # checked: nothing else is named
+    for decision in decisions:
+        record(channel, address, decision, f"preference page: {asked}, everything={everything}")
     after = suppressed(store.state(channel, address), table.categories)
     return Response(result(language, address, after))
 
@@ -126,15 +135,36 @@ def form_key(token: str, nonce: str) -> str:
 
 def choices(before: dict, keep: set, everything: bool, categories: tuple, language: str) -> list[Decision]:
     """The decisions that take the person from `before` to what the form asks for."""
-    def decision(action, cats):
-        return Decision(action, "preference_page", tuple(cats), language, (language,), "preference page")
     if everything:
-        return [decision(OPT_OUT, ())] if not before[EVERYTHING] or any(not before[c] for c in categories) else []
+        return [page_decision(OPT_OUT, (), language)] if not before[EVERYTHING] or any(
+            not before[c] for c in categories) else []
     if keep == set(categories):
-        return [decision(OPT_IN, ())] if any(before.values()) else []
+        return [page_decision(OPT_IN, (), language)] if any(before.values()) else []
     stop = [c for c in categories if c not in keep and not before[c]]
     start = [c for c in categories if c in keep and before[c]]
-    return ([decision(OPT_OUT, stop)] if stop else []) + ([decision(OPT_IN, start)] if start else [])
+    return (([page_decision(OPT_OUT, stop, language)] if stop else [])
+            + ([page_decision(OPT_IN, start, language)] if start else []))
+
+
+def category_choices(before: dict, category: str, keep: list[str], stop: str | None, everything: bool,
+                     categories: tuple, language: str) -> list[Decision] | None:
+    """What the form of a link made for `category` asks for, or None when it would change anything else.
+
+    Such a link travels with one kind of message and is forwarded with it: it changes that category
+    (both ways) and may stop everything, since a menu of kinds must offer that (CAN-SPAM, 15 U.S.C.
+    7704(a)(3)(B)); it never starts or stops another category, nor undoes an opt-out of everything."""
+    if set(keep) - {category} or stop not in (None, category):
+        return None
+    if everything:
+        return choices(before, set(), True, categories, language)
+    wanted = category in keep and stop is None
+    if wanted == (not before[category]):
+        return []
+    return [page_decision(OPT_IN if wanted else OPT_OUT, (category,), language)]
+
+
+def page_decision(action: str, categories, language: str) -> Decision:
+    return Decision(action, "preference_page", tuple(categories), language, (language,), "preference page")
 
 
 def record(channel: str, address: str, decision: Decision, text: str) -> None:
@@ -169,9 +199,9 @@ def page(language: str, address: str, **context) -> str:
     texts = table.languages[language].page
     request._style_nonce = secrets.token_urlsafe(12)
     values = placeholders(language, address)
-    if context.get("focus_label"):
-        values["categories"] = context["focus_label"]
-    title = texts["saved_title" if not context.get("form") else "title"].format(**values)
+    if context.get("link_label"):
+        values["categories"] = context["link_label"]
+    title = texts[context.pop("title_key", "title" if context.get("form") else "saved_title")].format(**values)
     return render_template("preferences.html", lang=language, nonce=request._style_nonce, title=title,
                            texts={k: v.format(**values) for k, v in texts.items()}, **brand(), **context)
 
@@ -199,6 +229,15 @@ def result(language: str, address: str, after: dict) -> str:
         lines.append(lang.page["continuing"].format(**{**values, "categories": joined(going)}))
     lines.append(lang.page["undo"].format(**values))
     return page(language, address, form=False, lines=lines, back=request.path)
+
+
+def other_categories_refused(language: str, address: str, category: str):
+    """A category link's form asked to change another category: 403, and what the person can do instead."""
+    lang = services().keywords.languages[language]
+    label = lang.category_names[category]
+    line = lang.page["other_categories"].format(**{**placeholders(language, address), "categories": label})
+    return Response(page(language, address, form=False, title_key="title", link_label=label, lines=[line],
+                         back=request.path), 403)
 
 
 def bad_link(language: str):
