@@ -291,8 +291,8 @@ def import_suppressions(file, channel):
     click.echo(f"{file}: {report.format} list of {report.channel} addresses: {report.lines:,} addresses read, "
                f"{report.imported:,} imported, {report.duplicates:,} duplicates, "
                f"{report.already:,} already opted out, {len(report.invalid):,} invalid, "
-               f"{report.erased:,} erased here (kept suppressed, nothing recorded), "
-               f"{report.bounces:,} hard bounces skipped (no one's choice)")
+               f"{report.bounces:,} hard bounces skipped (no one's choice), "
+               f"{report.erased:,} erased here (kept suppressed, nothing recorded)")
 
 
 @click.command("backfill-twilio")

@@ -232,7 +232,7 @@ def test_pull_suppressions_records_what_each_provider_holds(app, db, api):
     result = command(app, "pull-suppressions", "sendgrid")
     assert result.exit_code == 0, result.output
     assert ("sendgrid: 503 suppressions read, 501 recorded as opted out of everything, 1 of a category, "
-            "0 already recorded, 1 invalid") in result.output
+            "0 already recorded, 0 erased here (kept suppressed), 1 invalid") in result.output
     store = app.extensions["optout"].store
     assert store.state("email", ADDRESS) == {"*": "out"}
     assert store.state("email", "promo.only@example.com") == {"promotions": "out"}

@@ -111,10 +111,16 @@ def test_a_reviewers_verdict_is_recorded_and_audited_under_them(operator, client
     ("reviewer", "get", "/admin/review", 200), ("reviewer", "get", "/admin/audit", 403),
     ("reviewer", "post", "/admin/review/1", 303),
     ("admin", "get", "/admin/audit", 200), ("admin", "post", "/admin/review/1", 303),
+    # A person's data (issue 24) and the consent webhooks' deliveries (issue 29).
+    ("viewer", "post", "/admin/contacts/export", 403), ("reviewer", "post", "/admin/contacts/erase", 403),
+    ("admin", "post", "/admin/contacts/export", 200), ("admin", "post", "/admin/contacts/erase", 200),
+    ("viewer", "get", "/admin/deliveries", 200), ("reviewer", "post", "/admin/deliveries/1/retry", 403),
+    ("admin", "post", "/admin/deliveries/1/retry", 303),
 ])
 def test_each_role_may_do_what_it_grants_and_no_more(operator, role, method, path, status):
     client = operator(role)
-    data = {"verdict": "confirmed", "csrf": csrf_of(client.get("/admin").text)} if method == "post" else None
+    data = {"verdict": "confirmed", "channel": "sms", "address": "+14155550100",
+            "csrf": csrf_of(client.get("/admin").text)} if method == "post" else None
     assert getattr(client, method)(path, data=data).status_code == status
 
 
@@ -139,12 +145,17 @@ LINK = ("get", "/api/v1/unsubscribe-link?channel=sms&address=%2B14155550100", {}
 CONTACT = ("get", "/api/v1/contacts/sms/+14155550100", {})
 EXPORT = ("get", "/api/v1/suppressions?format=json", {})
 IMPORT = ("post", "/api/v1/suppressions/import?channel=sms", {"data": b"+14155550177\n", "content_type": "text/csv"})
+PERSON = {"json": {"channel": "sms", "address": "+14155550100"}}
+LOOKUP, PERSON_EXPORT = ("post", "/api/v1/contacts/lookup", PERSON), ("post", "/api/v1/people/export", PERSON)
+ERASURE = ("post", "/api/v1/erasures", PERSON)
 
 
 @pytest.mark.parametrize("scope, call, status", [
     ("check", CHECK, 200), ("check", CONTACT, 403), ("check", EXPORT, 403), ("check", IMPORT, 403),
     ("read", CHECK, 200), ("read", CONTACT, 200), ("read", EXPORT, 200), ("read", IMPORT, 403),
     ("write", CHECK, 200), ("write", CONTACT, 200), ("write", EXPORT, 200), ("write", IMPORT, 200),
+    ("check", LOOKUP, 403), ("check", PERSON_EXPORT, 403), ("read", LOOKUP, 200), ("read", PERSON_EXPORT, 200),
+    ("read", ERASURE, 403), ("write", ERASURE, 503),  # allowed; no ERASURE_KEY here, so nothing is erased
 ])
 def test_a_keys_scope_decides_what_it_may_call(app, client, db, scope, call, status):
     key = add_key(app, "sender", scope)

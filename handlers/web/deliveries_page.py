@@ -7,11 +7,13 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 
 from ..storage import deliveries
+from .access import audit, requires
 from .admin import admin, page
 from .context import services
 
 
 @admin.get("/deliveries")
+@requires("read")
 def deliveries_list():
     status = request.args.get("status") or "pending"
     if status not in deliveries.STATUSES:
@@ -24,9 +26,11 @@ def deliveries_list():
 
 
 @admin.post("/deliveries/<int:row_id>/retry")
+@requires("manage")  # sends a person's change to a receiver again: an admin's act, audited
 def retry_delivery(row_id: int):
     # Ids are 64-bit in both databases; a larger number names no row (and overflows SQLite).
     if row_id < 2**63 and deliveries.retry_now(services().store, row_id):
+        audit("consent_webhook_retry", f"delivery {row_id}")
         flash(f"Delivery {row_id} is due now; the mail worker sends it within a second or two.", "notice")
     else:
         flash(f"Delivery {row_id} is not waiting (it may have been delivered meanwhile).", "error")
