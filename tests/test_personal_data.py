@@ -243,3 +243,18 @@ def test_the_worker_prunes_at_start_then_daily(three_people, app, db):
     assert db.execute("SELECT count(*) FROM messages WHERE body <> ''").fetchone()[0] == 1
     now[0] += 1
     assert daily()["messages"] == 1
+
+
+def test_an_erasure_withholds_the_address_from_consent_webhooks_and_announces_it(make_app, settings, db):
+    """The systems kept in step (issue 29) hear of the erasure, and the rows queued for them keep no address."""
+    app = make_app({**settings, "CONSENT_WEBHOOK_URLS": "https://crm.example/hooks",
+                    "CONSENT_WEBHOOK_SECRET": "whsec_" + base64.b64encode(b"k" * 32).decode()})
+    client = app.test_client()
+    text(client, "STOP zebramarmalade", PHONE)
+    assert api(client, "erasures", channel="sms", address=PHONE)["kept"] == ["*"]
+    bodies = [json.loads(payload) for (payload,) in db.execute("SELECT payload FROM consent_webhooks ORDER BY id")]
+    assert [(b["type"], b["data"]["address"], b["data"]["address_withheld"], b["data"]["source"]) for b in bodies] == [
+        ("consent.opt_out", None, True, "keyword"),
+        ("consent.suppressed", None, True, "operator"),
+    ]
+    assert traces_left(settings, [PHONE]) == set()

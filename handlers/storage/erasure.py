@@ -141,7 +141,7 @@ def erase(store, key: str | None, channel: str, address: str, actor: str) -> dic
             "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (stamp, actor, channel, json.dumps(kept), json.dumps(removed), fingerprint)).fetchone()[0]
         if kept:
-            queue_withheld(conn, store.webhook_to, channel, actor, stamp)
+            queue_withheld(conn, store.webhook_to, channel, f"erasure:{actor}", stamp)
         return {"erasure_id": erasure_id, "erased_at": stamp, "removed": removed, "kept": kept}
 
     result = store.write(work)
