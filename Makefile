@@ -1,6 +1,7 @@
 # make run   create the environment if needed, migrate, start the Procfile's web and worker on
 #            127.0.0.1:$PORT (default 8000; PORT and BIND_ADDRESS from .env or the environment)
 # make test  create the environment if needed (chromium and PostgreSQL's server included), run the whole suite
+#            on every core (pytest-xdist; each worker starts its own PostgreSQL cluster)
 # make lint  ruff over the code, the tests and the benchmarks
 # make lock  re-pin requirements.lock and requirements-test.lock from pyproject.toml (pip-compile)
 # make bench the load benchmark (not part of the tests; prints its figures)
@@ -35,7 +36,7 @@ run: $(BIN)/.runtime
 	BIND_ADDRESS="$${BIND_ADDRESS:-127.0.0.1}" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) web worker
 
 test: $(BIN)/.installed browser postgres
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
