@@ -42,7 +42,8 @@ class ButtonAction:
 
 @dataclass(frozen=True)
 class ChannelPolicy:
-    consent: Mapping[str, str] = field(default_factory=lambda: DEFAULT_CONSENT)  # whatsapp, rcs -> "sms" (shares SMS consent) or "own"
+    # whatsapp, rcs -> "sms" (shares SMS consent) or "own"
+    consent: Mapping[str, str] = field(default_factory=lambda: DEFAULT_CONSENT)
     buttons: Mapping[str, ButtonAction] = field(default_factory=dict)  # button_key(payload or text) -> action
 
     def consent_channel(self, channel: str) -> str:

@@ -12,7 +12,7 @@ webhook plugin's requests: tests/data/providers/twilio_plugin_webhook_*.json).
 WhatsApp and RCS come to the same webhook: From=whatsapp:+14155550100 (with ProfileName, the person's
 WhatsApp name, and WaId, their WhatsApp id, kept as evidence in the message's params, never logged) or
 From=rcs:+14155550100; a tapped button adds ButtonPayload (the payload the template gave it) and
-ButtonText (its label). tests/data/providers/twilio_whatsapp_*.txt, twilio_rcs_*.txt.
+ButtonText (its label); tests/test_whatsapp_rcs.py posts them.
 https://www.twilio.com/docs/messaging/guides/webhook-request
 """
 

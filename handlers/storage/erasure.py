@@ -131,7 +131,7 @@ def erase(store, key: str | None, channel: str, address: str, actor: str) -> dic
         # Consent webhooks already queued or sent keep their ids but lose the address (before the events they
         # name go); the receivers then hear that the person was erased, address withheld.
         withheld = withhold_address(conn, channel, address)
-        removed = {table: sum(deleted(conn, sql, (each, address) * times) for each in (channel, *sharing[1:]))
+        removed = {table: sum(deleted(conn, sql, (each, address) * times) for each in sharing)
                    for table, sql, times in _DELETIONS}
         removed["consent_webhooks (address withheld)"] = withheld
         stamp = _now()

@@ -39,7 +39,8 @@ def suppressions(store: Store, channel: str | None, category: str | None) -> Ite
         (*scopes, *params))
     listed = ((channel or row_channel, address, ALL if scope == EVERYTHING else scope, since)
               for row_channel, address, scope, since in suppressed_rows(rows, category))
-    return itertools.chain(listed, ((channel or row[0], *row[1:]) for row in erased_suppressions(store, stored, category)))
+    erased = ((channel or row[0], *row[1:]) for row in erased_suppressions(store, stored, category))
+    return itertools.chain(listed, erased)
 
 
 def erased_suppressions(store: Store, channel: str | None, category: str | None) -> Iterator[tuple[str, str, str, str]]:

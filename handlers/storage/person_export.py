@@ -18,9 +18,9 @@ def person_export(store: Store, channel: str, address: str, categories: tuple[st
     # are those of every channel sharing it.
     person, sharing = (store.consent_channel(channel), address), store.sharing(channel)
     messages = dict_rows(conn.execute(
-        "SELECT received_at, channel, body AS text, action AS decision, categories, rule, matched, language, reply, "
-        f"provider, provider_id AS provider_message_id FROM messages WHERE channel IN ({', '.join('?' * len(sharing))}) "
-        "AND address = ? ORDER BY id", (*sharing, address)))
+        "SELECT received_at, channel, body AS text, action AS decision, categories, rule, matched, language, "
+        "reply, provider, provider_id AS provider_message_id FROM messages "
+        f"WHERE channel IN ({', '.join('?' * len(sharing))}) AND address = ? ORDER BY id", (*sharing, address)))
     events = dict_rows(conn.execute(
         "SELECT created_at AS at, action, categories, changed, state_after, source FROM events "
         "WHERE channel = ? AND address = ? ORDER BY id", person))

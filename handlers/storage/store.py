@@ -69,7 +69,8 @@ class Store:
     postgresql:// URL."""
 
     def __init__(self, location: str, push_to: tuple[str, ...] = (), erasure_key: str | None = None,
-                 webhook_to: tuple[str, ...] = (), channel_policy: Callable[[], ChannelPolicy] = lambda: DEFAULT_POLICY):
+                 webhook_to: tuple[str, ...] = (),
+                 channel_policy: Callable[[], ChannelPolicy] = lambda: DEFAULT_POLICY):
         self.db = open_database(location)
         self.dialect = self.db.dialect
         self.location = self.db.location
@@ -240,8 +241,8 @@ class Store:
             "WHERE e.channel = ? AND e.address = ? ORDER BY e.id", (consent, address)))
         messages = dict_rows(conn.execute(
             "SELECT id, channel, provider, provider_id, body, received_at, action, categories, language, rule, "
-            f"matched, flagged, reply, stage, confidence FROM messages WHERE channel IN ({', '.join('?' * len(sharing))}) "
-            "AND address = ? ORDER BY id", (*sharing, address)))
+            "matched, flagged, reply, stage, confidence FROM messages "
+            f"WHERE channel IN ({', '.join('?' * len(sharing))}) AND address = ? ORDER BY id", (*sharing, address)))
         for row in events:
             row["categories"] = json.loads(row["categories"])
             row["state_after"] = json.loads(row["state_after"])
