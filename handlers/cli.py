@@ -360,10 +360,8 @@ URL_HELP = "The running service (default: PUBLIC_BASE_URL, else http://127.0.0.1
 @click.argument("body")
 @click.option("--from", "sender", default="+14155550100", show_default=True, help="The sender's number.")
 @click.option("--url", default=None, help=URL_HELP)
-@click.option("--channel", type=click.Choice(simulate.SMS_CHANNELS), default="sms", show_default=True,
-              help="whatsapp or rcs: as Twilio posts a WhatsApp or RCS message (From=whatsapp:+... or rcs:+...).")
-@click.option("--button", default=None, metavar="PAYLOAD",
-              help="A tapped button's payload (ButtonPayload); BODY is its text (ButtonText).")
+@click.option("--channel", type=click.Choice(simulate.SMS_CHANNELS), default="sms", show_default=True)
+@click.option("--button", default=None, metavar="PAYLOAD", help="A tapped button's payload; BODY is its text.")
 def simulate_sms(body, sender, url, channel, button):
     """Send BODY to the running service as Twilio would (signed with TWILIO_AUTH_TOKEN); print the reply."""
     settings = services().settings
