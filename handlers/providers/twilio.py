@@ -154,7 +154,8 @@ def parse_status(params: Mapping[str, str], default_region: str) -> ProviderEven
     try:
         address = twilio_address(recipient, default_region)
     except InvalidAddress as e:
-        raise ProviderError(f"a {code} status callback whose To is no {channel} address: {e}") from e
+        named = {"sms": "SMS", "rcs": "RCS", "whatsapp": "WhatsApp"}[channel]
+        raise ProviderError(f"a {code} status callback whose To is no {named} address: {e}") from e
     return ProviderEvent(channel, "twilio", f"{sid}:{code}", address, "opt_out", code, evidence=dict(params))
 
 
