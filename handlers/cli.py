@@ -19,6 +19,7 @@ from flask import Flask
 
 from . import personal_data_cli, simulate, team
 from .core import links
+from .core.addresses import CHANNELS
 from .core.classifier import classify, explain
 from .core.consent_webhooks import ConsentWebhookError
 from .core.keyword_file import KeywordFileError, load_keywords
@@ -117,7 +118,7 @@ def check_keywords(path):
 
 @click.command("classify")
 @click.argument("text")
-@click.option("--channel", type=click.Choice(["sms", "email"]), default="sms", show_default=True)
+@click.option("--channel", type=click.Choice(CHANNELS), default="sms", show_default=True)
 @click.option("--country", default=None, help="The sender's country (two letters, as Twilio's FromCountry).")
 def classify_command(text, channel, country):
     """Print the decision the service would make for TEXT, as JSON: which stage decided (the keyword
@@ -224,7 +225,7 @@ def replay_consent_webhooks(since):
 
 
 @click.command("unsubscribe-link")
-@click.option("--channel", type=click.Choice(["email", "sms"]), default="email", show_default=True)
+@click.option("--channel", type=click.Choice(CHANNELS), default="email", show_default=True)
 @click.option("--address", required=True)
 @click.option("--category", default=None, help="Unsubscribe from this category only.")
 def unsubscribe_link(channel, address, category):
@@ -247,7 +248,7 @@ def unsubscribe_link(channel, address, category):
 
 
 @click.command("export-suppressions")
-@click.option("--channel", type=click.Choice(["sms", "email"]), default=None, help="Only this channel (default: both).")
+@click.option("--channel", type=click.Choice(CHANNELS), default=None, help="Only this channel (default: all).")
 @click.option("--category", default=None, help="Who must not get this category (default: who opted out of everything).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("--output", type=click.File("w", encoding="utf-8", lazy=False), default="-",
@@ -276,7 +277,7 @@ def export_suppressions(channel, category, fmt, output):
 
 @click.command("import-suppressions")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--channel", type=click.Choice(["sms", "email"]), default=None,
+@click.option("--channel", type=click.Choice(CHANNELS), default=None,
               help="For a plain list (default: email if its first line has an @, else sms).")
 def import_suppressions(file, channel):
     """Record each address in FILE as opted out of everything: a plain list (one address a line) or the
@@ -359,7 +360,9 @@ URL_HELP = "The running service (default: PUBLIC_BASE_URL, else http://127.0.0.1
 @click.argument("body")
 @click.option("--from", "sender", default="+14155550100", show_default=True, help="The sender's number.")
 @click.option("--url", default=None, help=URL_HELP)
-def simulate_sms(body, sender, url):
+@click.option("--channel", type=click.Choice(simulate.SMS_CHANNELS), default="sms", show_default=True)
+@click.option("--button", default=None, metavar="PAYLOAD", help="A tapped button's payload; BODY is its text.")
+def simulate_sms(body, sender, url, channel, button):
     """Send BODY to the running service as Twilio would (signed with TWILIO_AUTH_TOKEN); print the reply."""
     settings = services().settings
     if not settings["TWILIO_AUTH_TOKEN"]:
@@ -367,7 +370,7 @@ def simulate_sms(body, sender, url):
                    err=True)
         sys.exit(1)
     request = simulate.sms(url or settings["PUBLIC_BASE_URL"] or local_origin(), settings["TWILIO_AUTH_TOKEN"],
-                           body, sender)
+                           body, sender, channel=channel, button=button)
     status, answer = _post(request)
     if status == 200:
         message = ElementTree.fromstring(answer).find("Message")

@@ -121,7 +121,8 @@ class Services:
         """The store at DATABASE_URL (PostgreSQL) if set, else the SQLite file DATABASE_PATH; migrated."""
         store = Store(self.settings.get("DATABASE_URL") or self.settings["DATABASE_PATH"],
                       push_to=configured(self.settings), erasure_key=self.settings.get("ERASURE_KEY"),
-                      webhook_to=urls_of(self.settings.get("CONSENT_WEBHOOK_URLS")))
+                      webhook_to=urls_of(self.settings.get("CONSENT_WEBHOOK_URLS")),
+                      channel_policy=lambda: self.keywords.channel_policy)
         self.migrated = store.migrate()
         return store
 

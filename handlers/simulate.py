@@ -13,9 +13,11 @@ from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
+from .core.addresses import CHANNEL_PREFIXES, PHONE_CHANNELS
 from .providers import registry
 
 EMAIL_PROVIDERS = tuple(registry.simulated())  # mime, sendgrid, mailgun, postmark
+SMS_CHANNELS = PHONE_CHANNELS  # what `flask simulate-sms --channel` takes: sms, whatsapp, rcs
 
 
 @dataclass(frozen=True)
@@ -25,13 +27,22 @@ class SimulatedRequest:
     headers: dict[str, str]
 
 
-def sms(base_url: str, auth_token: str, body: str, sender: str, to: str = "+14155550199") -> SimulatedRequest:
-    """A Twilio inbound-SMS webhook (its documented form parameters), signed with X-Twilio-Signature."""
+def sms(base_url: str, auth_token: str, body: str, sender: str, to: str = "+14155550199", channel: str = "sms",
+        button: str | None = None) -> SimulatedRequest:
+    """A Twilio inbound-SMS webhook (its documented form parameters), signed with X-Twilio-Signature; for
+    `channel` whatsapp or rcs, the same webhook from whatsapp:+... or rcs:+... (WhatsApp's ProfileName and
+    WaId too), and with `button`, a tapped button: its payload, BODY its text."""
     url = base_url.rstrip("/") + "/webhooks/twilio/sms"
     sid = "SM" + uuid.uuid4().hex
+    prefix = CHANNEL_PREFIXES.get(channel, "")
+    sender, to = (prefix + a.removeprefix(prefix) for a in (sender, to))
     params = {"MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid, "AccountSid": "AC" + "0" * 32,
               "From": sender, "To": to, "Body": body, "NumMedia": "0", "NumSegments": "1",
               "SmsStatus": "received", "ApiVersion": "2010-04-01"}
+    if channel == "whatsapp":
+        params.update({"ProfileName": "Simulated Person", "WaId": sender.removeprefix(prefix).lstrip("+")})
+    if button:
+        params.update({"ButtonPayload": button, "ButtonText": body})
     signature = RequestValidator(auth_token).compute_signature(url, params)
     return SimulatedRequest(url, urlencode(params).encode(), {
         "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})

@@ -88,6 +88,8 @@ def test_each_webhook_leaves_one_info_line_without_the_address(settings, caplog,
     ("@example.org", "•••@e•••.org"),
     ("pat@localhost", "p•••@l•••"),
     ("ACME Alerts", "(11 characters)"),
+    ("whatsapp:+14155550199", "whatsapp:+•••99"),  # a WhatsApp or RCS sender: its channel, its number masked
+    ("rcs:+447700900123", "rcs:+•••23"),
     ("", "(none)"),
     (None, "(none)"),
 ])

@@ -6,7 +6,13 @@ import re
 
 import phonenumbers
 
-CHANNELS = ("sms", "email")
+# The one list of channels: every route, command and page that names a channel takes one of these.
+# WhatsApp and RCS reach us through Twilio's SMS webhook, their senders written whatsapp:+E164 and
+# rcs:+E164; each is stored as its E.164 number (how their consent relates to SMS': core/channels.py).
+CHANNELS = ("sms", "email", "whatsapp", "rcs")
+PHONE_CHANNELS = ("sms", "whatsapp", "rcs")  # replied to with replies.sms, as TwiML
+# The prefix Twilio writes before a WhatsApp or RCS address (From, To), by channel.
+CHANNEL_PREFIXES = {"whatsapp": "whatsapp:", "rcs": "rcs:"}
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 # An addr-spec we can act on and write into a header: RFC 5322's dot-atom local part (letters of any
 # script allowed, as RFC 6531 does) and a domain of at least two labels. Quoted local parts,
@@ -26,6 +32,8 @@ _PLAIN = "[^@\\sA-Z<>(),;:\"\\[\\]\x00-\x1f\x7f\ud800-\udfff]+"
 CANONICAL = {
     "sms": _E164.fullmatch,
     "email": re.compile(rf"{_PLAIN}@{_PLAIN}\.{_PLAIN}").fullmatch,
+    "whatsapp": _E164.fullmatch,
+    "rcs": _E164.fullmatch,
 }
 
 
@@ -62,6 +70,16 @@ def sms_sender(raw: str, region: str = "US") -> str:
         raise not_a_number
 
 
+def channel_of(raw: str) -> tuple[str, str]:
+    """(channel, the rest) of a Twilio address: ("whatsapp", "+1...") for whatsapp:+1..., ("rcs", ...) for
+    rcs:..., ("sms", raw) for anything else."""
+    text = raw.strip() if isinstance(raw, str) else ""
+    for channel, prefix in CHANNEL_PREFIXES.items():
+        if text[:len(prefix)].lower() == prefix:
+            return channel, text[len(prefix):]
+    return "sms", raw
+
+
 def normalise_email(raw: str) -> str:
     """The address in lower case; raises InvalidAddress for anything but a plain addr-spec."""
     if not isinstance(raw, str) or len(raw) > 320 or not _EMAIL.fullmatch(raw.strip()):
@@ -90,6 +108,13 @@ def normalise(channel: str, raw: str, region: str = "US") -> str:
         return sms_sender(raw, region)
     if channel == "email":
         return normalise_email(raw)
+    if channel in CHANNEL_PREFIXES:
+        # A WhatsApp or RCS address is a phone number (no short codes or sender IDs), with or without
+        # its prefix: the API takes "whatsapp:+1..." as readily as "+1...".
+        written, number = channel_of(raw)
+        if written not in (channel, "sms"):
+            raise InvalidAddress(f"a {written} address, not a {channel} one")
+        return normalise_phone(number, region)
     raise InvalidAddress(f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}")
 
 
@@ -111,6 +136,9 @@ def masked(raw: str | None) -> str:
     text = (raw or "").strip()
     if not text:
         return "(none)"
+    channel, rest = channel_of(text)
+    if channel != "sms":  # whatsapp:+•••00: which channel helps follow a conversation; the number does not
+        return CHANNEL_PREFIXES[channel] + masked(rest)
     found = _ANGLE.findall(text)
     email = (found[-1] if found else text).strip()
     if "@" in email and " " not in email:

@@ -10,7 +10,7 @@ from .text import readable
 
 @dataclass(frozen=True)
 class Inbound:
-    channel: str  # "sms" or "email"
+    channel: str  # one of core/addresses.py CHANNELS: "sms", "email", "whatsapp", "rcs"
     provider: str  # "twilio", ...
     provider_id: str  # the provider's message id: the de-duplication key
     address: str  # the sender, normalised (E.164 for phones, lower-case for email)
@@ -19,6 +19,9 @@ class Inbound:
     params: Mapping[str, object] = field(default_factory=dict)  # everything the provider sent
     country: str | None = None  # ISO 3166 region of the sender, when known: a hint to their language
     provider_action: str | None = None  # the provider already acted and replied: opt_out, opt_in, help
+    # WhatsApp and RCS: the button the person tapped (Twilio's ButtonPayload and ButtonText), if any
+    button_payload: str | None = None
+    button_text: str | None = None
     # Email only:
     message_id: str | None = None  # the reply's Message-ID, for In-Reply-To of our confirmation
     subject: str | None = None  # with reply prefixes (Re:, AW: ...) as received
@@ -38,7 +41,8 @@ class Inbound:
                 object.__setattr__(self, name, readable(value))
 
 
-_TEXTS = ("provider_id", "address", "recipient", "text", "message_id", "subject", "ignored", "nonce")
+_TEXTS = ("provider_id", "address", "recipient", "text", "message_id", "subject", "ignored", "nonce", "button_payload",
+          "button_text")
 
 
 class Replay(Exception):

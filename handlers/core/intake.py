@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from . import consent
+from .addresses import PHONE_CHANNELS
 from .classifier import classify
 from .consent import Transition
 from .decision import NONE, OPT_IN, OPT_OUT, REFUSED, Decision
@@ -87,7 +88,7 @@ def handle(inbound: Inbound, table: KeywordTable, store: Recorder, decision: Dec
         transition = consent.apply(state, chosen, table.categories,
                                    provider_replied=inbound.provider_action is not None)
         kind = transition.reply_kind
-        if kind is None or (inbound.channel == "sms" and inbound.provider == WEB):
+        if kind is None or (inbound.channel in PHONE_CHANNELS and inbound.provider == WEB):
             return Outcome(chosen, transition, None)  # a page shows its own result; no SMS answers it
         if is_unsure(chosen, inbound, table):
             # Nothing changes until they answer; the message stays flagged for review.
@@ -98,15 +99,17 @@ def handle(inbound: Inbound, table: KeywordTable, store: Recorder, decision: Dec
         if inbound.channel == "email":
             mail = table.render_email(kind, chosen.language, categories) if kind in EMAIL_CONFIRMATIONS else None
             return Outcome(chosen, transition, None, mail)
-        return Outcome(chosen, transition, table.render(inbound.channel, kind, chosen.language, categories))
+        # WhatsApp and RCS are answered with the SMS replies, on their own channel (Twilio sends TwiML's
+        # <Message> back the way the message came; on WhatsApp, inside the 24 hours it opened).
+        return Outcome(chosen, transition, table.render("sms", kind, chosen.language, categories))
 
     return store.record_inbound(inbound, decide)
 
 
 def is_unsure(decision: Decision, inbound: Inbound, table: KeywordTable) -> bool:
     """Whether the person is asked before an opt-out: the operator chose `ambiguous: ask` and the
-    opt-out is flagged for review. SMS only: an email reply keeps `opt_out` (README)."""
-    return (table.ambiguous == "ask" and inbound.channel == "sms" and decision.action == OPT_OUT
+    opt-out is flagged for review. Phone channels only: an email reply keeps `opt_out` (README)."""
+    return (table.ambiguous == "ask" and inbound.channel in PHONE_CHANNELS and decision.action == OPT_OUT
             and decision.flagged)
 
 
@@ -114,6 +117,11 @@ def read(inbound: Inbound, table: KeywordTable) -> Decision:
     """What the message asks for, before looking at the person's state."""
     if inbound.ignored:
         return Decision(NONE, "ignored", matched=inbound.ignored)
+    if inbound.button_payload or inbound.button_text:
+        # A tapped button means what keywords.yaml's `buttons` says, before its words are read.
+        pressed = table.channel_policy.button(inbound.button_payload, inbound.button_text)
+        if pressed:
+            return Decision(pressed.action, "button", pressed.categories, matched=pressed.written)
     decision = reconcile(classify(inbound.text, table, inbound.country), inbound.provider_action)
     if inbound.channel != "email":
         return decision

@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 import yaml
 
+from .channels import read_channel_policy
 from .keyword_hints import (
     by_word,
     read_countries,
@@ -201,10 +202,11 @@ def _build_table(reader: KeywordReader, raw: bytes, data) -> KeywordTable:
                 descriptions=descriptions,
             )
     unknown = set(data) - {"brand", "logo_url", "accent_colour", "help_contact", "default_language", "ambiguous",
-                           "categories", "languages", "examples"}
+                           "categories", "languages", "examples", "channels", "buttons"}
     for key in sorted(unknown):
         reader.problem((key,), "is not a setting this file knows (brand, logo_url, accent_colour, help_contact, "
-                               "default_language, ambiguous, categories, languages, examples)")
+                               "default_language, ambiguous, categories, languages, examples, channels, buttons)")
+    channel_policy = read_channel_policy(reader, data.get("channels"), data.get("buttons"), tuple(categories_data))
     examples = read_examples(reader, ("examples",), data.get("examples"), tuple(categories_data), codes)
     logo_url = reader.text(("logo_url",), data.get("logo_url"), required=False) or ""
     if logo_url and not re.fullmatch(r"https://[A-Za-z0-9.-]+(:\d+)?/[^\s\"'<>()\\]*", logo_url):
@@ -242,6 +244,7 @@ def _build_table(reader: KeywordReader, raw: bytes, data) -> KeywordTable:
         accent_colour=accent_colour,
         provider_lists=MappingProxyType({p: MappingProxyType(m) for p, m in provider_lists.items()}),
         examples=examples,
+        channel_policy=channel_policy,
     )
     if not reader.problems:
         check_replies_fit(reader, table)

@@ -3,6 +3,7 @@ shared by several languages."""
 
 from __future__ import annotations
 
+from .channels import OWN, STOP_PROMOTIONS_TEXT, button_key
 from .keywords import WORD_LISTS, KeywordTable
 
 # Words carriers and Twilio act on by themselves (CTIA; Twilio's defaults; ALTO/AYUDA for US Spanish,
@@ -29,6 +30,17 @@ def warnings(table: KeywordTable) -> list[str]:
         elif WORD_LISTS[entry.kind] != action:
             found.append(f"carrier keyword {word.upper()} means {WORD_LISTS[entry.kind]} here "
                          f"(languages.{entry.languages[0]}.{entry.kind}) but {action} to carriers")
+    policy = table.channel_policy
+    for channel, consent in policy.consent.items():
+        if consent != OWN and channel == "whatsapp":
+            found.append("channels.whatsapp shares SMS consent: a WhatsApp choice recorded while it had its own "
+                         "is not read while linked (README, \"WhatsApp and RCS\")")
+        if consent == OWN and channel == "rcs":
+            found.append("channels.rcs has its own consent, but Twilio blocks SMS and RCS together after a STOP on "
+                         "either (error 21610): this service would allow what Twilio refuses")
+    if button_key(STOP_PROMOTIONS_TEXT) not in policy.buttons:
+        found.append(f"no category promotions and no button {STOP_PROMOTIONS_TEXT!r}: WhatsApp's \"Stop promotions\" "
+                     "tap is read as words, which may stop everything")
     shared = sorted((" ".join(key), entry.languages) for key, entry in table.entries.items()
                     if entry.kind != "category" and len(entry.languages) > 1 and len(key) == 1)
     if shared:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from .channels import DEFAULT_POLICY, ChannelPolicy
 from .model import Example, Model
 from .typos import TypoIndex
 
@@ -131,6 +132,7 @@ class KeywordTable:
     # provider -> {list (group id, tag, stream) -> category}
     provider_lists: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     examples: tuple[Example, ...] = ()  # the file's own `examples:`, which the model also learns from
+    channel_policy: ChannelPolicy = DEFAULT_POLICY  # how WhatsApp's and RCS' consents relate to SMS'; buttons
     model: Model | None = None  # the trained model behind the rules (handlers/core/understanding.py), if any
 
     def lists_of(self, provider: str, categories: tuple[str, ...]) -> tuple[str, ...]:

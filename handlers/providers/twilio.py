@@ -9,6 +9,10 @@ Sample payload (application/x-www-form-urlencoded), as Twilio documents it:
     &FromCity=...&FromState=...&FromZip=...&FromCountry=US&ToCountry=US ...&AddOns={...}&ReferralNumMedia=0
 An MMS has a MessageSid starting MM and NumMedia, MediaUrl0, MediaContentType0 ... (the Twilio CLI's
 webhook plugin's requests: tests/data/providers/twilio_plugin_webhook_*.json).
+WhatsApp and RCS come to the same webhook: From=whatsapp:+14155550100 (with ProfileName, the person's
+WhatsApp name, and WaId, their WhatsApp id, kept as evidence in the message's params, never logged) or
+From=rcs:+14155550100; a tapped button adds ButtonPayload (the payload the template gave it) and
+ButtonText (its label); tests/test_whatsapp_rcs.py posts them.
 https://www.twilio.com/docs/messaging/guides/webhook-request
 """
 
@@ -20,7 +24,7 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from twilio.request_validator import RequestValidator
 
-from ..core.addresses import InvalidAddress, sms_sender
+from ..core.addresses import InvalidAddress, channel_of, normalise, sms_sender
 from ..core.inbound import Inbound, ProviderError, first_value
 from ..core.provider_events import ProviderEvent
 from .webhook import KIB, Authentication, Contract, Delivery, Events, Provider, Refusal, Unusable, Webhook
@@ -87,47 +91,72 @@ def parse(params: Mapping[str, str], default_region: str) -> Inbound:
         raise ProviderError("no MessageSid in the request")
     if not sender:
         raise ProviderError("no From in the request")
+    channel, _ = channel_of(sender)
     try:
-        address, unusable = sms_sender(sender, default_region), None
+        address, unusable = twilio_address(sender, default_region), None
     except InvalidAddress as e:
         # Recorded with its evidence, nothing done and nothing answered: no reply could reach it,
         # and the API could never find it.
         address, unusable = "", f"no usable sender ({e})"
     opt_out_type = (first_value(params, "OptOutType") or "").upper()
+    button_text = first_value(params, "ButtonText") or None
     return Inbound(
-        channel="sms",
+        channel=channel,
         provider="twilio",
         provider_id=sid,
         address=address,
         recipient=first_value(params, "To"),
-        text=first_value(params, "Body") or "",
+        text=button_text or first_value(params, "Body") or "",  # a button's label before any Body
         params=dict(params),
         country=(first_value(params, "FromCountry") or "").upper() or None,
         provider_action=_PROVIDER_ACTIONS.get(opt_out_type),
         ignored=unusable,
+        button_payload=first_value(params, "ButtonPayload") or None,
+        button_text=button_text,
     )
+
+
+def twilio_address(raw: str, default_region: str) -> str:
+    """The stored form of a Twilio From or To: an SMS sender as sms_sender() reads it; whatsapp:+E164 and
+    rcs:+E164 as their E.164 number. Raises InvalidAddress."""
+    channel, _ = channel_of(raw)
+    return sms_sender(raw, default_region) if channel == "sms" else normalise(channel, raw, default_region)
 
 
 # Twilio's status callback for a message we sent: MessageSid, MessageStatus (failed, undelivered ...),
 # ErrorCode, From, To, AccountSid ... https://www.twilio.com/docs/messaging/guides/track-outbound-message-status
-# Error 21610: the recipient has replied STOP to this sender, and Twilio now blocks every message to them.
-# https://www.twilio.com/docs/api/errors/21610
+# Error 21610: the recipient has replied STOP to this sender, and Twilio now blocks every message to them;
+# since 16 March 2026 on SMS, MMS and RCS alike. https://www.twilio.com/docs/api/errors/21610
 UNSUBSCRIBED_RECIPIENT = "21610"
+# Error 63014, "Channel message blocked by user action": the WhatsApp recipient blocked the business or
+# removed their consent. https://www.twilio.com/docs/api/errors/63014
+# Not opt-outs, so not here: 63049 (Meta chose not to deliver a marketing template: US recipients, or an
+# engagement limit; https://www.twilio.com/docs/api/errors/63049), 63032 (Meta's 472, the number is in an
+# experiment), 63024 (an invalid recipient): https://www.twilio.com/docs/whatsapp/api/error-code-mapping.
+# Twilio documents no error code of its own for Meta's "stopped marketing messages"; the person's own
+# "Stop promotions" tap reaches the inbound webhook as a button (core/channels.py).
+BLOCKED_BY_RECIPIENT = "63014"
+# The error codes that are the recipient's opt-out, by the channel of the status callback's To.
+OPT_OUT_ERRORS = {"sms": frozenset({UNSUBSCRIBED_RECIPIENT}), "rcs": frozenset({UNSUBSCRIBED_RECIPIENT}),
+                  "whatsapp": frozenset({BLOCKED_BY_RECIPIENT})}
 
 
 def parse_status(params: Mapping[str, str], default_region: str) -> ProviderEvent | None:
-    """The opt-out a status callback reports (error 21610), or None when it reports no change of consent."""
-    if (first_value(params, "ErrorCode") or "").strip() != UNSUBSCRIBED_RECIPIENT:
-        return None
+    """The opt-out a status callback reports (21610 for SMS and RCS, 63014 for WhatsApp), or None when it
+    reports no change of consent."""
+    code = (first_value(params, "ErrorCode") or "").strip()
     sid, recipient = first_value(params, "MessageSid") or first_value(params, "SmsSid"), first_value(params, "To")
+    channel, _ = channel_of(recipient or "")
+    if code not in OPT_OUT_ERRORS[channel]:
+        return None
     if not sid or not recipient:
-        raise ProviderError("a 21610 status callback without MessageSid or To")
+        raise ProviderError(f"a {code} status callback without MessageSid or To")
     try:
-        address = sms_sender(recipient, default_region)
+        address = twilio_address(recipient, default_region)
     except InvalidAddress as e:
-        raise ProviderError(f"a 21610 status callback whose To is no SMS address: {e}") from e
-    return ProviderEvent("sms", "twilio", f"{sid}:{UNSUBSCRIBED_RECIPIENT}", address, "opt_out",
-                         UNSUBSCRIBED_RECIPIENT, evidence=dict(params))
+        named = {"sms": "SMS", "rcs": "RCS", "whatsapp": "WhatsApp"}[channel]
+        raise ProviderError(f"a {code} status callback whose To is no {named} address: {e}") from e
+    return ProviderEvent(channel, "twilio", f"{sid}:{code}", address, "opt_out", code, evidence=dict(params))
 
 
 def signature_problem(settings: Mapping, url: str, fields, signature: str | None) -> str | None:

@@ -113,6 +113,8 @@ def erase(store, key: str | None, channel: str, address: str, actor: str) -> dic
     the database's files (Database.scrub). Returns {"removed": {table: rows}, "kept": [scope ...],
     "erasure_id", "physically_removed"}. ErasureKeyError without a usable ERASURE_KEY."""
     key = checked_key(key)
+    # A channel sharing another's consent (rcs and sms) is one person's: both go, under the consent's channel.
+    sharing, channel = store.sharing(channel), store.consent_channel(channel)
     digest, fingerprint = address_digest(key, channel, address), key_fingerprint(key)
 
     def work(conn) -> dict:
@@ -129,7 +131,8 @@ def erase(store, key: str | None, channel: str, address: str, actor: str) -> dic
         # Consent webhooks already queued or sent keep their ids but lose the address (before the events they
         # name go); the receivers then hear that the person was erased, address withheld.
         withheld = withhold_address(conn, channel, address)
-        removed = {table: deleted(conn, sql, (channel, address) * times) for table, sql, times in _DELETIONS}
+        removed = {table: sum(deleted(conn, sql, (each, address) * times) for each in sharing)
+                   for table, sql, times in _DELETIONS}
         removed["consent_webhooks (address withheld)"] = withheld
         stamp = _now()
         conn.executemany("INSERT INTO erased_suppressions (channel, digest, scope, since, erased_at) "

@@ -29,15 +29,18 @@ def suppressions(store: Store, channel: str | None, category: str | None) -> Ite
     state was recorded. Streamed (Store.stream): a database error is raised here, not midway, and one
     address's rows are held at a time.
     """
-    where, params = ("AND channel = ?", (channel,)) if channel else ("", ())
+    # A channel sharing another's consent (rcs: SMS') lists that one's rows, under its own name.
+    stored = store.consent_channel(channel) if channel else None
+    where, params = ("AND channel = ?", (stored,)) if channel else ("", ())
     scopes = deciding_scopes(category)
     rows = store.stream(
         f"SELECT channel, address, scope, status, updated_at FROM consent "
         f"WHERE scope IN ({', '.join('?' * len(scopes))}) {where} ORDER BY channel, address, scope",
         (*scopes, *params))
-    listed = ((channel, address, ALL if scope == EVERYTHING else scope, since)
-              for channel, address, scope, since in suppressed_rows(rows, category))
-    return itertools.chain(listed, erased_suppressions(store, channel, category))
+    listed = ((channel or row_channel, address, ALL if scope == EVERYTHING else scope, since)
+              for row_channel, address, scope, since in suppressed_rows(rows, category))
+    erased = ((channel or row[0], *row[1:]) for row in erased_suppressions(store, stored, category))
+    return itertools.chain(listed, erased)
 
 
 def erased_suppressions(store: Store, channel: str | None, category: str | None) -> Iterator[tuple[str, str, str, str]]:

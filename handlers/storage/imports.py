@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from ..core import consent
-from ..core.addresses import InvalidAddress, normalise
+from ..core.addresses import PHONE_CHANNELS, InvalidAddress, normalise
 from ..core.consent import EVERYTHING, OUT
 from ..core.consent_webhooks import ConsentChange
 from ..core.decision import OPT_OUT, Decision
@@ -75,8 +75,8 @@ def read_import(raw: BinaryIO, channel: str | None, region: str,
     keys = [_column_key(name) for name in header]
     reason = keys.index("suppressionreason") if fmt == "postmark" and "suppressionreason" in keys else None
     if fmt != "plain":
-        if channel == "sms":
-            raise TransferError(f"a {fmt} export holds email addresses, not phone numbers (--channel sms)")
+        if channel in PHONE_CHANNELS:
+            raise TransferError(f"a {fmt} export holds email addresses, not phone numbers (--channel {channel})")
         channel = "email"
     elif channel is None:
         # A plain list is of one kind: the first address says which.
@@ -147,14 +147,16 @@ def record_opt_outs(store: Store, report: ImportReport, addresses: Iterator[str]
     fresh = consent.apply({}, decision, ())  # the same for everyone with no state on record
     fresh_after = json.dumps(fresh.after, sort_keys=True)
 
+    stored = store.consent_channel(report.channel)  # an RCS list is recorded under SMS' consent (core/channels.py)
+
     def record(chunk: list[str]) -> Callable[..., None]:
         chunk.sort()  # neighbouring keys: the lookups and the index inserts touch far fewer pages
 
         def work(conn):
             store.db.lock_everyone(conn)
             with store.dialect.bulk(conn):
-                states = read_states(conn, report.channel, chunk)
-                erased = erased_states(conn, store.erasure_key, report.channel, chunk)
+                states = read_states(conn, stored, chunk)
+                erased = erased_states(conn, store.erasure_key, stored, chunk)
                 report.erased += len(erased)
                 stamp, events, final = now(), [], {}
                 for address in chunk:
@@ -169,20 +171,20 @@ def record_opt_outs(store: Store, report: ImportReport, addresses: Iterator[str]
                     else:
                         transition = consent.apply(state, decision, ())
                         after = json.dumps(transition.after, sort_keys=True)
-                    events.append(event_row(report.channel, address, transition, "[]", source, None, stamp, after))
+                    events.append(event_row(stored, address, transition, "[]", source, None, stamp, after))
                     final[address] = (transition.after, stamp)
                 # The events' ids, for the consent webhooks: those after the last id now (no one else
                 # writes events meanwhile, lock_everyone), read back by the primary key.
                 last_id = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0] \
                     if store.webhook_to else None
                 record_events(conn, events)
-                write_states(conn, report.channel, final, states)
-                if report.channel == "email":
+                write_states(conn, stored, final, states)
+                if stored == "email":
                     queue_pushes(conn, store.push_to, synced_from,
                                  [(e[1], OPT_OUT, "[]", None, stamp) for e in events if e[4]])
                 if store.webhook_to:
                     queue_webhooks(conn, store.webhook_to, [
-                        ConsentChange(report.channel, address, OPT_OUT, (), stamp, source, event_id=event_id)
+                        ConsentChange(stored, address, OPT_OUT, (), stamp, source, event_id=event_id)
                         for event_id, address in conn.execute(
                             "SELECT id, address FROM events WHERE id > ? AND source = ? AND changed = 1 ORDER BY id",
                             (last_id, source)).fetchall()])

@@ -14,11 +14,13 @@ from .store import Store, dict_rows, now
 def person_export(store: Store, channel: str, address: str, categories: tuple[str, ...], retention_days: int) -> dict:
     """What the service holds about `address` (canonical) on `channel`."""
     conn = store.connection()
-    person = (channel, address)
+    # The consent (and its events) of a channel sharing another's is that one's (rcs: SMS'); the messages
+    # are those of every channel sharing it.
+    person, sharing = (store.consent_channel(channel), address), store.sharing(channel)
     messages = dict_rows(conn.execute(
-        "SELECT received_at, body AS text, action AS decision, categories, rule, matched, language, reply, "
-        "provider, provider_id AS provider_message_id FROM messages WHERE channel = ? AND address = ? ORDER BY id",
-        person))
+        "SELECT received_at, channel, body AS text, action AS decision, categories, rule, matched, language, "
+        "reply, provider, provider_id AS provider_message_id FROM messages "
+        f"WHERE channel IN ({', '.join('?' * len(sharing))}) AND address = ? ORDER BY id", (*sharing, address)))
     events = dict_rows(conn.execute(
         "SELECT created_at AS at, action, categories, changed, state_after, source FROM events "
         "WHERE channel = ? AND address = ? ORDER BY id", person))

@@ -106,7 +106,7 @@ def audit_trail(store: Store, record: dict, channel: str, address: str) -> list[
     for m in record["messages"]:
         if m["id"] not in with_event:
             entries.append({"when": m["received_at"], "message": m["body"], "decision": _decision(m),
-                            "by": f"{channel}:{m['provider']}", "result": None, "message_id": m["id"],
+                            "by": f"{m.get('channel', channel)}:{m['provider']}", "result": None, "message_id": m["id"],
                             "facts": _facts(m)})
     for e in record["events"]:
         m = messages.get(e["message_id"]) or {}

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from typing import TypeVar
 
+from ..core.channels import DEFAULT_POLICY, ChannelPolicy
 from ..core.consent import apply as consent_apply
 from ..core.consent_webhooks import ConsentChange
 from ..core.decision import OPT_IN, OPT_OUT, Decision
@@ -68,7 +69,8 @@ class Store:
     postgresql:// URL."""
 
     def __init__(self, location: str, push_to: tuple[str, ...] = (), erasure_key: str | None = None,
-                 webhook_to: tuple[str, ...] = ()):
+                 webhook_to: tuple[str, ...] = (),
+                 channel_policy: Callable[[], ChannelPolicy] = lambda: DEFAULT_POLICY):
         self.db = open_database(location)
         self.dialect = self.db.dialect
         self.location = self.db.location
@@ -81,6 +83,17 @@ class Store:
         self.webhook_to = webhook_to
         self._state_column = state_column(self.dialect)
         self._next_message_id = self.dialect.next_id("messages")
+        # keywords.yaml's channel policy as it is now (it may be edited while serving): which channel's
+        # consent WhatsApp and RCS use (handlers/core/channels.py).
+        self.channel_policy = channel_policy
+
+    def consent_channel(self, channel: str) -> str:
+        """The channel whose consent rows, events and erasure entries `channel` reads and writes ("sms" for rcs)."""
+        return self.channel_policy().consent_channel(channel)
+
+    def sharing(self, channel: str) -> tuple[str, ...]:
+        """The channels sharing `channel`'s consent (its messages are the person's too), `channel` first."""
+        return self.channel_policy().sharing(channel)
 
     # The database's own calls, so that callers need to know only the store.
     def connection(self):
@@ -117,10 +130,13 @@ class Store:
         already recorded (same provider and id) changes nothing: Recorded(duplicate=True).
         """
         params = json.dumps(inbound.params, ensure_ascii=False)  # outside the lock: it is the costly part
-        key = lock_key(inbound.channel, inbound.address)
+        # The message is recorded on its own channel; the consent it reads and changes may be another's
+        # (an RCS message's is SMS': core/channels.py).
+        consent = self.consent_channel(inbound.channel)
+        key = lock_key(consent, inbound.address)
         # An erased person is known by their digest only; with no ERASURE_KEY no one was erased.
-        digest = address_digest(self.erasure_key, inbound.channel, inbound.address) if self.erasure_key else None
-        erased_params = (inbound.channel, digest) if digest else ()
+        digest = address_digest(self.erasure_key, consent, inbound.address) if self.erasure_key else None
+        erased_params = (consent, digest) if digest else ()
 
         def work(conn) -> Recorded:
             self.db.lock_person(conn, key)
@@ -136,7 +152,7 @@ class Store:
                 "LIMIT 1), "
                 + self._state_column + ", " + self._next_message_id + self._erased_column,
                 (inbound.provider, inbound.provider_id, inbound.channel, inbound.address,
-                 inbound.channel, inbound.address, ASKED, asked_since, inbound.channel, inbound.address,
+                 inbound.channel, inbound.address, ASKED, asked_since, consent, inbound.address,
                  *erased_params)).fetchone()
             if inbound.nonce:
                 self._use_nonce(conn, inbound)
@@ -154,18 +170,18 @@ class Store:
             if transition.action in (OPT_OUT, OPT_IN):
                 pushed = inbound.channel == "email" and transition.changed
                 told = bool(self.webhook_to) and transition.changed
-                source = f"{inbound.channel}:{inbound.provider}"
-                event_id = record_transition(conn, inbound.channel, inbound.address, transition, categories,
+                source = f"{inbound.channel}:{inbound.provider}"  # rcs:twilio, under SMS' consent, says where
+                event_id = record_transition(conn, consent, inbound.address, transition, categories,
                                              source, message_id, stamp, want_id=pushed or told)
                 if pushed:
                     queue_pushes(conn, self.push_to, inbound.synced_from,
                                  [(inbound.address, transition.action, categories, event_id, stamp)])
                 if told:
                     queue_webhooks(conn, self.webhook_to, [ConsentChange(
-                        inbound.channel, inbound.address, transition.action, decision.categories, stamp, source,
+                        consent, inbound.address, transition.action, decision.categories, stamp, source,
                         decision.rule, message_id, event_id)])
             if erased_state and transition.after != transition.before:
-                forget_erasure(conn, inbound.channel, digest)  # a new consenting person: their rows say it now
+                forget_erasure(conn, consent, digest)  # a new consenting person: their rows say it now
             if outcome.mail and inbound.address:
                 self._queue_confirmation(conn, inbound, message_id, outcome.mail, stamp)
             return Recorded(False, message_id, transition, reply, decision.rule)
@@ -203,6 +219,7 @@ class Store:
         """Which of `addresses` must not be contacted (on `channel`, for `category` if given): the core's
         rule (consent.suppressed), through handlers/storage/suppression.py."""
         wanted = addresses if isinstance(addresses, (set, frozenset)) else set(addresses)
+        channel = self.consent_channel(channel)
         conn = self.connection()
         found = suppressed_among(conn, channel, wanted, category)
         erased = erased_states(conn, self.erasure_key, channel, wanted - found)
@@ -212,18 +229,20 @@ class Store:
         return found
 
     def contact(self, channel: str, address: str) -> dict:
-        """Current state and full history of one address."""
+        """Current state and full history of one address: the events of its consent (SMS' for rcs) and the
+        messages of every channel sharing it."""
         conn = self.connection()
         state = self.state(channel, address)
+        consent, sharing = self.consent_channel(channel), self.sharing(channel)
         events = dict_rows(conn.execute(
             "SELECT e.id, e.action, e.categories, e.changed, e.state_after, e.source, e.created_at, "
             "e.message_id, m.body AS message, m.rule, m.matched, m.stage, m.confidence FROM events e "
             "LEFT JOIN messages m ON m.id = e.message_id "
-            "WHERE e.channel = ? AND e.address = ? ORDER BY e.id", (channel, address)))
+            "WHERE e.channel = ? AND e.address = ? ORDER BY e.id", (consent, address)))
         messages = dict_rows(conn.execute(
-            "SELECT id, provider, provider_id, body, received_at, action, categories, language, rule, "
-            "matched, flagged, reply, stage, confidence FROM messages WHERE channel = ? AND address = ? ORDER BY id",
-            (channel, address)))
+            "SELECT id, channel, provider, provider_id, body, received_at, action, categories, language, rule, "
+            "matched, flagged, reply, stage, confidence FROM messages "
+            f"WHERE channel IN ({', '.join('?' * len(sharing))}) AND address = ? ORDER BY id", (*sharing, address)))
         for row in events:
             row["categories"] = json.loads(row["categories"])
             row["state_after"] = json.loads(row["state_after"])
@@ -255,6 +274,7 @@ class Store:
 
     def state(self, channel: str, address: str) -> dict[str, str]:
         """The consent state of one address: its rows, or what was kept suppressed when it was erased."""
+        channel = self.consent_channel(channel)
         conn = self.connection()
         erased = erased_states(conn, self.erasure_key, channel, (address,)).get(address, {})
         return {**erased, **read_state(conn, channel, address)}
@@ -264,7 +284,7 @@ class Store:
         everything (to anything at all when `category` is None)."""
         rows = self.connection().execute(
             "SELECT categories FROM events WHERE channel = ? AND address = ? AND action = 'opt_in' AND changed = 1 "
-            "AND created_at >= ?", (channel, address, moment)).fetchall()
+            "AND created_at >= ?", (self.consent_channel(channel), address, moment)).fetchall()
         return any(category is None or category in json.loads(row[0]) or not json.loads(row[0]) for row in rows)
 
     def review(self, message_id: int, verdict: str, actor: str, categories: tuple[str, ...]) -> dict:
@@ -282,7 +302,8 @@ class Store:
                                (message_id,)).fetchone()
             if row is None:
                 raise LookupError(f"no message {message_id}")
-            channel, address, action, recorded_categories = row
+            message_channel, address, action, recorded_categories = row
+            channel = self.consent_channel(message_channel)  # an RCS message's consent is SMS'
             self.db.lock_person(conn, lock_key(channel, address))
             if verdict == "not_opt_out" and action != OPT_OUT:
                 raise ValueError("that message was not recorded as an opt-out")
