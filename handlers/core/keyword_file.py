@@ -13,6 +13,8 @@ from types import MappingProxyType
 
 import yaml
 
+from .keyword_brands import TOP_LEVEL as BRAND_SETTINGS
+from .keyword_brands import read_brands
 from .keyword_hints import (
     by_word,
     read_countries,
@@ -201,10 +203,12 @@ def _build_table(reader: KeywordReader, raw: bytes, data) -> KeywordTable:
                 descriptions=descriptions,
             )
     unknown = set(data) - {"brand", "logo_url", "accent_colour", "help_contact", "default_language", "ambiguous",
-                           "categories", "languages", "examples"}
+                           "categories", "languages", "examples", *BRAND_SETTINGS}
     for key in sorted(unknown):
         reader.problem((key,), "is not a setting this file knows (brand, logo_url, accent_colour, help_contact, "
-                               "default_language, ambiguous, categories, languages, examples)")
+                               "default_language, ambiguous, categories, languages, examples, brands, "
+                               "opt_out_scope, every_brand_words)")
+    brands = read_brands(reader, data, {key for key, entry in entries.items() if entry.kind in ("stop", "stop_weak")})
     examples = read_examples(reader, ("examples",), data.get("examples"), tuple(categories_data), codes)
     logo_url = reader.text(("logo_url",), data.get("logo_url"), required=False) or ""
     if logo_url and not re.fullmatch(r"https://[A-Za-z0-9.-]+(:\d+)?/[^\s\"'<>()\\]*", logo_url):
@@ -242,6 +246,7 @@ def _build_table(reader: KeywordReader, raw: bytes, data) -> KeywordTable:
         accent_colour=accent_colour,
         provider_lists=MappingProxyType({p: MappingProxyType(m) for p, m in provider_lists.items()}),
         examples=examples,
+        brands=brands,
     )
     if not reader.problems:
         check_replies_fit(reader, table)

@@ -105,6 +105,7 @@ def parse(params: Mapping[str, str], default_region: str) -> Inbound:
         country=(first_value(params, "FromCountry") or "").upper() or None,
         provider_action=_PROVIDER_ACTIONS.get(opt_out_type),
         ignored=unusable,
+        service=first_value(params, "MessagingServiceSid") or None,
     )
 
 

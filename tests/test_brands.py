@@ -1,0 +1,225 @@
+"""One person, several senders (issue 27): an opt-out reaches the brand it was sent to, STOPALL (or
+`opt_out_scope: everything`) every brand, replies name the brand, and the API answers per brand. Through
+the Twilio webhook (signed with the SDK's RequestValidator), the raw-MIME email webhook and the check
+API, on SQLite and PostgreSQL."""
+
+import base64
+import xml.etree.ElementTree as ET
+
+import pytest
+from conftest import ADMIN_TOKEN, ROOT, twilio_params, twilio_post
+
+from handlers.core.keyword_file import KeywordFileError, parse_keywords
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
+ACME_NUMBER, GLOBEX_NUMBER, STRANGER_NUMBER = "+14155550100", "+14155550199", "+14155550777"
+ACME_SERVICE = "MG0123456789abcdef0123456789abcdef"
+PERSON = "+14155550123"
+BRANDS = f"""
+brands:
+  acme:
+    name: Acme Outfitters
+    help_contact: help@acme.example
+    senders: ["{ACME_NUMBER}", "{ACME_SERVICE}"]
+    email: ["news@acme.example", "acme.example"]
+  globex:
+    name: Globex Pharmacy
+    help_contact: rx@globex.example
+    senders: ["{GLOBEX_NUMBER}"]
+    email: ["globex.example"]
+"""
+USER, PASSWORD = "inbound", "inbound-secret"
+
+
+def keywords_with(tmp_path, extra: str) -> str:
+    path = tmp_path / "keywords.yaml"
+    path.write_text((ROOT / "keywords.yaml").read_text() + extra)
+    return str(path)
+
+
+@pytest.fixture
+def brand_settings(settings, tmp_path):
+    return {**settings, "KEYWORDS_PATH": keywords_with(tmp_path, BRANDS + "opt_out_scope: brand\n"),
+            "INBOUND_EMAIL_USER": USER, "INBOUND_EMAIL_PASSWORD": PASSWORD}
+
+
+@pytest.fixture
+def client(brand_settings, make_app):
+    return make_app(brand_settings).test_client()
+
+
+def text_to(client, to: str, body: str, sender: str = PERSON, **extra) -> str:
+    """Text `body` to our number `to`; the reply's text ('' for none)."""
+    response = twilio_post(client, twilio_params(body, sender=sender, To=to, **extra))
+    assert response.status_code == 200
+    return " ".join(m.text or "" for m in ET.fromstring(response.data).iter("Message"))
+
+
+def check(client, brand=None, address=PERSON, channel="sms") -> bool:
+    body = {"channel": channel, "addresses": [address], **({"brand": brand} if brand else {})}
+    response = client.post("/api/v1/suppressions/check", json=body,
+                           headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert response.status_code == 200, response.json
+    return address in response.json["suppressed"]
+
+
+def suppressed_for(client, address=PERSON, channel="sms") -> dict:
+    return {brand: check(client, brand, address, channel) for brand in ("acme", "globex", None)}
+
+
+def test_stop_to_one_brand_stops_that_brand_only_and_the_reply_names_it(client):
+    reply = text_to(client, ACME_NUMBER, "STOP")
+    assert "Acme Outfitters" in reply and "Globex" not in reply
+    assert suppressed_for(client) == {"acme": True, "globex": False, None: True}  # no brand: any brand's
+    assert text_to(client, GLOBEX_NUMBER, "START") == ""  # nothing to undo at Globex: no reply
+    assert suppressed_for(client) == {"acme": True, "globex": False, None: True}
+
+
+@pytest.mark.parametrize("word", ["STOPALL", "stop all"])
+def test_stopall_reaches_every_brand(client, word):
+    assert text_to(client, GLOBEX_NUMBER, word) != ""
+    assert suppressed_for(client) == {"acme": True, "globex": True, None: True}
+
+
+def test_start_to_one_brand_after_stopall_lets_that_brand_only_write_again(client):
+    text_to(client, ACME_NUMBER, "STOPALL")
+    assert "Globex Pharmacy" in text_to(client, GLOBEX_NUMBER, "START")
+    assert suppressed_for(client) == {"acme": True, "globex": False, None: True}
+
+
+@pytest.mark.parametrize("to", [ACME_NUMBER, GLOBEX_NUMBER])
+def test_with_opt_out_scope_everything_one_stop_reaches_every_brand(settings, tmp_path, make_app, to):
+    path = keywords_with(tmp_path, BRANDS + "opt_out_scope: everything\n")
+    client = make_app({**settings, "KEYWORDS_PATH": path}).test_client()
+    text_to(client, to, "STOP")
+    assert suppressed_for(client) == {"acme": True, "globex": True, None: True}
+
+
+def test_help_to_a_brands_number_names_that_brand_and_its_help_contact(client):
+    reply = text_to(client, GLOBEX_NUMBER, "HELP")
+    assert "Globex Pharmacy" in reply and "rx@globex.example" in reply
+    assert "Acme" not in reply and "help@acme.example" not in reply
+
+
+def test_a_messaging_service_sid_names_the_brand_when_the_number_does_not(client, db):
+    text_to(client, STRANGER_NUMBER, "STOP", MessagingServiceSid=ACME_SERVICE)
+    assert suppressed_for(client) == {"acme": True, "globex": False, None: True}
+    assert db.execute("SELECT flagged FROM messages").fetchone()[0] == 0
+
+
+def test_a_message_to_no_known_sender_is_the_first_brands_and_flagged_for_review(client, db):
+    text_to(client, STRANGER_NUMBER, "STOP")
+    assert suppressed_for(client) == {"acme": True, "globex": False, None: True}
+    assert tuple(db.execute("SELECT flagged, brand FROM messages").fetchone()) == (1, "")
+
+
+def mime_to(recipient: str, body: str = "unsubscribe") -> bytes:
+    return (f"Return-Path: <pat@example.org>\nFrom: Pat Doe <pat@example.org>\nTo: {recipient}\n"
+            f"Subject: Re: Spring sale\nDate: Tue, 4 Mar 2025 10:00:00 +0000\nMessage-ID: <{recipient}@example.org>\n"
+            f"MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n{body}\n").encode()
+
+
+@pytest.mark.parametrize("recipient, brands", [
+    ("news@acme.example", {"acme": True, "globex": False, None: True}),
+    ("offers@mg.globex.example", {"acme": False, "globex": True, None: True}),  # a subdomain of its domain
+])
+def test_an_email_unsubscribe_belongs_to_the_brand_whose_address_it_answered(client, recipient, brands):
+    auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    response = client.post("/webhooks/email/mime", data=mime_to(recipient), content_type="message/rfc822",
+                           headers={"Authorization": auth})
+    assert response.status_code == 200
+    assert suppressed_for(client, "pat@example.org", "email") == brands
+
+
+def test_the_api_refuses_a_brand_that_is_not_in_the_file(client):
+    response = client.post("/api/v1/suppressions/check", json={"channel": "sms", "addresses": [PERSON],
+                                                               "brand": "initech"},
+                           headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert response.status_code == 400 and "acme, globex" in response.json["error"]
+
+
+def test_the_export_lists_a_brands_suppressions_and_without_a_brand_each_address_once(client):
+    text_to(client, ACME_NUMBER, "STOPALL")
+    text_to(client, GLOBEX_NUMBER, "STOP", sender="+14155550124")
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+    def exported(query):
+        rows = client.get(f"/api/v1/suppressions?format=csv&channel=sms{query}", headers=auth).data.decode()
+        return [line.split(",")[1] for line in rows.splitlines()[1:]]
+
+    assert exported("&brand=acme") == [PERSON]
+    assert exported("&brand=globex") == [PERSON, "+14155550124"]
+    assert exported("") == [PERSON, "+14155550124"]
+
+
+def test_a_file_without_brands_answers_as_before(settings, make_app, db):
+    client = make_app(settings).test_client()
+    reply = text_to(client, GLOBEX_NUMBER, "STOP")
+    assert "Acme Outfitters" in reply  # the file's own brand, whatever number was written to
+    assert check(client) is True
+    assert tuple(db.execute("SELECT brand, flagged FROM messages").fetchone()) == ("", 0)
+    response = client.post("/api/v1/suppressions/check", json={"channel": "sms", "addresses": [PERSON],
+                                                               "brand": "acme"},
+                           headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("extra, problem", [
+    ("opt_out_scope: all\n", "opt_out_scope: 'all' is not a choice"),
+    (BRANDS.replace('["globex.example"]', '["acme.example"]'), "'acme.example' is also acme's"),
+    (BRANDS.replace("  globex:", "  Globex Inc:"), "a brand key is lower-case letters"),
+    (BRANDS.replace("    name: Globex Pharmacy\n", "    nmae: Globex Pharmacy\n"), "is not a brand setting"),
+    ("every_brand_words: [stopeverything]\n", "'stopeverything' is no language's stop word"),
+    (BRANDS.replace("Globex Pharmacy", "Globex Pharmacy and Family Healthcare Services of Greater Springfield"),
+     "does not fit one SMS"),
+])
+def test_the_keyword_file_names_what_is_wrong_with_brands(extra, problem):
+    raw = ((ROOT / "keywords.yaml").read_text() + extra).encode()
+    with pytest.raises(KeywordFileError) as caught:
+        parse_keywords(raw)
+    assert any(problem in p for p in caught.value.problems), caught.value.problems
+
+
+def test_rows_recorded_before_brands_belong_to_the_first_brand(backend, tmp_path, monkeypatch, settings, make_app):
+    """A database made before brands existed (migrations up to m011), with an opt-out in it: after the
+    migration, the opt-out is Acme's (listed first), not Globex's, and a new STOP to Globex is Globex's."""
+    from conftest import postgres_or_skip
+    from pg_server import create_database
+
+    from handlers.storage import schema
+    from handlers.storage.store import Store
+
+    location = create_database(postgres_or_skip()) if backend == "postgresql" else str(tmp_path / "old.sqlite3")
+    before_brands = [m for m in schema.MIGRATIONS if m[0] < "m012"]
+    with monkeypatch.context() as patched:
+        patched.setattr(schema, "MIGRATIONS", before_brands)
+        old = Store(location)
+        old.migrate()
+        old.write(lambda conn: conn.execute(
+            "INSERT INTO consent (channel, address, scope, status, updated_at) VALUES ('sms', ?, '*', 'out', ?)",
+            (PERSON, "2025-01-01T00:00:00+00:00")))
+        old.close()
+    keywords = keywords_with(tmp_path, BRANDS)
+    place = {"DATABASE_URL": location} if backend == "postgresql" else {"DATABASE_PATH": location}
+    client = make_app({**settings, **place, "KEYWORDS_PATH": keywords}).test_client()
+    assert suppressed_for(client) == {"acme": True, "globex": False, None: True}
+    text_to(client, GLOBEX_NUMBER, "STOP", sender="+14155550124")
+    assert suppressed_for(client, "+14155550124") == {"acme": False, "globex": True, None: True}
+
+
+def test_imports_and_exports_take_a_brand(brand_settings, make_app, tmp_path):
+    app = make_app(brand_settings)
+    listed = tmp_path / "globex.txt"
+    listed.write_text(f"{PERSON}\n+14155550124\n")
+    runner, out = app.test_cli_runner(), tmp_path / "out.csv"
+    with app.app_context():
+        result = runner.invoke(args=["import-suppressions", str(listed), "--channel", "sms", "--brand", "globex"])
+        assert result.exit_code == 0, result.output
+        assert suppressed_for(app.test_client()) == {"acme": False, "globex": True, None: True}
+        assert runner.invoke(args=["export-suppressions", "--brand", "acme", "--output", str(out)]).exit_code == 0
+        assert out.read_text().splitlines() == ["channel,address,scope,since"]
+        assert runner.invoke(args=["export-suppressions", "--brand", "globex", "--output", str(out)]).exit_code == 0
+        assert [line.split(",")[1] for line in out.read_text().splitlines()[1:]] == [PERSON, "+14155550124"]
+        refused = runner.invoke(args=["export-suppressions", "--brand", "initech"])
+        assert refused.exit_code == 1 and "known: acme, globex" in refused.output
