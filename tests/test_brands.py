@@ -23,11 +23,13 @@ brands:
     help_contact: help@acme.example
     senders: ["{ACME_NUMBER}", "{ACME_SERVICE}"]
     email: ["news@acme.example", "acme.example"]
+    accounts: ["acme-broadcast"]
   globex:
     name: Globex Pharmacy
     help_contact: rx@globex.example
     senders: ["{GLOBEX_NUMBER}"]
     email: ["globex.example"]
+    accounts: ["globex-broadcast"]
 """
 USER, PASSWORD = "inbound", "inbound-secret"
 
@@ -124,12 +126,13 @@ def mime_to(recipient: str, body: str = "unsubscribe") -> bytes:
     ("news@acme.example", {"acme": True, "globex": False, None: True}),
     ("offers@mg.globex.example", {"acme": False, "globex": True, None: True}),  # a subdomain of its domain
 ])
-def test_an_email_unsubscribe_belongs_to_the_brand_whose_address_it_answered(client, recipient, brands):
+def test_an_email_unsubscribe_belongs_to_the_brand_whose_address_it_answered(client, db, recipient, brands):
     auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     response = client.post("/webhooks/email/mime", data=mime_to(recipient), content_type="message/rfc822",
                            headers={"Authorization": auth})
     assert response.status_code == 200
     assert suppressed_for(client, "pat@example.org", "email") == brands
+    assert db.execute("SELECT flagged FROM messages").fetchone()[0] == 0  # a known sender: nothing to review
 
 
 def test_the_api_refuses_a_brand_that_is_not_in_the_file(client):
@@ -223,3 +226,48 @@ def test_imports_and_exports_take_a_brand(brand_settings, make_app, tmp_path):
         assert [line.split(",")[1] for line in out.read_text().splitlines()[1:]] == [PERSON, "+14155550124"]
         refused = runner.invoke(args=["export-suppressions", "--brand", "initech"])
         assert refused.exit_code == 1 and "known: acme, globex" in refused.output
+
+
+def test_the_dashboard_filters_messages_and_contacts_by_brand(client):
+    from test_admin import login
+
+    text_to(client, ACME_NUMBER, "STOP")
+    text_to(client, GLOBEX_NUMBER, "HELP", sender="+14155550124")
+    login(client)
+
+    def listed(query):
+        page = client.get(f"/admin?{query}")
+        assert page.status_code == 200
+        return {number for number in (PERSON, "+14155550124") if number in page.text}
+
+    assert listed("brand=acme") == {PERSON}
+    assert listed("brand=globex") == {"+14155550124"}
+    assert listed("") == {PERSON, "+14155550124"}
+    assert client.get("/admin?brand=initech").status_code == 400
+
+    def state(brand):
+        page = client.get(f"/admin/contacts?channel=sms&address={PERSON.replace('+', '%2B')}&brand={brand}")
+        return "suppressed" in page.text.split('id="state-table"')[1].split("</table>")[0]
+
+    assert (state("acme"), state("globex")) == (True, False)
+
+
+def subscription_change(stream: str) -> dict:
+    """Postmark's SubscriptionChange webhook (postmarkapp.com/developer/webhooks/subscription-change-webhook)."""
+    return {"RecordType": "SubscriptionChange", "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
+            "ServerID": 123456, "MessageStream": stream, "ChangedAt": "2020-02-01T10:53:34.416071Z",
+            "Recipient": "bounced-address@wildbit.com", "Origin": "Recipient", "SuppressSending": True,
+            "SuppressionReason": "ManualSuppression", "Tag": "my-tag", "Metadata": {"example": "value"}}
+
+
+@pytest.mark.parametrize("stream, brands, flagged", [
+    ("globex-broadcast", {"acme": False, "globex": True, None: True}, 0),
+    ("outbound", {"acme": True, "globex": False, None: True}, 1),  # a stream no brand names: the first's, flagged
+])
+def test_a_postmark_event_belongs_to_the_brand_whose_stream_it_came_from(client, db, stream, brands, flagged):
+    auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    response = client.post("/webhooks/events/postmark", json=subscription_change(stream),
+                           headers={"Authorization": auth})
+    assert response.status_code == 200
+    assert suppressed_for(client, "bounced-address@wildbit.com", "email") == brands
+    assert db.execute("SELECT flagged FROM messages").fetchone()[0] == flagged

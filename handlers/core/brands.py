@@ -56,6 +56,10 @@ class Brands:
                 return brand
         raise KeyError(key)
 
+    def knows(self, key: str | None) -> bool:
+        """Whether `key` is None (no brand asked) or one of the brands."""
+        return key is None or any(b.key == key for b in self.brands)
+
     def stored_key(self, key: str | None) -> str | None:
         """The stored key of the brand named `key` (None: no brand asked, every brand counts)."""
         brand = self.by_key(key)
