@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from conftest import ADMIN_TOKEN, ROOT, twilio_params, twilio_post
+from events_support import SENDGRID_PUBLIC, sendgrid_post
 
 from handlers.core.keyword_file import KeywordFileError, parse_keywords
 
@@ -29,7 +30,7 @@ brands:
     help_contact: rx@globex.example
     senders: ["{GLOBEX_NUMBER}"]
     email: ["globex.example"]
-    accounts: ["globex-broadcast"]
+    accounts: ["globex-broadcast", 30001]
 """
 USER, PASSWORD = "inbound", "inbound-secret"
 
@@ -43,7 +44,8 @@ def keywords_with(tmp_path, extra: str) -> str:
 @pytest.fixture
 def brand_settings(settings, tmp_path):
     return {**settings, "KEYWORDS_PATH": keywords_with(tmp_path, BRANDS + "opt_out_scope: brand\n"),
-            "INBOUND_EMAIL_USER": USER, "INBOUND_EMAIL_PASSWORD": PASSWORD}
+            "INBOUND_EMAIL_USER": USER, "INBOUND_EMAIL_PASSWORD": PASSWORD,
+            "SENDGRID_EVENT_PUBLIC_KEY": SENDGRID_PUBLIC}
 
 
 @pytest.fixture
@@ -271,3 +273,16 @@ def test_a_postmark_event_belongs_to_the_brand_whose_stream_it_came_from(client,
     assert response.status_code == 200
     assert suppressed_for(client, "bounced-address@wildbit.com", "email") == brands
     assert db.execute("SELECT flagged FROM messages").fetchone()[0] == flagged
+
+
+@pytest.mark.parametrize("group, brands", [
+    (30001, {"acme": False, "globex": True, None: True}),   # Globex's unsubscribe group
+    (20431, {"acme": True, "globex": False, None: True}),   # a group no brand lists: the first brand's
+])
+def test_a_sendgrid_group_unsubscribe_belongs_to_the_brand_that_lists_the_group(client, group, brands):
+    event = {"email": "example@test.com", "timestamp": 1513299569, "smtp-id": "<14c5d75ce93.dfd.64b469@ismtpd-555>",
+             "event": "group_unsubscribe", "category": "cat facts", "sg_event_id": f"sg_event_id-{group}",
+             "sg_message_id": "sg_message_id", "useragent": "Mozilla/4.0", "ip": "255.255.255.255",
+             "url": "http://www.sendgrid.com/", "asm_group_id": group}
+    assert sendgrid_post(client, [event]).status_code == 200
+    assert suppressed_for(client, "example@test.com", "email") == brands

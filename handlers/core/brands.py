@@ -30,7 +30,7 @@ class Brand:
     help_contact: str  # replaces {help}
     senders: tuple[str, ...] = ()  # its phone numbers (E.164) and Twilio Messaging Service SIDs
     email: tuple[str, ...] = ()  # the addresses people reply to, or whole domains (lower case)
-    provider_accounts: tuple[str, ...] = ()  # SendGrid subusers, Mailgun domains, Postmark streams (lower case)
+    provider_accounts: tuple[str, ...] = ()  # Postmark message streams, SendGrid group ids ... (lower case)
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class Brands:
 
     def resolve(self, channel: str, recipient: str | None, service: str | None) -> tuple[str, bool]:
         """(stored brand, known) of a message sent to `recipient` (our number or address) or through
-        `service` (a Twilio Messaging Service, a SendGrid subuser, a Mailgun domain, a Postmark stream).
+        `service` (a Twilio Messaging Service, a Postmark message stream, a SendGrid unsubscribe group).
         A message to no known sender is the first brand's, known=False (it is flagged for review);
         without brands every message is FIRST's and known."""
         if not self.brands:

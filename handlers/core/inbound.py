@@ -27,7 +27,7 @@ class Inbound:
     nonce: str | None = None  # a one-time value of the provider's signature (Mailgun token): replay guard
     synced_from: str | None = None  # the provider whose own list already holds this change: not pushed back
     # Brands (keywords.yaml `brands:`): the provider's sending service the message came through (a Twilio
-    # Messaging Service SID, a SendGrid subuser, a Mailgun domain, a Postmark stream), which with
+    # Messaging Service SID, a Postmark message stream, a SendGrid unsubscribe group), which with
     # `recipient` tells whose it is; and the brand, as stored, once known (core/brands.py).
     service: str | None = None
     brand: str | None = None

@@ -25,8 +25,8 @@ class ProviderEvent:
     synced: bool = True  # the provider's own list already holds it: not pushed back to that provider
     evidence: Mapping[str, object] = field(default_factory=dict)  # the event as the provider sent it
     nonce: str | None = None  # a one-time value of the provider's signature (Mailgun token)
-    # The provider's sending account the event came through (a Postmark message stream), which keywords.yaml
-    # `brands: ... accounts:` may name as a brand's: whose opt-out it is (core/brands.py).
+    # The provider's sending account the event came through (a Postmark message stream, a SendGrid group),
+    # which keywords.yaml `brands: ... accounts:` may name as a brand's: whose opt-out it is (core/brands.py).
     account: str | None = None
 
 

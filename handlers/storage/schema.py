@@ -340,7 +340,6 @@ migration(
     "ALTER TABLE links_by_brand RENAME TO links",
     "ALTER TABLE messages ADD COLUMN brand TEXT NOT NULL DEFAULT ''",
     "ALTER TABLE events ADD COLUMN brand TEXT NOT NULL DEFAULT ''",
-    "ALTER TABLE provider_pushes ADD COLUMN brand TEXT NOT NULL DEFAULT ''",
 )
 
 
