@@ -113,6 +113,9 @@ def check_keywords(path):
     for provider, lists in table.provider_lists.items():
         if lists:
             click.echo(f"  {provider} lists: " + ", ".join(f"{key} -> {category}" for key, category in lists.items()))
+    if table.brands.brands:
+        click.echo(f"  brands (opt_out_scope: {table.brands.opt_out_scope}): "
+                   + ", ".join(f"{b.key} ({b.name})" for b in table.brands.brands))
     for warning in keyword_warnings(table):
         click.echo(f"warning: {warning}", err=True)
 

@@ -286,3 +286,16 @@ def test_a_sendgrid_group_unsubscribe_belongs_to_the_brand_that_lists_the_group(
              "url": "http://www.sendgrid.com/", "asm_group_id": group}
     assert sendgrid_post(client, [event]).status_code == 200
     assert suppressed_for(client, "example@test.com", "email") == brands
+
+
+def test_check_keywords_lists_the_brands_and_warns_of_a_reply_that_does_not_name_one():
+    from handlers.core.keyword_lint import warnings
+
+    shipped = (ROOT / "keywords.yaml").read_text()
+    assert not [w for w in warnings(parse_keywords((shipped + BRANDS).encode())) if "brand" in w]
+    unnamed = shipped.replace('help: "{brand}: Help at {help}.', 'help: "Help at {help}.', 1)
+    assert unnamed != shipped
+    assert [w for w in warnings(parse_keywords((unnamed + BRANDS).encode())) if "brand" in w] == [
+        "languages.en.replies.sms.help does not name the brand ({brand}): with several brands, the person "
+        "cannot tell whose messages this is about"]
+    assert not [w for w in warnings(parse_keywords(unnamed.encode())) if "brand" in w]  # one brand: nothing to tell
