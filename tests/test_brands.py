@@ -299,3 +299,51 @@ def test_check_keywords_lists_the_brands_and_warns_of_a_reply_that_does_not_name
         "languages.en.replies.sms.help does not name the brand ({brand}): with several brands, the person "
         "cannot tell whose messages this is about"]
     assert not [w for w in warnings(parse_keywords(unnamed.encode())) if "brand" in w]  # one brand: nothing to tell
+
+
+def test_an_unsubscribe_link_stops_its_brands_mail_and_its_page_names_that_brand(brand_settings, make_app):
+    from urllib.parse import urlsplit
+
+    client = make_app({**brand_settings, "UNSUBSCRIBE_SECRET": "test-unsubscribe-secret",
+                       "PUBLIC_BASE_URL": "https://optout.example.com"}).test_client()
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    query = {"channel": "email", "address": "pat@example.org", "brand": "globex"}
+    link = client.get("/api/v1/unsubscribe-link", query_string=query, headers=auth).json
+    path = urlsplit(link["url"]).path
+    page = client.get(path)
+    assert "Globex Pharmacy" in page.text and "Acme" not in page.text
+    assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert suppressed_for(client, "pat@example.org", "email") == {"acme": False, "globex": True, None: True}
+    acme_link = client.get("/api/v1/unsubscribe-link", query_string={**query, "brand": "acme"}, headers=auth).json
+    assert acme_link["url"] != link["url"]  # one link per brand
+
+
+def test_an_erased_person_stays_suppressed_per_brand(brand_settings, make_app):
+    client = make_app({**brand_settings, "ERASURE_KEY": "test-erasure-key-0123456789abcdef"}).test_client()
+    text_to(client, GLOBEX_NUMBER, "STOP")
+    response = client.post("/api/v1/erasures", json={"channel": "sms", "address": PERSON},
+                           headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert response.status_code == 200, response.json
+    assert suppressed_for(client) == {"acme": False, "globex": True, None: True}
+    text_to(client, ACME_NUMBER, "STOP")  # their own act for Acme: Globex's kept suppression stays
+    assert suppressed_for(client) == {"acme": True, "globex": True, None: True}
+
+
+def test_a_consent_webhook_names_the_brand_only_when_there_are_brands():
+    import json
+
+    from handlers.core.consent_webhooks import ConsentChange, payload
+
+    change = ConsentChange("sms", PERSON, "opt_out", (), "2026-03-01T17:05:00+00:00", "sms:twilio", "keyword", 1, 2)
+    assert "brand" not in json.loads(payload(change))["data"]
+    assert json.loads(payload(ConsentChange(**{**change.__dict__, "brand": "acme"})))["data"]["brand"] == "acme"
+
+
+def test_stopall_tells_the_consent_webhooks_of_each_brands_change(brand_settings, make_app, db):
+    import json
+
+    client = make_app({**brand_settings, "CONSENT_WEBHOOK_URLS": "https://receiver.example/hook"}).test_client()
+    text_to(client, GLOBEX_NUMBER, "STOPALL")
+    told = [json.loads(row[0])["data"] for row in db.execute("SELECT payload FROM consent_webhooks ORDER BY id")]
+    assert sorted((d["brand"], d["action"], d["address"]) for d in told) == [
+        ("acme", "opt_out", PERSON), ("globex", "opt_out", PERSON)]
