@@ -347,3 +347,11 @@ def test_stopall_tells_the_consent_webhooks_of_each_brands_change(brand_settings
     told = [json.loads(row[0])["data"] for row in db.execute("SELECT payload FROM consent_webhooks ORDER BY id")]
     assert sorted((d["brand"], d["action"], d["address"]) for d in told) == [
         ("acme", "opt_out", PERSON), ("globex", "opt_out", PERSON)]
+
+
+def test_a_subject_access_export_shows_each_brands_state(client):
+    text_to(client, GLOBEX_NUMBER, "STOP")
+    exported = client.post("/api/v1/people/export", json={"channel": "sms", "address": PERSON},
+                           headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json
+    assert exported["brands"]["globex"]["all"] == "suppressed"
+    assert exported["state"]["all"] == "receiving"  # "state" is the first brand's (Acme's)
