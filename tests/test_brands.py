@@ -355,3 +355,14 @@ def test_a_subject_access_export_shows_each_brands_state(client):
                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json
     assert exported["brands"]["globex"]["all"] == "suppressed"
     assert exported["state"]["all"] == "receiving"  # "state" is the first brand's (Acme's)
+
+
+def test_twilios_21610_is_the_opt_out_of_the_brand_whose_number_sent_the_message(client):
+    """A status callback as Twilio sends it (twilio.com/docs/messaging/guides/track-outbound-message-status):
+    error 21610, From our Globex number, To the person."""
+    sid = "SM1f0e8ae6ade43cb3c0ce4525424e404f"
+    params = {"SmsSid": sid, "SmsStatus": "undelivered", "MessageStatus": "undelivered", "To": PERSON,
+              "MessageSid": sid, "AccountSid": "AC" + "0" * 32, "From": GLOBEX_NUMBER, "ApiVersion": "2010-04-01",
+              "ErrorCode": "21610"}
+    assert twilio_post(client, params, url="http://localhost/webhooks/twilio/status").status_code in (200, 204)
+    assert suppressed_for(client) == {"acme": False, "globex": True, None: True}

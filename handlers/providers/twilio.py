@@ -128,7 +128,8 @@ def parse_status(params: Mapping[str, str], default_region: str) -> ProviderEven
     except InvalidAddress as e:
         raise ProviderError(f"a 21610 status callback whose To is no SMS address: {e}") from e
     return ProviderEvent("sms", "twilio", f"{sid}:{UNSUBSCRIBED_RECIPIENT}", address, "opt_out",
-                         UNSUBSCRIBED_RECIPIENT, evidence=dict(params))
+                         UNSUBSCRIBED_RECIPIENT, evidence=dict(params),
+                         account=first_value(params, "From") or first_value(params, "MessagingServiceSid") or None)
 
 
 def signature_problem(settings: Mapping, url: str, fields, signature: str | None) -> str | None:
