@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from conftest import ADMIN_TOKEN, ROOT, twilio_params, twilio_post
-from events_support import SENDGRID_PUBLIC, sendgrid_post
+from events_support import MAILGUN_KEY, SENDGRID_PUBLIC, mailgun_payload, sendgrid_post
 
 from handlers.core.keyword_file import KeywordFileError, parse_keywords
 
@@ -30,7 +30,7 @@ brands:
     help_contact: rx@globex.example
     senders: ["{GLOBEX_NUMBER}"]
     email: ["globex.example"]
-    accounts: ["globex-broadcast", 30001]
+    accounts: ["globex-broadcast", 30001, "mg.globex.example"]
 """
 USER, PASSWORD = "inbound", "inbound-secret"
 
@@ -45,7 +45,7 @@ def keywords_with(tmp_path, extra: str) -> str:
 def brand_settings(settings, tmp_path):
     return {**settings, "KEYWORDS_PATH": keywords_with(tmp_path, BRANDS + "opt_out_scope: brand\n"),
             "INBOUND_EMAIL_USER": USER, "INBOUND_EMAIL_PASSWORD": PASSWORD,
-            "SENDGRID_EVENT_PUBLIC_KEY": SENDGRID_PUBLIC}
+            "SENDGRID_EVENT_PUBLIC_KEY": SENDGRID_PUBLIC, "MAILGUN_SIGNING_KEY": MAILGUN_KEY}
 
 
 @pytest.fixture
@@ -366,3 +366,17 @@ def test_twilios_21610_is_the_opt_out_of_the_brand_whose_number_sent_the_message
               "ErrorCode": "21610"}
     assert twilio_post(client, params, url="http://localhost/webhooks/twilio/status").status_code in (200, 204)
     assert suppressed_for(client) == {"acme": False, "globex": True, None: True}
+
+
+@pytest.mark.parametrize("domain, brands", [
+    ("mg.globex.example", {"acme": False, "globex": True, None: True}),
+    ("mg.initech.example", {"acme": True, "globex": False, None: True}),  # no brand's: the first brand's
+])
+def test_a_mailgun_event_belongs_to_the_brand_whose_sending_domain_it_names(client, domain, brands):
+    """Mailgun's payload (documentation.mailgun.com/docs/mailgun/user-manual/webhooks/webhook-payloads)."""
+    data = {"event": "unsubscribed", "id": f"Ase7i2zsRYeDXztHGENqRA-{domain}", "timestamp": 1521243339.873676,
+            "recipient": "alice@example.com", "recipient-domain": "example.com", "tags": [],
+            "domain": {"name": domain}, "account": {"id": "1234567890303a4bd1f33898"}, "log-level": "info",
+            "message": {"headers": {"message-id": "20130503192659.13651.20287@mg.example.com"}}}
+    assert client.post("/webhooks/events/mailgun", json=mailgun_payload(data)).status_code == 200
+    assert suppressed_for(client, "alice@example.com", "email") == brands
