@@ -95,9 +95,9 @@ def handle(inbound: Inbound, table: KeywordTable, store: Recorder, decision: Dec
     def decide(state: dict[str, str], known_language: str | None, asked_recently: bool,
                other_brands: Mapping[str, dict[str, str]]) -> Outcome:
         chosen = replace(decision, language=reply_language(decision, table, known_language, inbound.country))
-        transition = consent.apply(state, chosen, table.categories,
-                                   provider_replied=inbound.provider_action is not None)
-        also = tuple((other, consent.apply(other_brands.get(other, {}), chosen, table.categories))
+        replied = inbound.provider_action is not None
+        transition = consent.apply(state, chosen, table.categories, provider_replied=replied)
+        also = tuple((other, consent.apply(other_brands.get(other, {}), chosen, table.categories, replied))
                      for other in table.brands.reach(chosen, inbound.brand) if other != inbound.brand)
         keys = {b: table.brands.key_of(b) for b in (inbound.brand, *(other for other, _ in also))}
         kind = transition.reply_kind or next((t.reply_kind for _, t in also if t.reply_kind), None)
