@@ -380,3 +380,9 @@ def test_a_mailgun_event_belongs_to_the_brand_whose_sending_domain_it_names(clie
             "message": {"headers": {"message-id": "20130503192659.13651.20287@mg.example.com"}}}
     assert client.post("/webhooks/events/mailgun", json=mailgun_payload(data)).status_code == 200
     assert suppressed_for(client, "alice@example.com", "email") == brands
+
+
+def test_when_twilio_already_answered_stopall_nobody_answers_again(client):
+    """Twilio's Advanced Opt-Out answers its own keywords and says so (OptOutType=STOP)."""
+    assert text_to(client, ACME_NUMBER, "STOPALL", OptOutType="STOP") == ""
+    assert suppressed_for(client) == {"acme": True, "globex": True, None: True}
