@@ -386,3 +386,19 @@ def test_when_twilio_already_answered_stopall_nobody_answers_again(client):
     """Twilio's Advanced Opt-Out answers its own keywords and says so (OptOutType=STOP)."""
     assert text_to(client, ACME_NUMBER, "STOPALL", OptOutType="STOP") == ""
     assert suppressed_for(client) == {"acme": True, "globex": True, None: True}
+
+
+@pytest.mark.parametrize("channel, recipient, service, expected", [
+    ("sms", ACME_NUMBER, None, ("", True)),                    # the first brand is stored as ''
+    ("sms", "+1 (415) 555-0199", None, ("globex", True)),      # written as a person would
+    ("sms", f"whatsapp:{GLOBEX_NUMBER}", None, ("globex", True)),  # Twilio's WhatsApp sender
+    ("sms", STRANGER_NUMBER, ACME_SERVICE.upper(), ("", True)),
+    ("sms", STRANGER_NUMBER, None, ("", False)),               # nobody's: the first brand's, flagged
+    ("email", "News@Acme.Example", None, ("", True)),
+    ("email", "offers@globex.example", None, ("globex", True)),
+    ("email", "offers@notglobex.example", None, ("", False)),  # a look-alike domain is not a parent
+    ("email", None, "globex-broadcast", ("globex", True)),
+])
+def test_which_brand_a_message_is(channel, recipient, service, expected):
+    table = parse_keywords(((ROOT / "keywords.yaml").read_text() + BRANDS).encode())
+    assert table.brands.resolve(channel, recipient, service) == expected

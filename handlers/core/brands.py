@@ -103,5 +103,10 @@ class Brands:
 
 
 def _plain(value: str) -> str:
-    """A sender as compared: lower case, without spaces or the punctuation of a written phone number."""
-    return re.sub(r"[\s().-]", "", value).lower() if value.lstrip().startswith("+") else value.strip().lower()
+    """A sender as compared: lower case, without spaces or the punctuation of a written phone number, nor
+    the channel Twilio writes before one ("whatsapp:+14155550100" is the number's)."""
+    value = value.strip()
+    scheme, colon, number = value.partition(":")
+    if colon and scheme.isalpha() and number.lstrip().startswith("+"):
+        value = number
+    return re.sub(r"[\s().-]", "", value).lower() if value.startswith("+") else value.lower()
