@@ -402,3 +402,25 @@ def test_when_twilio_already_answered_stopall_nobody_answers_again(client):
 def test_which_brand_a_message_is(channel, recipient, service, expected):
     table = parse_keywords(((ROOT / "keywords.yaml").read_text() + BRANDS).encode())
     assert table.brands.resolve(channel, recipient, service) == expected
+
+
+def test_a_brand_may_word_its_own_replies(settings, tmp_path, make_app):
+    own = BRANDS + ('    replies:\n      en:\n        help: "{brand}: ask a pharmacist at {help}. '
+                    'Msg&data rates may apply. Reply {stop} to stop."\n')
+    client = make_app({**settings, "KEYWORDS_PATH": keywords_with(tmp_path, own)}).test_client()
+    assert text_to(client, GLOBEX_NUMBER, "HELP") == ("Globex Pharmacy: ask a pharmacist at rx@globex.example. "
+                                                      "Msg&data rates may apply. Reply STOP to stop.")
+    assert text_to(client, ACME_NUMBER, "HELP").startswith("Acme Outfitters: Help at help@acme.example.")
+
+
+@pytest.mark.parametrize("replies, problem", [
+    ('      en:\n        help: "{brand} {nope}"\n', "unknown placeholder {nope}"),
+    ('      en:\n        goodbye: "{brand}"\n', "is not an SMS reply"),
+    ('      xx:\n        help: "{brand}"\n', "'xx' is not one of the languages"),
+    ('      en:\n        help: "{brand}' + " and more" * 20 + '"\n', "does not fit one SMS"),
+])
+def test_a_brands_own_replies_are_checked_as_the_files_are(replies, problem):
+    raw = ((ROOT / "keywords.yaml").read_text() + BRANDS + "    replies:\n" + replies).encode()
+    with pytest.raises(KeywordFileError) as caught:
+        parse_keywords(raw)
+    assert any(problem in p for p in caught.value.problems), caught.value.problems

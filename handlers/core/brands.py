@@ -9,6 +9,7 @@ brands existed belongs to it, and a file without `brands:` has only that one. So
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .decision import OPT_OUT, Decision
@@ -31,6 +32,8 @@ class Brand:
     senders: tuple[str, ...] = ()  # its phone numbers (E.164) and Twilio Messaging Service SIDs
     email: tuple[str, ...] = ()  # the addresses people reply to, or whole domains (lower case)
     provider_accounts: tuple[str, ...] = ()  # Postmark message streams, SendGrid group ids ... (lower case)
+    # Its own SMS replies where the file's do not suit it: language -> reply kind -> template.
+    replies: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -208,7 +208,8 @@ def _build_table(reader: KeywordReader, raw: bytes, data) -> KeywordTable:
         reader.problem((key,), "is not a setting this file knows (brand, logo_url, accent_colour, help_contact, "
                                "default_language, ambiguous, categories, languages, examples, brands, "
                                "opt_out_scope, every_brand_words)")
-    brands = read_brands(reader, data, {key for key, entry in entries.items() if entry.kind in ("stop", "stop_weak")})
+    brands = read_brands(reader, data, {key for key, entry in entries.items() if entry.kind in ("stop", "stop_weak")},
+                         tuple(codes))
     examples = read_examples(reader, ("examples",), data.get("examples"), tuple(categories_data), codes)
     logo_url = reader.text(("logo_url",), data.get("logo_url"), required=False) or ""
     if logo_url and not re.fullmatch(r"https://[A-Za-z0-9.-]+(:\d+)?/[^\s\"'<>()\\]*", logo_url):

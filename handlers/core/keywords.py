@@ -164,9 +164,11 @@ class KeywordTable:
         when given (keywords.yaml `brands:`), else the file's own."""
         lang = self.languages[language]
         values = self._values(lang, categories)
+        template = lang.replies[channel][kind]
         if brand is not None:
             values.update(brand=brand.name, help=brand.help_contact or self.help_contact)
-        return lang.replies[channel][kind].format(**values)
+            template = brand.replies.get(language, {}).get(kind, template) if channel == "sms" else template
+        return template.format(**values)
 
     def render_email(self, kind: str, language: str, categories: tuple[str, ...] = (),
                      brand: Brand | None = None) -> tuple[str, str]:
