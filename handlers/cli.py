@@ -18,8 +18,10 @@ import click
 from flask import Flask
 
 from . import personal_data_cli, simulate, team
+from .brands_cli import brand_option, stored_brand
 from .core import links
 from .core.addresses import CHANNELS
+from .core.brands import FIRST
 from .core.classifier import classify, explain
 from .core.consent_webhooks import ConsentWebhookError
 from .core.keyword_file import KeywordFileError, load_keywords
@@ -112,6 +114,9 @@ def check_keywords(path):
     for provider, lists in table.provider_lists.items():
         if lists:
             click.echo(f"  {provider} lists: " + ", ".join(f"{key} -> {category}" for key, category in lists.items()))
+    if table.brands.brands:
+        click.echo(f"  brands (opt_out_scope: {table.brands.opt_out_scope}): "
+                   + ", ".join(f"{b.key} ({b.name})" for b in table.brands.brands))
     for warning in keyword_warnings(table):
         click.echo(f"warning: {warning}", err=True)
 
@@ -228,7 +233,8 @@ def replay_consent_webhooks(since):
 @click.option("--channel", type=click.Choice(CHANNELS), default="email", show_default=True)
 @click.option("--address", required=True)
 @click.option("--category", default=None, help="Unsubscribe from this category only.")
-def unsubscribe_link(channel, address, category):
+@brand_option("The brand whose messages the link stops (default: the first)")
+def unsubscribe_link(channel, address, category, brand):
     """Print the unsubscribe URL and List-Unsubscribe headers for ADDRESS, as JSON (under PUBLIC_BASE_URL,
     else the local http://127.0.0.1:$PORT)."""
     base = services().settings["PUBLIC_BASE_URL"]
@@ -236,11 +242,12 @@ def unsubscribe_link(channel, address, category):
         base = local_origin()
         click.echo(f"PUBLIC_BASE_URL is not set: this link points at {base}, where make run serves; set it to "
                    "the public origin (https://optout.example.com) before sending links to anyone", err=True)
+    stored, store = stored_brand(brand) or FIRST, services().store
     try:
         settings = services().settings
         link = links.links_for(channel, address, category, base, secret=settings["UNSUBSCRIBE_SECRET"],
                                region=settings["DEFAULT_REGION"], categories=services().keywords.categories,
-                               link_id=services().store.link_id)
+                               link_id=lambda c, a: store.link_id(c, a, stored))
     except (ValueError, LookupError) as e:
         click.echo(str(e), err=True)
         sys.exit(1)
@@ -253,7 +260,8 @@ def unsubscribe_link(channel, address, category):
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("--output", type=click.File("w", encoding="utf-8", lazy=False), default="-",
               help="Write here instead of standard output.")
-def export_suppressions(channel, category, fmt, output):
+@brand_option("Who must not get this brand's messages (default: who any brand must not message)")
+def export_suppressions(channel, category, fmt, output, brand):
     """Write every suppressed address: CSV channel,address,scope,since, or one JSON array of objects."""
     known = services().keywords.categories
     if category is not None and category not in known:
@@ -266,7 +274,7 @@ def export_suppressions(channel, category, fmt, output):
             counted[0] += 1
             yield row
 
-    rows = export.suppressions(services().store, channel, category)
+    rows = export.suppressions(services().store, channel, category, stored_brand(brand))
     for chunk in export.export_chunks(count(rows), fmt):
         output.write(chunk)
     output.flush()
@@ -279,12 +287,14 @@ def export_suppressions(channel, category, fmt, output):
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--channel", type=click.Choice(CHANNELS), default=None,
               help="For a plain list (default: email if its first line has an @, else sms).")
-def import_suppressions(file, channel):
+@brand_option("Whose opt-outs they are (default: the first brand's)")
+def import_suppressions(file, channel, brand):
     """Record each address in FILE as opted out of everything: a plain list (one address a line) or the
     CSV export of SendGrid global unsubscribes, Mailgun unsubscribes or Postmark suppressions."""
     settings, store = services().settings, services().store
+    stored = stored_brand(brand) or FIRST
     report = _read_file(file, "importing", lambda raw, progress: imports.import_suppressions(
-        store, raw, channel, settings["DEFAULT_REGION"], progress))
+        store, raw, channel, settings["DEFAULT_REGION"], progress, brand=stored))
     audit.record(store, team.entry("import", f"{report.format} list of {report.channel} addresses: {report.lines} "
                                              f"read, {report.imported} imported, {len(report.invalid)} invalid"))
     for number, text, reason in report.invalid:

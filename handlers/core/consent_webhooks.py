@@ -11,6 +11,7 @@ The body, one change:
      "data": {"channel": "sms", "address": "+14155550100", "address_withheld": false, "scope": "all",
               "categories": [], "action": "opt_out", "time": "2026-03-01T17:05:00.000000+00:00",
               "source": "keyword", "recorded_by": "sms:twilio", "message_id": 12, "event_id": 40}}
+With brands (keywords.yaml `brands:`), data also has "brand": "acme", the brand whose consent changed.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class ConsentChange:
     rule: str | None = None  # the decision's rule, which tells a provider's event from a person's words
     message_id: int | None = None  # the inbound message it was decided from
     event_id: int | None = None
+    brand: str | None = None  # the brand's key (keywords.yaml `brands:`); None without brands
 
 
 def source_of(recorded_by: str, rule: str | None) -> str:
@@ -79,6 +81,8 @@ def payload(change: ConsentChange) -> bytes:
         "message_id": change.message_id,
         "event_id": change.event_id,
     }
+    if change.brand is not None:  # only with brands: without, the body is what it always was
+        data["brand"] = change.brand
     body = {"type": f"consent.{change.action}", "timestamp": change.time, "data": data}
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 

@@ -29,6 +29,11 @@ class Inbound:
     sender_verified: bool = False  # SPF or DKIM passed for the sender's own domain
     nonce: str | None = None  # a one-time value of the provider's signature (Mailgun token): replay guard
     synced_from: str | None = None  # the provider whose own list already holds this change: not pushed back
+    # Brands (keywords.yaml `brands:`): the provider's sending service the message came through (a Twilio
+    # Messaging Service SID, a Postmark message stream, a SendGrid unsubscribe group), which with
+    # `recipient` tells whose it is; and the brand, as stored, once known (core/brands.py).
+    service: str | None = None
+    brand: str | None = None
 
     def __post_init__(self):
         # A NUL means nothing in a text or mail header, and PostgreSQL cannot store one in text; an

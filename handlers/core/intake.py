@@ -7,7 +7,9 @@ writes, and neither imports the other's layer upward.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from datetime import timedelta
 from typing import Protocol
 
@@ -29,6 +31,10 @@ class Outcome:
     transition: Transition
     reply: str | None  # the SMS reply to answer with
     mail: tuple[str, str] | None = None  # (subject, body) of a confirmation email to queue
+    # The same decision for the person's other brands it reaches (STOPALL, `opt_out_scope: everything`):
+    # (stored brand, its transition) each; the store writes each beside `transition`, the brand's own.
+    also: tuple[tuple[str, Transition], ...] = ()
+    brand_keys: Mapping[str, str | None] = dataclass_field(default_factory=dict)  # stored brand -> its key, as told
 
 
 @dataclass(frozen=True)
@@ -43,13 +49,15 @@ class Recorded:
 
 
 class Decide(Protocol):
-    """Pure: the outcome of the message given the person's committed state, known language, and
-    whether they were asked an ASK_WINDOW ago or less (a message of theirs recorded as ASKED).
+    """Pure: the outcome of the message given the person's committed state for the message's brand
+    (Inbound.brand), known language, whether they were asked an ASK_WINDOW ago or less (a message of
+    theirs recorded as ASKED), and their state for each other brand they have one for.
 
     The store calls it inside the write transaction, again if the state moved since the last call.
     """
 
-    def __call__(self, state: dict[str, str], known_language: str | None, asked_recently: bool) -> Outcome: ...
+    def __call__(self, state: dict[str, str], known_language: str | None, asked_recently: bool,
+                 other_brands: Mapping[str, dict[str, str]]) -> Outcome: ...
 
 
 class Recorder(Protocol):
@@ -82,28 +90,53 @@ def handle(inbound: Inbound, table: KeywordTable, store: Recorder, decision: Dec
     transaction and sent by the mail worker after commit.
     """
     decision = decision or read(inbound, table)
+    inbound, unknown_sender = with_brand(inbound, table)
+    brand = table.brands.by_stored(inbound.brand)
 
-    def decide(state: dict[str, str], known_language: str | None, asked_recently: bool) -> Outcome:
+    def decide(state: dict[str, str], known_language: str | None, asked_recently: bool,
+               other_brands: Mapping[str, dict[str, str]]) -> Outcome:
         chosen = replace(decision, language=reply_language(decision, table, known_language, inbound.country))
-        transition = consent.apply(state, chosen, table.categories,
-                                   provider_replied=inbound.provider_action is not None)
-        kind = transition.reply_kind
+        replied = inbound.provider_action is not None
+        transition = consent.apply(state, chosen, table.categories, provider_replied=replied)
+        also = tuple((other, consent.apply(other_brands.get(other, {}), chosen, table.categories, replied))
+                     for other in table.brands.reach(chosen, inbound.brand) if other != inbound.brand)
+        keys = {b: table.brands.key_of(b) for b in (inbound.brand, *(other for other, _ in also))}
+        kind = transition.reply_kind or next((t.reply_kind for _, t in also if t.reply_kind), None)
+        unsure = is_unsure(chosen, inbound, table)
+        if unknown_sender:
+            chosen = replace(chosen, flagged=True)  # recorded for the first brand: a person should check
         if kind is None or (inbound.channel in PHONE_CHANNELS and inbound.provider == WEB):
-            return Outcome(chosen, transition, None)  # a page shows its own result; no SMS answers it
-        if is_unsure(chosen, inbound, table):
+            # A page shows its own result; no SMS answers it.
+            return Outcome(chosen, transition, None, also=also, brand_keys=keys)
+        if unsure:
             # Nothing changes until they answer; the message stays flagged for review.
             if asked_recently:
                 return Outcome(chosen, consent.unchanged(state, NONE), None)
-            return Outcome(chosen, consent.unchanged(state, ASKED, "ask"), table.render("sms", "ask", chosen.language))
+            return Outcome(chosen, consent.unchanged(state, ASKED, "ask"),
+                           table.render("sms", "ask", chosen.language, brand=brand))
         categories = chosen.categories if kind != "help" else table.categories
         if inbound.channel == "email":
-            mail = table.render_email(kind, chosen.language, categories) if kind in EMAIL_CONFIRMATIONS else None
-            return Outcome(chosen, transition, None, mail)
+            mail = (table.render_email(kind, chosen.language, categories, brand) if kind in EMAIL_CONFIRMATIONS
+                    else None)
+            return Outcome(chosen, transition, None, mail, also, keys)
         # WhatsApp and RCS are answered with the SMS replies, on their own channel (Twilio sends TwiML's
         # <Message> back the way the message came; on WhatsApp, inside the 24 hours it opened).
-        return Outcome(chosen, transition, table.render("sms", kind, chosen.language, categories))
+        return Outcome(chosen, transition, table.render("sms", kind, chosen.language, categories, brand),
+                       also=also, brand_keys=keys)
 
     return store.record_inbound(inbound, decide)
+
+
+def with_brand(inbound: Inbound, table: KeywordTable) -> tuple[Inbound, bool]:
+    """`inbound` with its brand (as stored), and whether it went to no known sender of any brand: a
+    message to an unknown number or address is the first brand's, flagged for review. A brand already
+    given (the preference page's link names one) stands; so does a message that names no sender at
+    all (a provider's event about an address), which is the first brand's, unflagged."""
+    if inbound.brand is not None:
+        return inbound, False
+    stored, known = table.brands.resolve(inbound.channel, inbound.recipient, inbound.service)
+    named_a_sender = bool(inbound.recipient or inbound.service)
+    return replace(inbound, brand=stored), named_a_sender and not known
 
 
 def is_unsure(decision: Decision, inbound: Inbound, table: KeywordTable) -> bool:

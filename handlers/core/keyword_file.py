@@ -14,6 +14,8 @@ from types import MappingProxyType
 import yaml
 
 from .channels import read_channel_policy
+from .keyword_brands import TOP_LEVEL as BRAND_SETTINGS
+from .keyword_brands import read_brands
 from .keyword_hints import (
     by_word,
     read_countries,
@@ -202,11 +204,14 @@ def _build_table(reader: KeywordReader, raw: bytes, data) -> KeywordTable:
                 descriptions=descriptions,
             )
     unknown = set(data) - {"brand", "logo_url", "accent_colour", "help_contact", "default_language", "ambiguous",
-                           "categories", "languages", "examples", "channels", "buttons"}
+                           "categories", "languages", "examples", "channels", "buttons", *BRAND_SETTINGS}
     for key in sorted(unknown):
         reader.problem((key,), "is not a setting this file knows (brand, logo_url, accent_colour, help_contact, "
-                               "default_language, ambiguous, categories, languages, examples, channels, buttons)")
+                               "default_language, ambiguous, categories, languages, examples, channels, buttons, "
+                               "brands, opt_out_scope, every_brand_words)")
     channel_policy = read_channel_policy(reader, data.get("channels"), data.get("buttons"), tuple(categories_data))
+    brands = read_brands(reader, data, {key for key, entry in entries.items() if entry.kind in ("stop", "stop_weak")},
+                         tuple(codes))
     examples = read_examples(reader, ("examples",), data.get("examples"), tuple(categories_data), codes)
     logo_url = reader.text(("logo_url",), data.get("logo_url"), required=False) or ""
     if logo_url and not re.fullmatch(r"https://[A-Za-z0-9.-]+(:\d+)?/[^\s\"'<>()\\]*", logo_url):
@@ -245,6 +250,7 @@ def _build_table(reader: KeywordReader, raw: bytes, data) -> KeywordTable:
         provider_lists=MappingProxyType({p: MappingProxyType(m) for p, m in provider_lists.items()}),
         examples=examples,
         channel_policy=channel_policy,
+        brands=brands,
     )
     if not reader.problems:
         check_replies_fit(reader, table)

@@ -1,5 +1,5 @@
 """What `flask check-keywords` warns about in a table that loads: carrier keywords read differently, words
-shared by several languages."""
+shared by several languages, replies that do not name the brand when there are several."""
 
 from __future__ import annotations
 
@@ -47,4 +47,24 @@ def warnings(table: KeywordTable) -> list[str]:
         found.append("keywords shared by several languages; replies to them use the person's earlier language, "
                      "else their country's, else the first listed: "
                      + "; ".join(f"{word} ({' '.join(langs)})" for word, langs in shared))
+    found.extend(brand_warnings(table))
+    return found
+
+
+def brand_warnings(table: KeywordTable) -> list[str]:
+    """With brands: SMS replies that do not name the brand ({brand}), so that a person who wrote to one of
+    several senders cannot tell whose messages stopped; and a first word of every_brand_words that no
+    language's stop list holds (it would never be read as an opt-out at all)."""
+    if not table.brands.brands:
+        return []
+    found = []
+    for code, lang in table.languages.items():
+        for kind in ("stopped_all", "stopped_categories", "help"):
+            if "{brand}" not in lang.replies.get("sms", {}).get(kind, "{brand}"):
+                found.append(f"languages.{code}.replies.sms.{kind} does not name the brand ({{brand}}): with "
+                             "several brands, the person cannot tell whose messages this is about")
+    for words in sorted(table.brands.every_brand_words):
+        entry = table.entries.get(words)
+        if entry is None or entry.kind not in ("stop", "stop_weak"):
+            found.append(f"every_brand_words: {' '.join(words)!r} is no stop word: it never stops every brand")
     return found

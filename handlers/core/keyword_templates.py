@@ -28,13 +28,16 @@ def check_template(reader: KeywordReader, where, template: str, sms: bool) -> No
 
 
 def check_replies_fit(reader: KeywordReader, table: KeywordTable) -> None:
-    """Every reply, with the longest values its placeholders can take, fits one SMS segment."""
+    """Every reply, with the longest values its placeholders can take (each brand's name and help contact
+    too), fits one SMS segment."""
     for code, lang in table.languages.items():
         for kind in lang.replies.get("sms", {}):
-            text = table.render("sms", kind, code, table.categories)
-            if sms_segments(text) > 1:
-                encoding, length = sms_encoding(text)
-                limit = 160 if encoding == "GSM-7" else 70
-                reader.problem(("languages", code, "replies", "sms", kind),
-                               f"does not fit one SMS: {length} characters in {encoding} (limit {limit}) "
-                               f"when filled in as {text!r}")
+            for brand in (None, *table.brands.brands):
+                text = table.render("sms", kind, code, table.categories, brand)
+                if sms_segments(text) > 1:
+                    encoding, length = sms_encoding(text)
+                    limit = 160 if encoding == "GSM-7" else 70
+                    reader.problem(("languages", code, "replies", "sms", kind),
+                                   f"does not fit one SMS: {length} characters in {encoding} (limit {limit}) "
+                                   f"when filled in as {text!r}")
+                    break

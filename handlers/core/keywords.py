@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from .brands import Brand, Brands
 from .channels import DEFAULT_POLICY, ChannelPolicy
 from .model import Example, Model
 from .typos import TypoIndex
@@ -134,6 +135,7 @@ class KeywordTable:
     examples: tuple[Example, ...] = ()  # the file's own `examples:`, which the model also learns from
     channel_policy: ChannelPolicy = DEFAULT_POLICY  # how WhatsApp's and RCS' consents relate to SMS'; buttons
     model: Model | None = None  # the trained model behind the rules (handlers/core/understanding.py), if any
+    brands: Brands = field(default_factory=Brands)  # `brands:` and how far an opt-out reaches (core/brands.py)
 
     def lists_of(self, provider: str, categories: tuple[str, ...]) -> tuple[str, ...]:
         """The provider's lists of `categories` (every mapped list when categories is empty)."""
@@ -158,14 +160,22 @@ class KeywordTable:
                 found.setdefault(country, code)
         return found
 
-    def render(self, channel: str, kind: str, language: str, categories: tuple[str, ...] = ()) -> str:
-        """The reply of `kind` in `language`, placeholders filled in."""
+    def render(self, channel: str, kind: str, language: str, categories: tuple[str, ...] = (),
+               brand: Brand | None = None) -> str:
+        """The reply of `kind` in `language`, placeholders filled in; {brand} and {help} are `brand`'s
+        when given (keywords.yaml `brands:`), else the file's own."""
         lang = self.languages[language]
-        return lang.replies[channel][kind].format(**self._values(lang, categories))
+        values = self._values(lang, categories)
+        template = lang.replies[channel][kind]
+        if brand is not None:
+            values.update(brand=brand.name, help=brand.help_contact or self.help_contact)
+            template = brand.replies.get(language, {}).get(kind, template) if channel == "sms" else template
+        return template.format(**values)
 
-    def render_email(self, kind: str, language: str, categories: tuple[str, ...] = ()) -> tuple[str, str]:
+    def render_email(self, kind: str, language: str, categories: tuple[str, ...] = (),
+                     brand: Brand | None = None) -> tuple[str, str]:
         """(subject, body) of the confirmation email of `kind` in `language`."""
-        return tuple(self.render("email", f"{kind}.{part}", language, categories) for part in EMAIL_PARTS)
+        return tuple(self.render("email", f"{kind}.{part}", language, categories, brand) for part in EMAIL_PARTS)
 
     def _values(self, lang: Language, categories: tuple[str, ...]) -> dict[str, str]:
         names = [lang.category_names[c] for c in categories]

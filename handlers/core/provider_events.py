@@ -25,6 +25,9 @@ class ProviderEvent:
     synced: bool = True  # the provider's own list already holds it: not pushed back to that provider
     evidence: Mapping[str, object] = field(default_factory=dict)  # the event as the provider sent it
     nonce: str | None = None  # a one-time value of the provider's signature (Mailgun token)
+    # The provider's sending account the event came through (a Postmark message stream, a SendGrid group),
+    # which keywords.yaml `brands: ... accounts:` may name as a brand's: whose opt-out it is (core/brands.py).
+    account: str | None = None
 
 
 # The rule recorded for a complaint; the store sends no confirmation to an address with one on record.
@@ -59,6 +62,7 @@ def as_inbound(event: ProviderEvent) -> tuple[Inbound, Decision]:
         provider_action=event.action,
         nonce=event.nonce,
         synced_from=event.provider if event.synced else None,
+        service=event.account,
     )
     rule = COMPLAINT_RULE if event.complaint else f"provider_event:{event.kind}"
     return inbound, Decision(event.action, rule, event.categories, matched=event.kind, flagged=event.flagged)

@@ -113,6 +113,7 @@ def parse(params: Mapping[str, str], default_region: str) -> Inbound:
         ignored=unusable,
         button_payload=first_value(params, "ButtonPayload") or None,
         button_text=button_text,
+        service=first_value(params, "MessagingServiceSid") or None,
     )
 
 
@@ -156,7 +157,8 @@ def parse_status(params: Mapping[str, str], default_region: str) -> ProviderEven
     except InvalidAddress as e:
         named = {"sms": "SMS", "rcs": "RCS", "whatsapp": "WhatsApp"}[channel]
         raise ProviderError(f"a {code} status callback whose To is no {named} address: {e}") from e
-    return ProviderEvent(channel, "twilio", f"{sid}:{code}", address, "opt_out", code, evidence=dict(params))
+    return ProviderEvent(channel, "twilio", f"{sid}:{code}", address, "opt_out", code, evidence=dict(params),
+                         account=first_value(params, "From") or first_value(params, "MessagingServiceSid") or None)
 
 
 def signature_problem(settings: Mapping, url: str, fields, signature: str | None) -> str | None:

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
+from ..core.brands import FIRST
 from ..core.personal_data import (
     Digester,
     ErasureKeyError,
@@ -22,7 +23,7 @@ from ..core.personal_data import (
 from .bulk import in_batches
 from .consent_webhooks import queue_withheld, withhold_address
 from .database import lock_key
-from .states import read_state
+from .states import BRAND_SCOPE, read_brand_states
 from .suppression import MANY
 
 # The rows of one person, in the order they can go (a row before the rows it refers to); each
@@ -52,15 +53,18 @@ def deleted(conn, sql: str, params: tuple) -> int:
 
 
 def erased_state_column(dialect) -> str:
-    """The erased state of one digest as a column of a bigger SELECT (parameters: channel, digest), read
-    back with states.state_of: the webhook asks for it in the statement that asks everything else."""
-    return (f"(SELECT CAST({dialect.json_object_agg}(scope, CAST('out' AS TEXT)) AS TEXT) "
+    """The erased state of one digest, every brand's, as a column of a bigger SELECT (parameters: channel,
+    digest), read back with states.states_of: the webhook asks for it in the statement that asks everything
+    else."""
+    return (f"(SELECT CAST({dialect.json_object_agg}({BRAND_SCOPE}, CAST('out' AS TEXT)) AS TEXT) "
             "FROM erased_suppressions WHERE channel = ? AND digest = ?)")
 
 
-def forget_erasure(conn, channel: str, digest: str) -> None:
-    """An erased person acted again (START, a page): from now on their own consent rows say it all."""
-    conn.execute_later("DELETE FROM erased_suppressions WHERE channel = ? AND digest = ?", (channel, digest))
+def forget_erasure(conn, channel: str, digest: str, brand: str = FIRST) -> None:
+    """An erased person acted again for `brand` (START, a page): from now on their own consent rows for
+    it say it all."""
+    conn.execute_later("DELETE FROM erased_suppressions WHERE channel = ? AND digest = ? AND brand = ?",
+                       (channel, digest, brand))
 
 
 def any_erased(conn, channel: str | None = None) -> bool:
@@ -68,30 +72,39 @@ def any_erased(conn, channel: str | None = None) -> bool:
     return conn.execute(f"SELECT 1 FROM erased_suppressions {where} LIMIT 1", params).fetchone() is not None
 
 
-def erased_states(conn, key: str | None, channel: str, addresses: Iterable[str]) -> dict[str, dict[str, str]]:
-    """{address: its erased state} for those of `addresses` that were erased and kept suppressed. Nothing
-    is hashed when no one of the channel was erased (the common case: a check of a million costs nothing)."""
+def erased_states(conn, key: str | None, channel: str, addresses: Iterable[str],
+                  brand: str | None = FIRST) -> dict[str, dict[str, str]]:
+    """{address: its erased state for `brand`} for those of `addresses` that were erased and kept
+    suppressed; for brand None, every brand's at once (only opt-outs are kept, so the union of the
+    brands' scopes suppresses exactly where some brand does). Nothing is hashed when no one of the
+    channel was erased (the common case: a check of a million costs nothing)."""
     if not key or not any_erased(conn, channel):
         return {}
     digest = Digester(key, channel)
     by_digest = {digest(address): address for address in addresses}
     sql = "SELECT digest, scope FROM erased_suppressions WHERE channel = ?"
+    params: tuple = (channel,)
+    if brand is not None:
+        sql, params = sql + " AND brand = ?", (channel, brand)
     rows: Iterable[tuple]
     if len(by_digest) <= MANY:
-        rows = in_batches(conn, sql + " AND digest IN ({marks})", (channel,), by_digest)
+        rows = in_batches(conn, sql + " AND digest IN ({marks})", params, by_digest)
     else:
-        rows = (row for row in conn.execute(sql, (channel,)) if row[0] in by_digest)
+        rows = (row for row in conn.execute(sql, params) if row[0] in by_digest)
     found: dict[str, dict[str, str]] = {}
     for digest_found, scope in rows:
         found.setdefault(by_digest[digest_found], {}).update(erased_state([scope]))
     return found
 
 
-def erased_rows(conn, channel: str | None) -> list[tuple[str, str, str, str]]:
-    """(channel, digest, scope, since) of every entry kept after an erasure, for the suppression export."""
-    where, params = ("WHERE channel = ?", (channel,)) if channel else ("", ())
+def erased_rows(conn, channel: str | None, brand: str | None = None) -> list[tuple[str, str, str, str]]:
+    """(channel, digest, scope, since) of every entry kept after an erasure (by `brand`, as stored, if
+    given), for the suppression export."""
+    conditions = [(f"{column} = ?", value) for column, value in (("channel", channel or None), ("brand", brand))
+                  if value is not None]
+    where = ("WHERE " + " AND ".join(c for c, _ in conditions)) if conditions else ""
     return conn.execute(f"SELECT channel, digest, scope, since FROM erased_suppressions {where} "
-                        "ORDER BY channel, digest, scope", params).fetchall()
+                        "ORDER BY channel, digest, scope", tuple(v for _, v in conditions)).fetchall()
 
 
 def key_problem(conn, key: str | None) -> str | None:
@@ -122,12 +135,17 @@ def erase(store, key: str | None, channel: str, address: str, actor: str) -> dic
         problem = key_problem(conn, key)
         if problem:
             raise ErasureKeyError(problem)
-        since = dict(conn.execute("SELECT scope, updated_at FROM consent WHERE channel = ? AND address = ?",
-                                  (channel, address)).fetchall())
-        earlier = dict(conn.execute("SELECT scope, since FROM erased_suppressions WHERE channel = ? AND digest = ?",
-                                    (channel, digest)).fetchall())
-        state = {**erased_state(list(earlier)), **read_state(conn, channel, address)}
-        kept = kept_scopes(state)
+        # Per brand: what each brand kept suppressed (brand, scope) -> since.
+        since = {(b, scope): at for b, scope, at in conn.execute(
+            "SELECT brand, scope, updated_at FROM consent WHERE channel = ? AND address = ?", (channel, address))}
+        earlier: dict[str, dict[str, str]] = {}
+        for b, scope, at in conn.execute("SELECT brand, scope, since FROM erased_suppressions WHERE channel = ? "
+                                         "AND digest = ?", (channel, digest)):
+            earlier.setdefault(b, {})[scope] = at
+        rows = read_brand_states(conn, channel, address)
+        kept_by_brand = {b: kept_scopes({**erased_state(list(earlier.get(b, {}))), **rows.get(b, {})})
+                         for b in {*earlier, *rows}}
+        kept = sorted({scope for scopes in kept_by_brand.values() for scope in scopes})
         # Consent webhooks already queued or sent keep their ids but lose the address (before the events they
         # name go); the receivers then hear that the person was erased, address withheld.
         withheld = withhold_address(conn, channel, address)
@@ -135,10 +153,11 @@ def erase(store, key: str | None, channel: str, address: str, actor: str) -> dic
                    for table, sql, times in _DELETIONS}
         removed["consent_webhooks (address withheld)"] = withheld
         stamp = _now()
-        conn.executemany("INSERT INTO erased_suppressions (channel, digest, scope, since, erased_at) "
-                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, digest, scope) DO NOTHING",
-                         [(channel, digest, scope, since.get(scope) or earlier.get(scope) or stamp, stamp)
-                          for scope in kept])
+        conn.executemany("INSERT INTO erased_suppressions (channel, digest, brand, scope, since, erased_at) "
+                         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel, digest, brand, scope) DO NOTHING",
+                         [(channel, digest, b, scope,
+                           since.get((b, scope)) or earlier.get(b, {}).get(scope) or stamp, stamp)
+                          for b, scopes in sorted(kept_by_brand.items()) for scope in scopes])
         erasure_id = conn.execute(
             "INSERT INTO erasures (erased_at, actor, channel, kept, removed, key_fingerprint) "
             "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",

@@ -20,8 +20,10 @@ ALL = "all"  # the export's name for EVERYTHING
 DIGEST_PREFIX = "hmac-sha256:"  # an erased person's entry: the digest stands where the address would
 
 
-def suppressions(store: Store, channel: str | None, category: str | None) -> Iterator[tuple[str, str, str, str]]:
-    """(channel, address, scope, since) of every address that must not be contacted, in address order.
+def suppressions(store: Store, channel: str | None, category: str | None,
+                 brand: str | None = None) -> Iterator[tuple[str, str, str, str]]:
+    """(channel, address, scope, since) of every address that must not be contacted, in address order:
+    by `brand` (as stored), or without one by any brand (each address once, core/brands.py).
 
     The rule of /api/v1/suppressions/check (consent.suppressed, through handlers/storage/suppression.py):
     without a category, an opt-out of everything; with one, an opt-out of that category, or of everything
@@ -32,24 +34,27 @@ def suppressions(store: Store, channel: str | None, category: str | None) -> Ite
     # A channel sharing another's consent (rcs: SMS') lists that one's rows, under its own name.
     stored = store.consent_channel(channel) if channel else None
     where, params = ("AND channel = ?", (stored,)) if channel else ("", ())
+    if brand is not None:
+        where, params = where + " AND brand = ?", (*params, brand)
     scopes = deciding_scopes(category)
     rows = store.stream(
-        f"SELECT channel, address, scope, status, updated_at FROM consent "
-        f"WHERE scope IN ({', '.join('?' * len(scopes))}) {where} ORDER BY channel, address, scope",
+        f"SELECT channel, address, brand, scope, status, updated_at FROM consent "
+        f"WHERE scope IN ({', '.join('?' * len(scopes))}) {where} ORDER BY channel, address, brand, scope",
         (*scopes, *params))
     listed = ((channel or row_channel, address, ALL if scope == EVERYTHING else scope, since)
               for row_channel, address, scope, since in suppressed_rows(rows, category))
-    erased = ((channel or row[0], *row[1:]) for row in erased_suppressions(store, stored, category))
+    erased = ((channel or row[0], *row[1:]) for row in erased_suppressions(store, stored, category, brand))
     return itertools.chain(listed, erased)
 
 
-def erased_suppressions(store: Store, channel: str | None, category: str | None) -> Iterator[tuple[str, str, str, str]]:
+def erased_suppressions(store: Store, channel: str | None, category: str | None,
+                        brand: str | None = None) -> Iterator[tuple[str, str, str, str]]:
     """The erased people kept suppressed, after the addresses: no address is kept for them, so each is
     listed by its keyed digest, "hmac-sha256:<hex>" (handlers/core/personal_data.py), which a tool holding
     ERASURE_KEY can match, and which tells one that replaces its list from this file to keep what it had."""
     wanted = set(deciding_scopes(category))
     held: dict[tuple[str, str], dict[str, str]] = {}
-    for row_channel, digest, scope, since in erased_rows(store.connection(), channel):
+    for row_channel, digest, scope, since in erased_rows(store.connection(), channel, brand):
         if scope in wanted:
             held.setdefault((row_channel, digest), {})[scope] = since
     for (row_channel, digest), scopes in held.items():

@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 from ..core import consent
 from ..core.addresses import PHONE_CHANNELS, InvalidAddress, normalise
+from ..core.brands import FIRST
 from ..core.consent import EVERYTHING, OUT
 from ..core.consent_webhooks import ConsentChange
 from ..core.decision import OPT_OUT, Decision
@@ -126,8 +127,10 @@ def read_import(raw: BinaryIO, channel: str | None, region: str,
 
 
 def import_suppressions(store: Store, raw: BinaryIO, channel: str | None, region: str,
-                        progress: Progress | None = None, source: str | None = None) -> ImportReport:
-    """Record every new address in `raw` as an opt-out of everything (events.source 'import:<format>'),
+                        progress: Progress | None = None, source: str | None = None,
+                        brand: str = FIRST) -> ImportReport:
+    """Record every new address in `raw` as an opt-out of everything from `brand` (as stored; the first
+    brand's unless told) (events.source 'import:<format>'),
     but hard bounces (a Postmark export's SuppressionReason HardBounce), which are counted and skipped.
 
     Addresses already opted out of everything are skipped, so importing a file twice records nothing
@@ -135,10 +138,11 @@ def import_suppressions(store: Store, raw: BinaryIO, channel: str | None, region
     touches most pages of the consent index in every transaction, so fewer, larger ones write less.
     """
     report, addresses = read_import(raw, channel, region, progress)
-    return record_opt_outs(store, report, addresses, source or f"import:{report.format}")
+    return record_opt_outs(store, report, addresses, source or f"import:{report.format}", brand)
 
 
-def record_opt_outs(store: Store, report: ImportReport, addresses: Iterator[str], source: str) -> ImportReport:
+def record_opt_outs(store: Store, report: ImportReport, addresses: Iterator[str], source: str,
+                    brand: str = FIRST) -> ImportReport:
     """Record each address as an opted out of everything (counted in `report`), 100,000 a transaction.
     A provider's own export or list (source ...:sendgrid) is not pushed back to that provider."""
     synced_from = source.rpartition(":")[2] if report.format != "plain" else None
@@ -155,8 +159,8 @@ def record_opt_outs(store: Store, report: ImportReport, addresses: Iterator[str]
         def work(conn):
             store.db.lock_everyone(conn)
             with store.dialect.bulk(conn):
-                states = read_states(conn, stored, chunk)
-                erased = erased_states(conn, store.erasure_key, stored, chunk)
+                states = read_states(conn, stored, chunk, brand=brand)
+                erased = erased_states(conn, store.erasure_key, stored, chunk, brand)
                 report.erased += len(erased)
                 stamp, events, final = now(), [], {}
                 for address in chunk:
@@ -171,14 +175,14 @@ def record_opt_outs(store: Store, report: ImportReport, addresses: Iterator[str]
                     else:
                         transition = consent.apply(state, decision, ())
                         after = json.dumps(transition.after, sort_keys=True)
-                    events.append(event_row(stored, address, transition, "[]", source, None, stamp, after))
+                    events.append(event_row(stored, address, transition, "[]", source, None, stamp, after, brand))
                     final[address] = (transition.after, stamp)
                 # The events' ids, for the consent webhooks: those after the last id now (no one else
                 # writes events meanwhile, lock_everyone), read back by the primary key.
                 last_id = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0] \
                     if store.webhook_to else None
                 record_events(conn, events)
-                write_states(conn, stored, final, states)
+                write_states(conn, stored, final, states, brand)
                 if stored == "email":
                     queue_pushes(conn, store.push_to, synced_from,
                                  [(e[1], OPT_OUT, "[]", None, stamp) for e in events if e[4]])

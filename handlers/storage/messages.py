@@ -5,22 +5,23 @@ from __future__ import annotations
 
 import json
 
+from ..core.brands import FIRST
 from ..core.consent import Transition
 from ..core.decision import Decision
 
 MESSAGE_COLUMNS = ("id", "channel", "provider", "provider_id", "address", "recipient", "body", "params",
                    "received_at", "action", "categories", "language", "language_sure", "rule", "matched",
-                   "flagged", "reply", "stage", "confidence")
+                   "flagged", "reply", "stage", "confidence", "brand")
 INSERT_MESSAGE = (f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}) "
                   f"VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))})")
 EVENT_COLUMNS = ("channel", "address", "action", "categories", "changed", "state_after", "source", "message_id",
-                 "created_at")
+                 "created_at", "brand")
 INSERT_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
 
 
 def message_row(message_id: int, channel: str, provider: str, provider_id: str, address: str,
                 recipient: str | None, body: str, params: str, received_at: str, action: str, categories: str,
-                decision: Decision, reply: str | None = None, rule: str | None = None) -> tuple:
+                decision: Decision, reply: str | None = None, rule: str | None = None, brand: str = FIRST) -> tuple:
     """A messages row (MESSAGE_COLUMNS): `params` the provider's parameters and `categories` the decision's,
     as JSON; `action` what was done. `rule` when the decision was not acted on (a backfill's message older
     than a recorded decision): then no stage of understanding decided it."""
@@ -30,14 +31,15 @@ def message_row(message_id: int, channel: str, provider: str, provider_id: str, 
         stage, confidence = "table", None
     return (message_id, channel, provider, provider_id, address, recipient, body, params, received_at, action,
             categories, decision.language, int(len(decision.languages) == 1), rule, decision.matched,
-            int(decision.flagged), reply, stage, confidence)
+            int(decision.flagged), reply, stage, confidence, brand)
 
 
 def event_row(channel: str, address: str, transition: Transition, categories: str, source: str,
-              message_id: int | None, stamp: str, after: str | None = None) -> tuple:
-    """An events row (EVENT_COLUMNS) of one transition; `after`: its state as JSON, if already made."""
+              message_id: int | None, stamp: str, after: str | None = None, brand: str = FIRST) -> tuple:
+    """An events row (EVENT_COLUMNS) of one transition; `after`: its state as JSON, if already made;
+    `brand`: the brand it changed, as stored (core/brands.py)."""
     return (channel, address, transition.action, categories, int(transition.changed),
-            after or json.dumps(transition.after, sort_keys=True), source, message_id, stamp)
+            after or json.dumps(transition.after, sort_keys=True), source, message_id, stamp, brand)
 
 
 def record_message(conn, row: tuple) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 
+from ..core.brands import FIRST
 from ..core.consent import EVERYTHING, suppressed
 from ..core.personal_data import what_is_kept
+from .states import read_brand_states
 from .store import Store, dict_rows, now
 
 
@@ -48,4 +50,16 @@ def person_export(store: Store, channel: str, address: str, categories: tuple[st
         "confirmations_sent": confirmations,
         "providers_pushed_to": pushes,
         "kept": what_is_kept(retention_days),
+        **by_brand(conn, channel, address, categories),
     }
+
+
+def by_brand(conn, channel: str, address: str, categories: tuple[str, ...]) -> dict:
+    """With brands other than the first on record (keywords.yaml brands:): "brands", each one's state as
+    "state" says it ("" is the first brand's, the one "state" shows). Nothing otherwise."""
+    states = read_brand_states(conn, channel, address)
+    if not set(states) - {FIRST}:
+        return {}
+    return {"brands": {brand: {("all" if scope == EVERYTHING else scope): ("suppressed" if value else "receiving")
+                               for scope, value in suppressed(state, categories).items()}
+                       for brand, state in sorted(states.items())}}

@@ -289,6 +289,60 @@ migration(
 )
 
 
+# Brands (issue 27): one person's consent is kept per brand, the organisation a message was sent for
+# (keywords.yaml `brands:`). '' is the first brand, so that every row written before brands existed
+# belongs to it without this migration knowing any brand's name, and a file without `brands:` reads
+# and writes only ''. A brand is part of consent's key, and of the erased and link keys beside it;
+# messages and events say which brand they were recorded for. The tables whose key changes are
+# rebuilt (SQLite cannot change a primary key in place).
+migration(
+    "m012_brands",
+    """
+        CREATE TABLE consent_by_brand (
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            brand TEXT NOT NULL DEFAULT '', -- '' for the first brand of keywords.yaml
+            scope TEXT NOT NULL,            -- '*' for everything, or a category
+            status TEXT NOT NULL CHECK (status IN ('out', 'in')),
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (channel, address, brand, scope)
+        ) WITHOUT ROWID""",
+    "INSERT INTO consent_by_brand (channel, address, brand, scope, status, updated_at) "
+    "SELECT channel, address, '', scope, status, updated_at FROM consent",
+    "DROP TABLE consent",
+    "ALTER TABLE consent_by_brand RENAME TO consent",
+    """
+        CREATE TABLE erased_by_brand (
+            channel TEXT NOT NULL,
+            digest TEXT NOT NULL,           -- HMAC-SHA256(ERASURE_KEY, channel + address), hex
+            brand TEXT NOT NULL DEFAULT '', -- '' for the first brand
+            scope TEXT NOT NULL,            -- '*' for everything, or a category: kept suppressed
+            since TEXT NOT NULL,            -- when the person opted out of it
+            erased_at TEXT NOT NULL,
+            PRIMARY KEY (channel, digest, brand, scope)
+        ) WITHOUT ROWID""",
+    "INSERT INTO erased_by_brand (channel, digest, brand, scope, since, erased_at) "
+    "SELECT channel, digest, '', scope, since, erased_at FROM erased_suppressions",
+    "DROP TABLE erased_suppressions",
+    "ALTER TABLE erased_by_brand RENAME TO erased_suppressions",
+    """
+        CREATE TABLE links_by_brand (
+            id TEXT PRIMARY KEY,
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            brand TEXT NOT NULL DEFAULT '', -- whose messages the link stops ('' for the first brand)
+            created_at TEXT NOT NULL,
+            UNIQUE (channel, address, brand)
+        )""",
+    "INSERT INTO links_by_brand (id, channel, address, brand, created_at) "
+    "SELECT id, channel, address, '', created_at FROM links",
+    "DROP TABLE links",
+    "ALTER TABLE links_by_brand RENAME TO links",
+    "ALTER TABLE messages ADD COLUMN brand TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE events ADD COLUMN brand TEXT NOT NULL DEFAULT ''",
+)
+
+
 def apply_migrations(conn, dialect: Dialect) -> list[str]:
     """Run the migrations `conn` has not run yet, each in a transaction of its own with the record that
     it ran; returns their names. `conn` is the store's (? placeholders, outside a transaction); the

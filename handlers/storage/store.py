@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from typing import TypeVar
 
+from ..core.brands import FIRST
 from ..core.channels import DEFAULT_POLICY, ChannelPolicy
 from ..core.consent import apply as consent_apply
 from ..core.consent_webhooks import ConsentChange
@@ -26,7 +27,7 @@ from .consent_webhooks import queue as queue_webhooks
 from .database import Database, StoreError, is_postgres_url, lock_key, sqlite_path
 from .erasure import erased_state_column, erased_states, forget_erasure
 from .messages import message_row, record_message
-from .states import queue_pushes, read_state, record_transition, state_column, state_of
+from .states import queue_pushes, read_brand_states, read_state, record_transition, state_column, states_of
 from .suppression import Suppressed, suppressed_among
 
 __all__ = ["Store", "StoreError", "now", "dict_rows"]
@@ -159,29 +160,39 @@ class Store:
             if seen is not None:
                 return Recorded(True, seen, None, None)
             # Erased: no consent rows, only the scopes kept suppressed (their own act may change that).
-            erased_state = state_of(erased[0]) if erased else {}
-            outcome = decide({**erased_state, **state_of(state)}, known, asked is not None)
+            # Each brand's state apart (core/brands.py): the message's brand decides, STOPALL reaches the others.
+            erased_states_by_brand = states_of(erased[0]) if erased else {}
+            rows_by_brand = states_of(state)
+            brand = inbound.brand or FIRST
+            states = {b: {**erased_states_by_brand.get(b, {}), **rows_by_brand.get(b, {})}
+                      for b in {*erased_states_by_brand, *rows_by_brand}}
+            own = states.pop(brand, {})
+            outcome = decide(own, known, asked is not None, states)
             decision, transition, reply = outcome.decision, outcome.transition, outcome.reply
             stamp = now()
             categories = json.dumps(list(decision.categories))
             record_message(conn, message_row(
                 message_id, inbound.channel, inbound.provider, inbound.provider_id, inbound.address,
-                inbound.recipient, inbound.text, params, stamp, transition.action, categories, decision, reply))
-            if transition.action in (OPT_OUT, OPT_IN):
-                pushed = inbound.channel == "email" and transition.changed
-                told = bool(self.webhook_to) and transition.changed
+                inbound.recipient, inbound.text, params, stamp, transition.action, categories, decision, reply,
+                brand=brand))
+            for each_brand, each in ((brand, transition), *outcome.also):
+                if each.action not in (OPT_OUT, OPT_IN):
+                    continue
+                pushed = inbound.channel == "email" and each.changed
+                told = bool(self.webhook_to) and each.changed
                 source = f"{inbound.channel}:{inbound.provider}"  # rcs:twilio, under SMS' consent, says where
-                event_id = record_transition(conn, consent, inbound.address, transition, categories,
-                                             source, message_id, stamp, want_id=pushed or told)
+                event_id = record_transition(conn, consent, inbound.address, each, categories,
+                                             source, message_id, stamp, want_id=pushed or told, brand=each_brand)
                 if pushed:
                     queue_pushes(conn, self.push_to, inbound.synced_from,
-                                 [(inbound.address, transition.action, categories, event_id, stamp)])
+                                 [(inbound.address, each.action, categories, event_id, stamp)])
                 if told:
                     queue_webhooks(conn, self.webhook_to, [ConsentChange(
-                        consent, inbound.address, transition.action, decision.categories, stamp, source,
-                        decision.rule, message_id, event_id)])
-            if erased_state and transition.after != transition.before:
-                forget_erasure(conn, consent, digest)  # a new consenting person: their rows say it now
+                        consent, inbound.address, each.action, decision.categories, stamp, source,
+                        decision.rule, message_id, event_id, brand=outcome.brand_keys.get(each_brand))])
+                if each_brand in erased_states_by_brand and each.after != each.before:
+                    # A new consenting person for this brand: their rows say it now.
+                    forget_erasure(conn, consent, digest, each_brand)
             if outcome.mail and inbound.address:
                 self._queue_confirmation(conn, inbound, message_id, outcome.mail, stamp)
             return Recorded(False, message_id, transition, reply, decision.rule)
@@ -215,33 +226,36 @@ class Store:
 
     # Reads for the API --------------------------------------------------------------------------
 
-    def suppressed_among(self, channel: str, addresses: Iterable[str], category: str | None) -> set[str]:
-        """Which of `addresses` must not be contacted (on `channel`, for `category` if given): the core's
-        rule (consent.suppressed), through handlers/storage/suppression.py."""
+    def suppressed_among(self, channel: str, addresses: Iterable[str], category: str | None,
+                         brand: str | None = None) -> set[str]:
+        """Which of `addresses` must not be contacted (on `channel`, for `category` if given, by `brand` as
+        stored, else by any brand): the core's rule (consent.suppressed), through
+        handlers/storage/suppression.py."""
         wanted = addresses if isinstance(addresses, (set, frozenset)) else set(addresses)
         channel = self.consent_channel(channel)
         conn = self.connection()
-        found = suppressed_among(conn, channel, wanted, category)
-        erased = erased_states(conn, self.erasure_key, channel, wanted - found)
+        found = suppressed_among(conn, channel, wanted, category, brand)
+        erased = erased_states(conn, self.erasure_key, channel, wanted - found, brand)
         if erased:
             is_suppressed = Suppressed(category)
             found |= {address for address, state in erased.items() if is_suppressed(state)}
         return found
 
-    def contact(self, channel: str, address: str) -> dict:
-        """Current state and full history of one address: the events of its consent (SMS' for rcs) and the
-        messages of every channel sharing it."""
+    def contact(self, channel: str, address: str, brand: str = FIRST) -> dict:
+        """Current state (for `brand`, as stored) and full history of one address: the events of its
+        consent (SMS' for rcs) and the messages of every channel sharing it; "brands": the state of every
+        brand it has one for."""
         conn = self.connection()
-        state = self.state(channel, address)
+        state = self.state(channel, address, brand)
         consent, sharing = self.consent_channel(channel), self.sharing(channel)
         events = dict_rows(conn.execute(
-            "SELECT e.id, e.action, e.categories, e.changed, e.state_after, e.source, e.created_at, "
+            "SELECT e.id, e.brand, e.action, e.categories, e.changed, e.state_after, e.source, e.created_at, "
             "e.message_id, m.body AS message, m.rule, m.matched, m.stage, m.confidence FROM events e "
             "LEFT JOIN messages m ON m.id = e.message_id "
             "WHERE e.channel = ? AND e.address = ? ORDER BY e.id", (consent, address)))
         messages = dict_rows(conn.execute(
-            "SELECT id, channel, provider, provider_id, body, received_at, action, categories, language, rule, "
-            "matched, flagged, reply, stage, confidence FROM messages "
+            "SELECT id, channel, brand, provider, provider_id, body, received_at, action, categories, language, "
+            "rule, matched, flagged, reply, stage, confidence FROM messages "
             f"WHERE channel IN ({', '.join('?' * len(sharing))}) AND address = ? ORDER BY id", (*sharing, address)))
         for row in events:
             row["categories"] = json.loads(row["categories"])
@@ -250,41 +264,44 @@ class Store:
         for row in messages:
             row["categories"] = json.loads(row["categories"])
             row["flagged"] = bool(row["flagged"])
-        return {"state": state, "events": events, "messages": messages}
+        brands = {b: dict(state) for b, state in read_brand_states(conn, consent, address).items()}
+        return {"state": state, "brands": brands, "events": events, "messages": messages}
 
-    def link_id(self, channel: str, address: str) -> str:
-        """The unsubscribe-link id of an address, made on first use."""
-        row = self.connection().execute("SELECT id FROM links WHERE channel = ? AND address = ?",
-                                        (channel, address)).fetchone()
+    def link_id(self, channel: str, address: str, brand: str = FIRST) -> str:
+        """The unsubscribe-link id of an address for one brand's messages (as stored), made on first use."""
+        find = "SELECT id FROM links WHERE channel = ? AND address = ? AND brand = ?"
+        row = self.connection().execute(find, (channel, address, brand)).fetchone()
         if row:
             return row[0]
 
         def work(conn):
-            conn.execute("INSERT INTO links (id, channel, address, created_at) VALUES (?, ?, ?, ?) "
-                         "ON CONFLICT DO NOTHING", (secrets.token_urlsafe(12), channel, address, now()))
-            return conn.execute("SELECT id FROM links WHERE channel = ? AND address = ?",
-                                (channel, address)).fetchone()[0]
+            conn.execute("INSERT INTO links (id, channel, address, brand, created_at) VALUES (?, ?, ?, ?, ?) "
+                         "ON CONFLICT DO NOTHING", (secrets.token_urlsafe(12), channel, address, brand, now()))
+            return conn.execute(find, (channel, address, brand)).fetchone()[0]
 
         return self.write(work)
 
-    def link_address(self, link_id: str) -> tuple[str, str] | None:
-        """(channel, address) of an unsubscribe-link id."""
-        row = self.connection().execute("SELECT channel, address FROM links WHERE id = ?", (link_id,)).fetchone()
+    def link_address(self, link_id: str) -> tuple[str, str, str] | None:
+        """(channel, address, brand as stored) of an unsubscribe-link id."""
+        row = self.connection().execute("SELECT channel, address, brand FROM links WHERE id = ?",
+                                        (link_id,)).fetchone()
         return tuple(row) if row else None
 
-    def state(self, channel: str, address: str) -> dict[str, str]:
-        """The consent state of one address: its rows, or what was kept suppressed when it was erased."""
+    def state(self, channel: str, address: str, brand: str = FIRST) -> dict[str, str]:
+        """The consent state of one address for one brand (as stored): its rows, or what was kept
+        suppressed when it was erased."""
         channel = self.consent_channel(channel)
         conn = self.connection()
-        erased = erased_states(conn, self.erasure_key, channel, (address,)).get(address, {})
-        return {**erased, **read_state(conn, channel, address)}
+        erased = erased_states(conn, self.erasure_key, channel, (address,), brand).get(address, {})
+        return {**erased, **read_state(conn, channel, address, brand)}
 
-    def opted_in_since(self, channel: str, address: str, moment: str, category: str | None) -> bool:
-        """Whether the person opted back in at `moment` (ISO, UTC) or later, to `category` or to
-        everything (to anything at all when `category` is None)."""
+    def opted_in_since(self, channel: str, address: str, moment: str, category: str | None,
+                       brand: str = FIRST) -> bool:
+        """Whether the person opted back in to `brand` (as stored) at `moment` (ISO, UTC) or later, to
+        `category` or to everything (to anything at all when `category` is None)."""
         rows = self.connection().execute(
             "SELECT categories FROM events WHERE channel = ? AND address = ? AND action = 'opt_in' AND changed = 1 "
-            "AND created_at >= ?", (self.consent_channel(channel), address, moment)).fetchall()
+            "AND created_at >= ? AND brand = ?", (self.consent_channel(channel), address, moment, brand)).fetchall()
         return any(category is None or category in json.loads(row[0]) or not json.loads(row[0]) for row in rows)
 
     def review(self, message_id: int, verdict: str, actor: str, categories: tuple[str, ...]) -> dict:
@@ -298,11 +315,12 @@ class Store:
             raise ValueError(f"unknown verdict {verdict!r}")
 
         def work(conn) -> dict:
-            row = conn.execute("SELECT channel, address, action, categories FROM messages WHERE id = ?",
+            row = conn.execute("SELECT channel, address, action, categories, brand FROM messages WHERE id = ?",
                                (message_id,)).fetchone()
             if row is None:
                 raise LookupError(f"no message {message_id}")
-            message_channel, address, action, recorded_categories = row
+            # A correction is for the message's brand.
+            message_channel, address, action, recorded_categories, brand = row
             channel = self.consent_channel(message_channel)  # an RCS message's consent is SMS'
             self.db.lock_person(conn, lock_key(channel, address))
             if verdict == "not_opt_out" and action != OPT_OUT:
@@ -311,13 +329,13 @@ class Store:
                 raise ValueError("that message was already recorded as an opt-out")
             event_id, changed = None, False
             if verdict != "confirmed":
-                before = read_state(conn, channel, address)
+                before = read_state(conn, channel, address, brand)
                 cats = tuple(json.loads(recorded_categories)) if verdict == "not_opt_out" else ()
                 decision = Decision(OPT_IN if verdict == "not_opt_out" else OPT_OUT, f"review:{verdict}", cats)
                 transition = consent_apply(before, decision, categories)
                 stamp = now()
                 event_id = record_transition(conn, channel, address, transition, json.dumps(list(cats)),
-                                             f"review:{actor}", message_id, stamp)
+                                             f"review:{actor}", message_id, stamp, brand=brand)
                 changed = transition.changed
                 if channel == "email" and changed:
                     queue_pushes(conn, self.push_to, None,

@@ -36,28 +36,34 @@ class Suppressed:
         return verdict
 
 
-def suppressed_among(conn, channel: str, addresses: set[str] | frozenset[str], category: str | None) -> set[str]:
-    """Which of `addresses` must not be contacted on `channel` (for `category`, if given)."""
+def suppressed_among(conn, channel: str, addresses: set[str] | frozenset[str], category: str | None,
+                     brand: str | None = None) -> set[str]:
+    """Which of `addresses` must not be contacted on `channel` (for `category`, if given) by `brand` (as
+    stored); with no brand, by any brand that has them suppressed (the safe reading, core/brands.py)."""
     is_suppressed = Suppressed(category)
     scopes = is_suppressed.scopes
-    sql = (f"SELECT address, scope, status FROM consent WHERE channel = ? "
+    sql = (f"SELECT address, brand, scope, status FROM consent WHERE channel = ? "
            f"AND scope IN ({', '.join('?' * len(scopes))})")
+    params: tuple = (channel, *scopes)
+    if brand is not None:
+        sql, params = sql + " AND brand = ?", (*params, brand)
     rows: Iterable[tuple]
     if len(addresses) <= MANY:
-        rows = in_batches(conn, sql + " AND address IN ({marks})", (channel, *scopes), addresses)
+        rows = in_batches(conn, sql + " AND address IN ({marks})", params, addresses)
     else:
-        rows = (row for row in conn.execute(sql, (channel, *scopes)) if row[0] in addresses)
-    states: dict[str, dict[str, str]] = {}
-    for address, scope, status in rows:
-        states.setdefault(address, {})[scope] = status
-    return {address for address, state in states.items() if is_suppressed(state)}
+        rows = (row for row in conn.execute(sql, params) if row[0] in addresses)
+    states: dict[tuple[str, str], dict[str, str]] = {}
+    for address, row_brand, scope, status in rows:
+        states.setdefault((address, row_brand), {})[scope] = status
+    return {address for (address, _), state in states.items() if is_suppressed(state)}
 
 
-def suppressed_rows(rows: Iterable[tuple[str, str, str, str, str]],
+def suppressed_rows(rows: Iterable[tuple[str, str, str, str, str, str]],
                     category: str | None) -> Iterator[tuple[str, str, str, str]]:
     """(channel, address, scope, since) of each suppressed address, from consent rows (channel, address,
-    scope, status, updated_at) of deciding_scopes, sorted by channel and address. scope is the row that
-    suppresses (the category's own opt-out, else everything's); since, when it was recorded."""
+    brand, scope, status, updated_at) of deciding_scopes, sorted by channel, address and brand, once per
+    address (its first brand that suppresses it). scope is the row that suppresses (the category's own
+    opt-out, else everything's); since, when it was recorded."""
     is_suppressed = Suppressed(category)
     asked = is_suppressed.scope
 
@@ -67,13 +73,14 @@ def suppressed_rows(rows: Iterable[tuple[str, str, str, str, str]],
             return key[0], key[1], scope, stamps[scope]
         return None
 
-    key, state, stamps = None, {}, {}
-    for channel, address, scope, status, updated_at in rows:
-        if (channel, address) != key:
-            if key is not None and (row := verdict(key, state, stamps)):
+    key, state, stamps, listed = None, {}, {}, None
+    for channel, address, brand, scope, status, updated_at in rows:
+        if (channel, address, brand) != key:
+            if key is not None and key[:2] != listed and (row := verdict(key, state, stamps)):
+                listed = key[:2]
                 yield row
-            key, state, stamps = (channel, address), {}, {}
+            key, state, stamps = (channel, address, brand), {}, {}
         state[scope] = status
         stamps[scope] = updated_at
-    if key is not None and (row := verdict(key, state, stamps)):
+    if key is not None and key[:2] != listed and (row := verdict(key, state, stamps)):
         yield row

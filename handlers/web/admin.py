@@ -36,6 +36,7 @@ from markupsafe import escape
 from ..core import credentials
 from ..core.access import BUILT_IN_ADMIN
 from ..core.addresses import CHANNELS, InvalidAddress, normalise
+from ..core.brands import FIRST
 from ..core.consent import EVERYTHING, suppressed
 from ..core.keyword_file import KeywordFileError
 from ..storage import audit as audit_log
@@ -306,20 +307,24 @@ def safe_next(target: str | None) -> str:
 @requires("read")
 def dashboard():
     channel, action = request.args.get("channel") or None, request.args.get("action") or None
-    if channel not in (None, *CHANNELS) or action not in (None, *reports.ACTIONS):
+    brand, brands = request.args.get("brand") or None, services().keywords.brands
+    if channel not in (None, *CHANNELS) or action not in (None, *reports.ACTIONS) or not brands.knows(brand):
         return page("message.html", 400, title="Unknown filter",
-                    text=f"channel is one of {', '.join(CHANNELS)}; action one of {', '.join(reports.ACTIONS)}.")
+                    text=f"channel is one of {', '.join(CHANNELS)}; action one of {', '.join(reports.ACTIONS)}; "
+                         f"brand one of keywords.yaml's ({', '.join(b.key for b in brands.brands) or 'none'}).")
     number = request.args.get("page", "1")
     # isdecimal, not isdigit: "²" is a digit int() refuses; the cap keeps OFFSET within 64 bits.
     number = min(max(int(number), 1), MAX_PAGE) if number.isdecimal() else 1
     store = services().store
     days = reports.days_until(datetime.now(timezone.utc).date())
     counts = reports.daily_counts(store, days)
-    messages, total = reports.recent_messages(store, channel, action, PER_PAGE, (number - 1) * PER_PAGE)
+    messages, total = reports.recent_messages(store, channel, action, PER_PAGE, (number - 1) * PER_PAGE,
+                                              brands.stored_key(brand))
     return page("dashboard.html", days=days, counts=counts, charts=charts(days, counts), channels=CHANNELS,
                 opt_out_charts=opt_out_charts(store, days), queue_chart=queue_chart(store, days),
                 series=reports.SERIES, actions=reports.ACTIONS, messages=messages, total=total, page=number,
-                pages=max(1, -(-total // PER_PAGE)), channel=channel, action=action,
+                pages=max(1, -(-total // PER_PAGE)), channel=channel, action=action, brand=brand,
+                brands=[b.key for b in brands.brands],
                 waiting=reports.review_queue(store, limit=0)[1], keywords=keyword_status())
 
 
@@ -364,7 +369,11 @@ def review_notice(item: dict, result: dict) -> str:
 @requires("read")
 def contacts():
     channel, raw = request.args.get("channel") or "sms", (request.args.get("address") or "").strip()
-    context = {"channel": channel, "raw": raw, "channels": CHANNELS}
+    brand, brands = request.args.get("brand") or None, services().keywords.brands
+    context = {"channel": channel, "raw": raw, "channels": CHANNELS, "brand": brand,
+               "brands": [b.key for b in brands.brands]}
+    if not brands.knows(brand):
+        return page("contacts.html", 400, error="not a brand of keywords.yaml", **context)
     if not raw:
         return page("contacts.html", **context)
     try:
@@ -372,7 +381,7 @@ def contacts():
     except InvalidAddress as e:
         return page("contacts.html", 400, error=str(e), **context)
     store, categories = services().store, services().keywords.categories
-    record = store.contact(channel, address)
+    record = store.contact(channel, address, brands.stored_key(brand) or FIRST)  # without brand: the first's
     blocked = suppressed(record["state"], categories)
     return page("contacts.html", **context, address=address,
                 state=[("everything", blocked[EVERYTHING])] + [(c, blocked[c]) for c in categories],

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from ..core import credentials, links
 from ..core.access import BUILT_IN_ADMIN
 from ..core.addresses import CANONICAL, CHANNELS, InvalidAddress, normalise
+from ..core.brands import FIRST
 from ..core.consent import EVERYTHING, suppressed
 from ..core.personal_data import ErasureKeyError, retention_days
 from ..core.text import readable
@@ -75,7 +76,8 @@ def store_unavailable(e):
 @api.post("/suppressions/check")
 @requires("check")
 def check_suppressions():
-    """{"channel", "addresses": [...], "category"?} -> {"suppressed", "allowed", "invalid"}."""
+    """{"channel", "addresses": [...], "category"?, "brand"?} -> {"suppressed", "allowed", "invalid"}: by that
+    brand, or without one by any brand (keywords.yaml `brands:`)."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return json_error(400, 'expected a JSON object like {"channel": "sms", "addresses": ["+14155550100"]}')
@@ -87,6 +89,9 @@ def check_suppressions():
     known = services().keywords.categories
     if category is not None and category not in known:
         return json_error(400, f"unknown category {category!r}; known: {', '.join(known)}")
+    brand = stored_brand(body.get("brand"))
+    if isinstance(brand, Response):
+        return brand
 
     region = services().settings["DEFAULT_REGION"]
     canonical = CANONICAL[channel]  # most lists are already canonical: skip parsing those
@@ -104,7 +109,7 @@ def check_suppressions():
         if address not in seen:
             seen.add(address)
             normalised.append(address)
-    blocked = services().store.suppressed_among(channel, seen, category)
+    blocked = services().store.suppressed_among(channel, seen, category, brand)
     body = {
         "suppressed": [a for a in normalised if a in blocked],
         "allowed": [a for a in normalised if a not in blocked],
@@ -117,7 +122,8 @@ def check_suppressions():
 @api.get("/suppressions")
 @requires("export")
 def export_suppressions():
-    """?channel=sms|email&category=...&format=csv|json -> every suppressed address, streamed as it is read."""
+    """?channel=sms|email&category=...&brand=...&format=csv|json -> every suppressed address, streamed as it
+    is read."""
     channel, category = request.args.get("channel") or None, request.args.get("category") or None
     fmt = request.args.get("format") or "csv"
     if channel is not None and channel not in CHANNELS:
@@ -127,11 +133,26 @@ def export_suppressions():
         return json_error(400, f"unknown category {category!r}; known: {', '.join(known)}")
     if fmt not in export.EXPORT_FORMATS:
         return json_error(400, f"format must be one of {', '.join(export.EXPORT_FORMATS)}")
-    rows = export.suppressions(services().store, channel, category)
-    audit("export", f"suppressions: channel {channel or 'all'}, category {category or 'everything'}, {fmt}")
+    brand = stored_brand(request.args.get("brand") or None)
+    if isinstance(brand, Response):
+        return brand
+    rows = export.suppressions(services().store, channel, category, brand)
+    audit("export", f"suppressions: channel {channel or 'all'}, category {category or 'everything'}, {fmt}"
+                    + (f", brand {request.args['brand']}" if brand is not None else ""))
     return Response(export.export_chunks(rows, fmt),
                     mimetype="text/csv" if fmt == "csv" else "application/json",
                     headers={"Content-Disposition": f'attachment; filename="suppressions.{fmt}"'})
+
+
+def stored_brand(key) -> str | None | Response:
+    """The brand an API call names (its key in keywords.yaml), as stored; None when it names none; a 400
+    for a name that is no brand."""
+    brands = services().keywords.brands
+    try:
+        return brands.stored_key(key)
+    except (KeyError, TypeError):
+        known = ", ".join(b.key for b in brands.brands) or "none: keywords.yaml has no brands"
+        return json_error(400, f"unknown brand {str(key)[:40]!r}; known: {known}")
 
 
 @api.get("/contacts/<channel>/<path:address>")
@@ -207,20 +228,41 @@ def contact_record(channel: str, address: str) -> Response:
         "state": record["state"],
         "events": record["events"],
         "messages": record["messages"],
+        **brand_states(record),
     })
+
+
+def brand_states(record: dict) -> dict:
+    """With brands: each row's brand by its key, and "brands": {key: {"suppressed", "state"}} (the record's
+    "state" and "suppressed" are the first brand's). Without brands, nothing: the record as it always was."""
+    brands, categories = services().keywords.brands, services().keywords.categories
+    for row in (*record["events"], *record["messages"]):
+        stored = row.pop("brand")
+        if brands.brands:
+            row["brand"] = brands.key_of(stored)
+    if not brands.brands:
+        return {}
+    return {"brands": {brand.key: {"suppressed": {("all" if scope == EVERYTHING else scope): value for scope, value
+                                                  in suppressed(record["brands"].get(brand.stored, {}),
+                                                                categories).items()},
+                                   "state": record["brands"].get(brand.stored, {})} for brand in brands.brands}}
 
 
 @api.post("/suppressions/import")
 @requires("import")
 def import_suppressions():
     """A list as the request body (text/csv or text/plain: one address a line, or a SendGrid, Mailgun or
-    Postmark export), ?channel=sms|email for a plain list -> the import's counts, as flask import-suppressions."""
+    Postmark export), ?channel=sms|email for a plain list, ?brand= whose opt-outs (default: the first brand's)
+    -> the import's counts, as flask import-suppressions."""
     channel = request.args.get("channel") or None
     if channel is not None and channel not in CHANNELS:
         return json_error(400, f"channel must be one of {', '.join(CHANNELS)}")
+    brand = stored_brand(request.args.get("brand") or None)
+    if isinstance(brand, Response):
+        return brand
     try:
         report = imports.import_suppressions(services().store, request.stream, channel,
-                                             services().settings["DEFAULT_REGION"])
+                                             services().settings["DEFAULT_REGION"], brand=brand or FIRST)
     except TransferError as e:
         return json_error(400, str(e))
     audit("import", f"{report.format} list of {report.channel} addresses: {report.lines} read, "
@@ -233,17 +275,22 @@ def import_suppressions():
 @api.get("/unsubscribe-link")
 @requires("check")
 def unsubscribe_link():
-    """?channel=email&address=...&category=... -> the page URL and the List-Unsubscribe headers."""
+    """?channel=email&address=...&category=...&brand=... -> the page URL and the List-Unsubscribe headers
+    (the link stops that brand's messages; without one, the first brand's)."""
     settings = services().settings
     if not settings["PUBLIC_BASE_URL"]:
         # Never the Host a caller names: a link sent to people must point at our own origin.
         return json_error(503, "PUBLIC_BASE_URL is not set on the server: links are made only under the "
                                "public origin (https://optout.example.com)")
+    brand = stored_brand(request.args.get("brand") or None)
+    if isinstance(brand, Response):
+        return brand
+    store = services().store
     try:
         link = links.links_for(request.args.get("channel"), request.args.get("address"), request.args.get("category"),
                                settings["PUBLIC_BASE_URL"], secret=settings["UNSUBSCRIBE_SECRET"],
                                region=settings["DEFAULT_REGION"], categories=services().keywords.categories,
-                               link_id=services().store.link_id)
+                               link_id=lambda channel, address: store.link_id(channel, address, brand or FIRST))
     except ValueError as e:
         return json_error(400, str(e))
     except LookupError as e:

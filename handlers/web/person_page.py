@@ -43,8 +43,9 @@ def contact_erase():
     store = services().store
     if request.form.get("confirmed") != "yes":
         record = store.contact(channel, address)
+        states = (record["state"], *record["brands"].values())  # what is kept: every brand's opt-outs
         return page("erase.html", channel=channel, address=address, messages=len(record["messages"]),
-                    events=len(record["events"]), kept=kept_scopes(record["state"]))
+                    events=len(record["events"]), kept=sorted({s for state in states for s in kept_scopes(state)}))
     try:
         result = erase(store, services().settings.get("ERASURE_KEY"), channel, address,
                        actor=f"dashboard:{current_actor().name}")

@@ -18,10 +18,11 @@ import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, g, render_template, request
 
 from ..core import intake, links
 from ..core.addresses import masked_on_page
+from ..core.brands import FIRST
 from ..core.consent import EVERYTHING, suppressed
 from ..core.decision import OPT_IN, OPT_OUT, Decision
 from ..core.inbound import Inbound
@@ -60,7 +61,7 @@ def preferences(token: str):
         return bad_link(language) if throttle("bad_links").allow(request.remote_addr or "") else too_many()
     if not throttle("per_link").allow(token):
         return too_many()
-    blocked = suppressed(services().store.state(channel, address), table.categories)
+    blocked = suppressed(services().store.state(channel, address, link_brand()), table.categories)
     lang = table.languages[language]
     # A link made for one category opens on it, while the person still gets it: one button stops it.
     focus = category if category and not blocked[category] else None
@@ -97,7 +98,7 @@ def choose(token: str):
         # a replayed POST, or one from an old message. The page still lets them choose. A whole second
         # after the link's stamp, which has no fraction: an opt-in just before it is not counted.
         made = links.made_at(services().settings["UNSUBSCRIBE_SECRET"], token) + timedelta(seconds=1)
-        if store.opted_in_since(channel, address, made.isoformat(timespec="microseconds"), category):
+        if store.opted_in_since(channel, address, made.isoformat(timespec="microseconds"), category, link_brand()):
             return Response(table.languages[language].page["one_click_replayed"] + "\n", 409,
                             mimetype="text/plain")
         decision = Decision(OPT_OUT, "one_click", (category,) if category else (), language, (language,),
@@ -108,7 +109,7 @@ def choose(token: str):
     nonce = request.cookies.get(CSRF_COOKIE, "")
     if not nonce or not hmac.compare_digest(request.form.get("csrf", "").encode(), form_key(token, nonce).encode()):
         return bad_link(language)
-    before = suppressed(store.state(channel, address), table.categories)
+    before = suppressed(store.state(channel, address, link_brand()), table.categories)
     everything = request.form.get("everything") == "1"
     if category is None:
         keep = set(request.form.getlist("keep")) & set(table.categories)
@@ -122,7 +123,7 @@ def choose(token: str):
         asked = f"{category} link: keep {sorted(set(keep))}, stop={stop}"  # checked: nothing else is named
     for decision in decisions:
         record(channel, address, decision, f"preference page: {asked}, everything={everything}")
-    after = suppressed(store.state(channel, address), table.categories)
+    after = suppressed(store.state(channel, address, link_brand()), table.categories)
     return Response(result(language, address, after))
 
 
@@ -171,7 +172,7 @@ def record(channel: str, address: str, decision: Decision, text: str) -> None:
     inbound = Inbound(channel=channel, provider=intake.WEB, provider_id=f"web:{uuid.uuid4()}", address=address,
                       recipient=None, text=text, params={"path": request.path,
                                                          "user_agent": request.headers.get("User-Agent")},
-                      sender_verified=True)
+                      sender_verified=True, brand=link_brand())
     intake.handle(inbound, services().keywords, services().store, decision=decision)
 
 
@@ -186,7 +187,20 @@ def resolve(token: str) -> tuple[str, str, str | None]:
         raise links.BadLink("the link was not made by this service")
     if category is not None and category not in services().keywords.categories:
         category = None  # a category since removed: unsubscribing from everything is the safe reading
+    g.link_brand = found[2]  # whose messages the link stops (keywords.yaml `brands:`; '' the first brand's)
     return found[0], found[1], category
+
+
+def link_brand() -> str:
+    """The brand (as stored) of the link this request came with."""
+    return getattr(g, "link_brand", FIRST)
+
+
+def shown_brand() -> tuple[str, str]:
+    """(name, help contact) of the link's brand as the page names it: the file's own without brands."""
+    table = services().keywords
+    named = table.brands.by_stored(link_brand())
+    return (named.name, named.help_contact or table.help_contact) if named else (table.brand, table.help_contact)
 
 
 def page_language() -> str:
@@ -209,7 +223,7 @@ def page(language: str, address: str, **context) -> str:
 def brand() -> dict[str, str]:
     """The brand as the page shows it: its name, its logo if any, and the accent colour."""
     table = services().keywords
-    return {"brand": table.brand, "logo_url": table.logo_url, "accent": table.accent_colour or "#1a56db"}
+    return {"brand": shown_brand()[0], "logo_url": table.logo_url, "accent": table.accent_colour or "#1a56db"}
 
 
 def result(language: str, address: str, after: dict) -> str:
@@ -254,5 +268,6 @@ def bad_link(language: str):
 def placeholders(language: str, address: str) -> dict[str, str]:
     """The values of the page texts' placeholders (keywords.PAGE_PLACEHOLDERS)."""
     table = services().keywords
-    return {"brand": table.brand, "address": masked_on_page(address) if address else "", "help": table.help_contact,
+    name, help_contact = shown_brand()
+    return {"brand": name, "address": masked_on_page(address) if address else "", "help": help_contact,
             "still_sent": table.languages[language].still_sent, "categories": ""}

@@ -4,7 +4,10 @@ As Mailgun documents them (https://documentation.mailgun.com/docs/mailgun/user-m
     {"signature": {"timestamp": "1529006854", "token": "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0",
                    "signature": "d2271d12299f6592d9d44cd9d250f0704e4674c30d79d07c47a66f95ce71cf55"},
      "event-data": {"event": "unsubscribed", "id": "Ase7i2zsRYeDXztHGENqRA", "timestamp": 1521243339.873676,
-                    "recipient": "alice@example.com", "tags": ["my_tag_1"], ...}}
+                    "recipient": "alice@example.com", "tags": ["my_tag_1"], "domain": {"name": "mg.acme.example"},
+                    ...}}
+(https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/webhook-payloads: "domain" names the
+sending domain.)
 The signature is the HMAC of the inbound routes (handlers/providers/mailgun/inbound.py verify()); its token is
 used once. unsubscribed (a category when one of its tags is mapped) and complained are opt-outs;
 other events change no consent.
@@ -50,6 +53,10 @@ def parse(payload, tags: Mapping[str, str]) -> ProviderEvent | None:
         # An unsubscribe from a tag we do not map stops everything, flagged; without tags it is
         # Mailgun's domain-wide unsubscribe, which it is.
         categories, flagged = category_for(tags, event_tags, OPT_OUT)
+    # The sending domain ("domain": {"name": "mg.acme.example"}; absent from older payloads): whose opt-out
+    # it is when keywords.yaml lists it under a brand's accounts.
+    domain = data.get("domain").get("name") if isinstance(data.get("domain"), Mapping) else None
     return ProviderEvent("email", "mailgun", event_id, address, OPT_OUT, kind, categories, flagged,
                          complaint=kind == "complained", evidence=dict(data),
-                         nonce=signature_fields(payload)[1] or None)
+                         nonce=signature_fields(payload)[1] or None,
+                         account=domain if isinstance(domain, str) and domain else None)

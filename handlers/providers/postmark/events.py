@@ -67,7 +67,8 @@ def parse(payload, streams: Mapping[str, str]) -> ProviderEvent | None:
         raise ProviderError(f"{kind}: {error}") from error
     name = "Unsubscribe" if kind == "Bounce" else kind
     return ProviderEvent("email", "postmark", f"{kind}:{event_id}", address, action, name, categories,
-                         complaint=kind == "SpamComplaint", evidence=dict(payload))
+                         complaint=kind == "SpamComplaint", evidence=dict(payload),
+                         account=stream if isinstance(stream, str) else None)
 
 
 def _stream_scope(streams: Mapping[str, str], stream, action: str) -> tuple[str, ...]:

@@ -98,6 +98,8 @@ def parse(body: bytes, groups: Mapping[str, str]) -> tuple[list[ProviderEvent], 
             if scope is None:
                 continue  # a resubscribe to a group that is no category of ours
             categories, flagged = scope
+        group = event.get("asm_group_id")
         found.append(ProviderEvent("email", "sendgrid", event_id, address, action, kind, categories, flagged,
-                                   complaint=kind == "spamreport", evidence=dict(event)))
+                                   complaint=kind == "spamreport", evidence=dict(event),
+                                   account=str(group) if isinstance(group, (int, str)) and group != "" else None))
     return found, problems
