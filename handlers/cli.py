@@ -17,7 +17,7 @@ from dataclasses import asdict
 import click
 from flask import Flask
 
-from . import personal_data_cli, simulate, team
+from . import backup_cli, personal_data_cli, simulate, team
 from .core import links
 from .core.classifier import classify, explain
 from .core.consent_webhooks import ConsentWebhookError
@@ -58,6 +58,7 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
     team.register(app)  # operators, API keys and the audit log (handlers/team.py)
     app.cli.add_command(replay_consent_webhooks)
+    app.cli.add_command(backup_cli.backup)
 
 
 @click.command("migrate")
