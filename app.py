@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from handlers import cli
 from handlers.services import Services
-from handlers.settings import read_settings
+from handlers.settings import metrics_directory, read_settings
 from handlers.web import guards, metrics
 from handlers.web.admin import admin
 from handlers.web.api import api, health
@@ -50,7 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         # The client's address, scheme and host as the proxies saw them; with none trusted, those
         # headers are anyone's to write and are never read.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
-    metrics.register(app)  # GET /metrics, and each webhook and API request timed, outermost
+    metrics.register(app, metrics_directory())  # GET /metrics, and each webhook and API request timed, outermost
 
     app.register_blueprint(webhooks)
     app.register_blueprint(provider_webhooks)

@@ -24,6 +24,7 @@ from handlers.settings import metrics_directory, read_settings, use_metrics_dire
 # for this master and removed when it exits. The counts of an earlier run are cleared either way, or
 # they would be added to this run's (prometheus-client's "multiprocess mode" documentation).
 if metrics_directory():
+    os.makedirs(metrics_directory(), exist_ok=True)
     for stale in glob.glob(os.path.join(metrics_directory(), "*.db")):
         os.remove(stale)
     _own_metrics_directory = None

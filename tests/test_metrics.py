@@ -2,11 +2,14 @@
 database, the keyword table served, METRICS_TOKEN."""
 
 import hashlib
+import json
+import re
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import ROOT, serve, table_missing, twilio_params, twilio_post
 from live_posts import EMAIL_SETTINGS, post_mime, post_sms, samples, scrape
 
@@ -99,3 +102,16 @@ def test_metrics_token_asks_for_the_bearer_token(make_app, settings, header, sta
 
 def test_without_metrics_token_metrics_are_open(client):
     assert client.get("/metrics").status_code == 200
+
+
+def test_the_sample_dashboard_and_alert_rules_read_metrics_the_service_exposes(client):
+    """docs/monitoring/ names only metrics /metrics has (a rename would leave the dashboard blank)."""
+    twilio_post(client, twilio_params("STOP", sender="+14155550143"))  # a sample in each labelled metric
+    exposed = set(samples(client.get("/metrics").get_data(as_text=True)))
+    dashboard = json.loads((ROOT / "docs" / "monitoring" / "grafana-dashboard.json").read_text())
+    rules = yaml.safe_load((ROOT / "docs" / "monitoring" / "prometheus-alerts.yml").read_text())
+    expressions = ([t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+                   + [r["expr"] for g in rules["groups"] for r in g["rules"]])
+    named = {name for expr in expressions for name in re.findall(r"\boptout_\w+", expr)}
+    assert len([r for g in rules["groups"] for r in g["rules"]]) == 2
+    assert named and named <= exposed, named - exposed

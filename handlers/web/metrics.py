@@ -14,13 +14,12 @@ from __future__ import annotations
 import hmac
 import time
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from ..settings import metrics_directory
 from ..storage.retry_queue import pending_counts
 from .context import services
 
@@ -48,9 +47,11 @@ def count_inbound(channel: str, provider: str, decision: str, transition=None) -
         CONSENT_CHANGES.labels(channel, transition.action).inc()
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, directory: str | None) -> None:
     """The /metrics route, and every webhook and API request timed (outermost, so that the SMS
-    webhook served before Flask's machinery is timed too: handlers/web/sms_webhook.py)."""
+    webhook served before Flask's machinery is timed too: handlers/web/sms_webhook.py). `directory`:
+    PROMETHEUS_MULTIPROC_DIR, where the workers' counts are, or None for this process's own."""
+    app.extensions["metrics_directory"] = directory
     app.register_blueprint(metrics)
     app.before_request(note_route)
     app.wsgi_app = RequestMetrics(app.wsgi_app)
@@ -96,7 +97,7 @@ def scrape():
             return Response("GET /metrics needs Authorization: Bearer <METRICS_TOKEN>\n", 401, mimetype="text/plain",
                             headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     registry = CollectorRegistry()
-    directory = metrics_directory()
+    directory = current_app.extensions["metrics_directory"]
     if directory:
         MultiProcessCollector(registry, path=directory)
     else:  # one process (flask run, tests): its counts are in the default registry
