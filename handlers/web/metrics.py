@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from functools import lru_cache
 
 from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
@@ -34,6 +35,14 @@ REQUEST_SECONDS = Histogram("optout_request_seconds", "Time to answer a webhook 
                             buckets=(.0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
 RESPONSES = Counter("optout_responses", "Webhook and API responses, by route and status code.", ["route", "code"])
 
+# Each metric's child for one set of label values, looked up once: labels() costs as much as the
+# increment itself, on every webhook. The label values come from short fixed lists (routes, codes,
+# channels, providers, actions), so the caches stay small.
+_inbound = lru_cache(maxsize=1024)(INBOUND.labels)
+_consent_changes = lru_cache(maxsize=256)(CONSENT_CHANGES.labels)
+_request_seconds = lru_cache(maxsize=256)(REQUEST_SECONDS.labels)
+_responses = lru_cache(maxsize=1024)(RESPONSES.labels)
+
 TIMED = ("/webhooks/", "/api/")
 # The environ key where the route is noted for RequestMetrics: Flask's matched rule (note_route), or the
 # SMS webhook's path where it answers before Flask (handlers/web/sms_webhook.py).
@@ -42,9 +51,9 @@ ROUTE = "optout.route"
 
 def count_inbound(channel: str, provider: str, decision: str, transition=None) -> None:
     """One inbound message or event and what became of it; its change of consent, if any."""
-    INBOUND.labels(channel, provider, decision).inc()
+    _inbound(channel, provider, decision).inc()
     if transition is not None and transition.changed:
-        CONSENT_CHANGES.labels(channel, transition.action).inc()
+        _consent_changes(channel, transition.action).inc()
 
 
 def register(app: Flask, directory: str | None) -> None:
@@ -83,8 +92,8 @@ class RequestMetrics:
             return self.wsgi(environ, noting_status)
         finally:
             route = environ.get(ROUTE, "unmatched")
-            REQUEST_SECONDS.labels(route).observe(time.perf_counter() - started)
-            RESPONSES.labels(route, status[-1] if status else "500").inc()
+            _request_seconds(route).observe(time.perf_counter() - started)
+            _responses(route, status[-1] if status else "500").inc()
 
 
 @metrics.get("/metrics")
