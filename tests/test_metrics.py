@@ -1,6 +1,7 @@
 """GET /metrics: every gunicorn worker's counts added up, latency buckets, queue depth read from the
 database, the keyword table served, METRICS_TOKEN."""
 
+import base64
 import hashlib
 import json
 import re
@@ -11,9 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT, serve, table_missing, twilio_params, twilio_post
-from live_posts import EMAIL_SETTINGS, post_mime, post_sms, samples, scrape
+from live_posts import EMAIL_SETTINGS, INBOUND_PASSWORD, INBOUND_USER, post_mime, post_sms, samples, scrape
 
 SMS_ROUTE = "/webhooks/twilio/sms"
+BASIC = base64.b64encode(f"{INBOUND_USER}:{INBOUND_PASSWORD}".encode()).decode()
 
 
 def total(found: dict, name: str, **labels) -> float:
@@ -115,3 +117,22 @@ def test_the_sample_dashboard_and_alert_rules_read_metrics_the_service_exposes(c
     named = {name for expr in expressions for name in re.findall(r"\boptout_\w+", expr)}
     assert len([r for g in rules["groups"] for r in g["rules"]]) == 2
     assert named and named <= exposed, named - exposed
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_the_queue_gauge_counts_what_waits_in_each_queue(make_app, settings, db):
+    client = make_app({**settings, **EMAIL_SETTINGS, "SENDGRID_API_KEY": "SG.key"}).test_client()
+    for n in range(3):
+        raw = (f"From: person{n}@example.org\r\nTo: news@acme.example\r\nSubject: Re: sale\r\n"
+               f"Message-ID: <q{n}@example.org>\r\n\r\nunsubscribe\r\n").encode()
+        assert client.post("/webhooks/email/mime", data=raw, content_type="message/rfc822",
+                           headers={"Authorization": "Basic " + BASIC}).status_code == 200
+    db.execute("UPDATE outbox SET sent_at = created_at WHERE address = 'person0@example.org'")
+    db.commit()
+    waiting = {queue: db.execute(f"SELECT count(*) FROM {table} WHERE sent_at IS NULL AND failed_at IS NULL")
+               .fetchone()[0] for queue, table in (("confirmation_emails", "outbox"),
+                                                   ("provider_pushes", "provider_pushes"))}
+    assert waiting == {"confirmation_emails": 2, "provider_pushes": 3}  # one sent; each opt-out pushed to SendGrid
+    found = samples(client.get("/metrics").get_data(as_text=True))
+    assert dict((labels["queue"], value) for labels, value in found["optout_queue_depth"]) == {
+        **waiting, "consent_webhooks": 0}
