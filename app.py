@@ -12,11 +12,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from handlers import cli
 from handlers.services import Services
-from handlers.settings import read_settings
-from handlers.web import guards
+from handlers.settings import metrics_directory, read_settings
+from handlers.web import guards, metrics
 from handlers.web.admin import admin
 from handlers.web.api import api, health
 from handlers.web.deliveries_page import deliveries_list  # noqa: F401 - its routes join the admin blueprint
+from handlers.web.error_reports import start_error_reports
+from handlers.web.log_format import JSON, log_format, use_json_logs
 from handlers.web.person_page import contact_erase  # noqa: F401 - its routes join the admin blueprint
 from handlers.web.preferences import pages
 from handlers.web.provider_webhooks import provider_webhooks
@@ -37,6 +39,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     settings = read_settings()
     settings.update(test_config or {})
     app.config.update(settings)
+    if log_format(settings.get("LOG_FORMAT")) == JSON:
+        use_json_logs(app)
+    start_error_reports(settings.get("SENTRY_DSN"))
     app.extensions["optout"] = services = Services(settings)
     # The SMS webhook's plain requests are served before Flask's machinery (handlers/web/sms_webhook.py).
     app.wsgi_app = DirectSmsWebhook(app, app.wsgi_app)
@@ -45,6 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         # The client's address, scheme and host as the proxies saw them; with none trusted, those
         # headers are anyone's to write and are never read.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
+    metrics.register(app, metrics_directory())  # GET /metrics, and each webhook and API request timed, outermost
 
     app.register_blueprint(webhooks)
     app.register_blueprint(provider_webhooks)

@@ -17,7 +17,7 @@ from dataclasses import asdict
 import click
 from flask import Flask
 
-from . import personal_data_cli, simulate, team
+from . import backup_cli, personal_data_cli, simulate, team
 from .brands_cli import brand_option, stored_brand
 from .core import links
 from .core.addresses import CHANNELS
@@ -61,6 +61,7 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
     team.register(app)  # operators, API keys and the audit log (handlers/team.py)
     app.cli.add_command(replay_consent_webhooks)
+    app.cli.add_command(backup_cli.backup)
 
 
 @click.command("migrate")

@@ -7,11 +7,41 @@ at the lowest CPU per request (README, "Tests and benchmark").
 """
 
 import gc
+import glob
+import os
+import shutil
 import sys
+import tempfile
 
+from dotenv import find_dotenv, load_dotenv
 from gunicorn.http.wsgi import WSGIErrorsWrapper
 
-from handlers.web.log_batches import batch_app_log
+from handlers.settings import metrics_directory, read_settings, use_metrics_directory
+
+# Metrics: each worker writes its counts to files in PROMETHEUS_MULTIPROC_DIR, and /metrics adds them up
+# (handlers/web/metrics.py). prometheus-client reads the variable when first imported, so it is set
+# here, before the app is loaded: the operator's folder if set (a tmpfs, say), else a private one made
+# for this master and removed when it exits. The counts of an earlier run are cleared either way, or
+# they would be added to this run's (prometheus-client's "multiprocess mode" documentation).
+if metrics_directory():
+    os.makedirs(metrics_directory(), exist_ok=True)
+    for stale in glob.glob(os.path.join(metrics_directory(), "*.db")):
+        os.remove(stale)
+    _own_metrics_directory = None
+else:
+    _own_metrics_directory = tempfile.mkdtemp(prefix="optout-metrics-")
+    use_metrics_directory(_own_metrics_directory)
+
+from prometheus_client import multiprocess  # noqa: E402 - only once PROMETHEUS_MULTIPROC_DIR is set
+
+from handlers.web.log_batches import batch_app_log  # noqa: E402
+from handlers.web.log_format import JSON, gunicorn_log_config, log_format  # noqa: E402
+
+# LOG_FORMAT=json: gunicorn's own lines, and any logger's without a handler, as JSON lines too (.env as
+# the app reads it: create_app loads it later, this runs first).
+load_dotenv(find_dotenv(usecwd=True))
+if log_format(read_settings()["LOG_FORMAT"]) == JSON:
+    logconfig_dict = gunicorn_log_config()
 
 worker_class = "gthread"
 threads = 8
@@ -51,3 +81,13 @@ def worker_exit(server, worker):
     if the interpreter gets that far)."""
     for handler in worker.wsgi.logger.handlers:
         handler.flush()
+
+
+def child_exit(server, worker):
+    """A worker is gone: its live gauges' files go with it (the counters' stay, and are still added)."""
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_directory:
+        shutil.rmtree(_own_metrics_directory, ignore_errors=True)

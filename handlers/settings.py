@@ -69,6 +69,11 @@ SETTINGS = (
             "Comma-separated URLs that get every change of consent as a signed POST (Standard Webhooks)."),
     Setting("CONSENT_WEBHOOK_SECRET", None,
             "whsec_ + base64 of 24-64 random bytes: signs the consent webhooks. Unset: they wait, unsent."),
+    Setting("METRICS_TOKEN", None,
+            "Bearer token GET /metrics asks for. Unset: /metrics is open (restrict it in front)."),
+    Setting("LOG_FORMAT", "text", "text, or json: one JSON object a line, the same fields and masking."),
+    Setting("SENTRY_DSN", None,
+            "Sentry (or GlitchTip) DSN: unhandled errors are reported, scrubbed of addresses and message text."),
 )
 
 
@@ -82,3 +87,16 @@ def local_origin(environ=None) -> str:
     """http://127.0.0.1:$PORT (8000 unset): where `make run` serves, for commands that call the service."""
     environ = os.environ if environ is None else environ
     return f"http://127.0.0.1:{environ.get('PORT') or 8000}"
+
+
+def metrics_directory(environ=None) -> str | None:
+    """PROMETHEUS_MULTIPROC_DIR, where prometheus-client's multiprocess mode keeps each process's counts;
+    None when unset (one process: its counts are in memory)."""
+    environ = os.environ if environ is None else environ
+    return environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def use_metrics_directory(path: str) -> None:
+    """Set PROMETHEUS_MULTIPROC_DIR for this process and the workers it forks. prometheus-client reads it
+    once, when first imported, so this must run before anything imports it (handlers/gunicorn_config.py)."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path

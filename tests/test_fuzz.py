@@ -49,7 +49,8 @@ def fuzz_app(tmp_path_factory):
                       "PUBLIC_BASE_URL": "http://localhost", "INBOUND_EMAIL_USER": USER,
                       "INBOUND_EMAIL_PASSWORD": PASSWORD,
                       "MAILGUN_SIGNING_KEY": MAILGUN_KEY, "UNSUBSCRIBE_SECRET": "fuzz-secret",
-                      "SENDGRID_EVENT_PUBLIC_KEY": SENDGRID_PUBLIC, "ERASURE_KEY": "fuzz-erasure-key-0123456789"})
+                      "SENDGRID_EVENT_PUBLIC_KEY": SENDGRID_PUBLIC, "ERASURE_KEY": "fuzz-erasure-key-0123456789",
+                      "METRICS_TOKEN": "fuzz-metrics"})
     app.db_path = str(path)
     return app
 
@@ -223,6 +224,7 @@ ROUTES = {  # each route's fuzz tests below; test_every_route_is_fuzzed keeps th
     "/api/v1/people/export": "test_api_personal_data_random_json",
     "/api/v1/suppressions/import": "test_api_random_import",
     "/healthz": "test_random_credentials_on_every_route",
+    "/metrics": "test_random_credentials_on_every_route",
     "/admin/login": "test_admin_random_input",
     "/admin/logout": "test_admin_random_input",
     "/admin": "test_admin_random_input",
@@ -335,3 +337,4 @@ def test_random_credentials_on_every_route(fuzz_app, user, password, signature, 
     header = bearer.encode("utf-8", "surrogatepass").decode("latin-1")
     assert sound(client.get("/api/v1/suppressions", headers={"Authorization": f"Bearer {header}"})) in (401, 429)
     assert sound(client.get("/healthz", headers={"Authorization": header})) == 200
+    assert sound(client.get("/metrics", headers={"Authorization": f"Bearer {header}"})) == 401

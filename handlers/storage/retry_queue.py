@@ -70,3 +70,14 @@ def mark_sent(store: Store, row: dict, table: str = "outbox", note: str | None =
 def _mark(store: Store, row_id: int, sql: str, values: tuple) -> None:
     store.write(lambda conn: conn.execute(sql, (*values, row_id)))
 
+
+
+# Each retry queue by the name its metric carries (optout_queue_depth{queue}: handlers/web/metrics.py).
+QUEUES = {"confirmation_emails": "outbox", "provider_pushes": "provider_pushes", "consent_webhooks": "consent_webhooks"}
+
+
+def pending_counts(store: Store) -> dict[str, int]:
+    """{queue: rows waiting to be sent, neither sent nor given up} for every queue in QUEUES, in one statement."""
+    sql = " UNION ALL ".join(f"SELECT '{name}', count(*) FROM {table} WHERE sent_at IS NULL AND failed_at IS NULL"
+                             for name, table in QUEUES.items())
+    return dict(store.connection().execute(sql).fetchall())

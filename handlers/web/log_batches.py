@@ -22,6 +22,8 @@ from typing import TextIO
 from flask import Flask
 from flask.logging import default_handler
 
+from .log_format import json_stream_handler
+
 
 class BatchedLog(logging.Handler):
     """A handler that writes queued lines to `streams` every INTERVAL seconds, and warnings at once."""
@@ -80,11 +82,15 @@ class BatchedLog(logging.Handler):
 
 
 def batch_app_log(app: Flask, streams: list[TextIO]) -> BatchedLog | None:
-    """Put a BatchedLog writing to `streams` in place of Flask's default handler on the app's logger
-    (an operator's own logging configuration, without that handler, is left as it is)."""
-    handlers = app.logger.handlers
+    """Put a BatchedLog writing to `streams` in place of Flask's default handler on the app's logger, or
+    with LOG_FORMAT=json of the root logger's JSON handler, which the app's lines go through (an
+    operator's own logging configuration, without either, is left as it is)."""
+    handlers, replaced = app.logger.handlers, default_handler
     if default_handler not in handlers:
-        return None
-    batched = BatchedLog(streams, default_handler.formatter)
-    handlers[handlers.index(default_handler)] = batched
+        replaced = json_stream_handler()
+        if replaced is None:
+            return None
+        handlers = logging.getLogger().handlers
+    batched = BatchedLog(streams, replaced.formatter)
+    handlers[handlers.index(replaced)] = batched
     return batched

@@ -27,6 +27,7 @@ from ..core.consent import EVERYTHING, suppressed
 from ..core.decision import OPT_IN, OPT_OUT, Decision
 from ..core.inbound import Inbound
 from .context import services
+from .metrics import count_inbound
 from .responses import page_headers, rate_limited
 from .throttles import Throttle, app_throttle
 
@@ -173,7 +174,9 @@ def record(channel: str, address: str, decision: Decision, text: str) -> None:
                       recipient=None, text=text, params={"path": request.path,
                                                          "user_agent": request.headers.get("User-Agent")},
                       sender_verified=True, brand=link_brand())
-    intake.handle(inbound, services().keywords, services().store, decision=decision)
+    recorded = intake.handle(inbound, services().keywords, services().store, decision=decision)
+    count_inbound(channel, intake.WEB, recorded.transition.action if recorded.transition else "none",
+                  recorded.transition)
 
 
 def resolve(token: str) -> tuple[str, str, str | None]:

@@ -19,6 +19,7 @@ from ..providers import twilio
 from ..storage.store import StoreError
 from . import guards
 from .context import services as current_services
+from .metrics import ROUTE
 from .responses import log_refusal
 from .webhook_log import log_webhook
 
@@ -147,6 +148,7 @@ class DirectSmsWebhook:
                 or not _DIGITS.fullmatch(length)):
             return self.flask_wsgi(environ, start_response)
         length = int(length)
+        environ[ROUTE] = self.PATH
         refusal = guards.refusal(self.PATH, "POST", length, environ.get("CONTENT_TYPE", ""), chunked=False)
         if refusal:
             return self._respond(start_response, *plain_text(*refusal))  # unread, as Flask leaves it
