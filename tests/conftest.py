@@ -15,10 +15,12 @@ from pathlib import Path
 import psycopg
 import pytest
 from aiosmtpd.controller import Controller
+from argon2 import PasswordHasher
 from pg_server import PostgresUnavailable, create_database, server_url
 from twilio.request_validator import RequestValidator
 
 from app import create_app
+from handlers.core import credentials
 from handlers.core.inbound import Inbound
 from handlers.storage.copy import TABLES
 from handlers.storage.dialect import pyformat
@@ -49,6 +51,21 @@ BACKENDS = ("sqlite", "postgresql")
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "backends(*names): run the tests on each of these stores (sqlite, postgresql)")
+    config.addinivalue_line("markers", "real_password_cost: hash operators' passwords at the production cost")
+
+
+# Operators' passwords get Argon2id at RFC 9106's cost (64 MiB and three passes: ~50 ms a hash alone, a
+# second on a loaded machine), and the tests log in over a thousand times: 81 s of CPU in tests/test_team.py
+# alone. So they hash with the same algorithm and code at argon2's lowest cost; a test marked
+# real_password_cost keeps the production parameters (tests/test_team.py checks them and the rehash).
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(request, monkeypatch):
+    if request.node.get_closest_marker("real_password_cost") is None:
+        monkeypatch.setattr(credentials, "_hasher", CHEAP_HASHER)
+        monkeypatch.setattr(credentials, "_DUMMY_HASH", None)
 
 
 def pytest_generate_tests(metafunc):

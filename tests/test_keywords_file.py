@@ -242,10 +242,13 @@ def test_check_keywords_prints_warnings_and_still_passes():
     ("get me off your list", "asks in other words: the request verb and object 'get ... off + me' (en)"),
     ("I couldn't stop crying", "the stop word 'stop' (en) is part of an idiom here"),
 ])
-def test_classify_command_explains_the_decision(text, why):
+def test_classify_command_explains_the_decision(settings, make_app, text, why):
+    """In this process (the check-keywords tests above run the real command in its own)."""
     import json
-    result = run_flask("classify", text, env_path=ROOT / "keywords.yaml")
-    assert result.returncode == 0, result.stderr
+    app = make_app(settings)
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=["classify", text])
+    assert result.exit_code == 0, result.output
     assert why in json.loads(result.stdout)["why"]
 
 

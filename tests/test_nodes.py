@@ -110,6 +110,8 @@ def test_each_confirmation_email_is_sent_once_however_many_mail_workers_run(data
                    for _ in range(4)]
         for worker in workers:
             assert worker.wait(HANG) == 0, worker.stderr.read()
+        if len(smtp.messages) >= 300:  # all claimed and sent (more would be a double send, failed below)
+            break
     sent_to = [rcpt for _, rcpts, _ in smtp.messages for rcpt in rcpts]
     assert len(sent_to) == 300 and set(sent_to) == {f"person{i}@example.org" for i in range(300)}
 
@@ -201,10 +203,10 @@ def test_several_nodes_starting_at_once_migrate_once(backend):
     env = {**os.environ, "DATABASE_URL": database_url}
     command = [sys.executable, "-m", "flask", "--app", "app", "migrate"]
     runs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for _ in range(6)]
+            for _ in range(4)]
     outputs = [run.communicate(timeout=HANG) for run in runs]
-    assert [run.returncode for run in runs] == [0] * 6, outputs
-    assert sum("applied" in out for out, _ in outputs) == 1, outputs  # one applied them, five found nothing
+    assert [run.returncode for run in runs] == [0] * 4, outputs
+    assert sum("applied" in out for out, _ in outputs) == 1, outputs  # one applied them, three found nothing
     with psycopg.connect(database_url) as conn:
         names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
     drop_database(server_url(), database_url)

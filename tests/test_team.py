@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from conftest import ADMIN_TOKEN, ROOT, twilio_params, twilio_post
 from test_admin import csrf_of, message_id, table
 
@@ -239,6 +240,19 @@ def test_a_new_password_works_and_the_old_one_does_not(app, client, db):
     assert login(client, VIEWER, "correct horse battery").status_code == 303
     stored = db.execute("SELECT password_hash FROM operators").fetchone()[0]
     assert stored.startswith("$argon2id$") and "correct horse" not in stored
+
+
+@pytest.mark.real_password_cost
+def test_passwords_are_hashed_at_rfc_9106_cost_and_a_cheaper_hash_is_redone_at_login(app, client, db):
+    """The other tests hash at argon2's lowest cost (tests/conftest.py); this one keeps the service's own."""
+    password = add_operator(app, VIEWER, "viewer")
+    production = "$argon2id$v=19$m=65536,t=3,p=4$"  # RFC 9106's second recommended option, argon2-cffi's default
+    assert db.execute("SELECT password_hash FROM operators").fetchone()[0].startswith(production)
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(password)
+    db.execute("UPDATE operators SET password_hash = ?", (cheap,))
+    db.commit()
+    assert login(client, VIEWER, password).status_code == 303
+    assert db.execute("SELECT password_hash FROM operators").fetchone()[0].startswith(production)
 
 
 # Logging in, its throttles and its audit -------------------------------------------------------------

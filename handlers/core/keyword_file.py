@@ -6,6 +6,7 @@ stop words in sentences, countries, provider lists, examples), each noting probl
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from datetime import datetime, timezone
@@ -55,6 +56,16 @@ def load_keywords(path: str) -> KeywordTable:
 
 
 def parse_keywords(raw: bytes, path: str = "keywords.yaml") -> KeywordTable:
+    """The table of the file's bytes `raw` (named `path` in its problems); raises KeywordFileError."""
+    return _parsed(raw, path)
+
+
+# Reading the shipped file costs about 0.1 s of CPU (YAML, then every word list and the typo index), and
+# the same bytes are read again whenever a file is saved unchanged, a worker reloads or an app is made
+# in the same process (the tests make thousands). A table is immutable, so the same bytes share one;
+# two is enough for the table served and the one replacing it. A file with problems is not kept.
+@functools.lru_cache(maxsize=2)
+def _parsed(raw: bytes, path: str) -> KeywordTable:
     try:
         text = raw.decode("utf-8")
         node = yaml.compose(text, Loader=_Loader)
