@@ -59,10 +59,11 @@ def review_queue_sizes(store: Store, days: list[str]) -> dict[str, int]:
 
 
 def recent_messages(store: Store, channel: str | None, action: str | None, limit: int,
-                    offset: int) -> tuple[list[dict], int]:
-    """Inbound messages newest first, with their decision and any review, and how many match."""
+                    offset: int, address: str | None = None) -> tuple[list[dict], int]:
+    """Inbound messages newest first, with their decision and any review, and how many match (of one
+    address, normalised, when given)."""
     where, params = [], []
-    for column, value in (("channel", channel), ("action", action)):
+    for column, value in (("channel", channel), ("action", action), ("address", address)):
         if value:
             where.append(f"m.{column} = ?")
             params.append(value)
