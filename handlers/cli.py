@@ -1,5 +1,17 @@
 """Commands for operators: flask migrate, check-keywords, classify, mail-worker, simulate-sms,
-pull-suppressions ..."""
+pull-suppressions ...
+
+The style every command follows (handlers/cli_style.py holds the shared parts):
+- What the command is about is a positional argument (ADDRESS, EMAIL, NAME, FILE, TEXT, BODY,
+  PROVIDER); everything else is an --option. `--address` is not an option anywhere (unsubscribe-link
+  still accepts it, hidden, for old scripts).
+- --channel is cli_style.channel_option(): choices sms, email in that order; left out, the address's
+  own channel (an @ is email), or for lists what each command says (both; the file's).
+- --category takes the key or the name people see (promotions or promos): cli_style.category_key.
+- Every command has a short_help that fits `flask --help` (tests/test_cli.py fails on a cut one).
+- Counts print with thousands separators ({n:,}); a job that may run for minutes shows a
+  click.progressbar on stderr that moves with the work done, writing included.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +29,8 @@ from dataclasses import asdict
 import click
 from flask import Flask
 
-from . import personal_data_cli, simulate, team
+from . import database_cli, personal_data_cli, simulate, team
+from .cli_style import PhaseBar, category_key, channel_of, channel_option, present_the_project
 from .core import links
 from .core.classifier import classify, explain
 from .core.consent_webhooks import ConsentWebhookError
@@ -31,11 +44,9 @@ from .providers.http_api import MAX_PAGES, ApiError
 from .settings import local_origin
 from .storage import audit, backfill, deliveries, export, imports
 from .storage.bulk import TransferError
-from .storage.copy import copy_database as copy_rows
 from .storage.database import StoreError
 from .storage.retention import DailyPrune
 from .storage.schema import MIGRATIONS
-from .storage.store import Store
 from .sync import clients as provider_clients
 from .sync import consent_webhooks, pull, push
 from .web.context import services
@@ -50,7 +61,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(export_suppressions)
     app.cli.add_command(import_suppressions)
     app.cli.add_command(backfill_twilio)
-    app.cli.add_command(copy_database)
+    app.cli.add_command(database_cli.copy_database)
     app.cli.add_command(simulate_sms)
     app.cli.add_command(simulate_email)
     app.cli.add_command(pull_suppressions)
@@ -58,9 +69,10 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
     team.register(app)  # operators, API keys and the audit log (handlers/team.py)
     app.cli.add_command(replay_consent_webhooks)
+    present_the_project(app)
 
 
-@click.command("migrate")
+@click.command("migrate", short_help="Create or upgrade the database schema.")
 def migrate():
     """Create or upgrade the database schema (safe to run while the service runs)."""
     try:
@@ -79,7 +91,7 @@ def migrate():
         click.echo(f"database {store.location}: schema up to date (nothing to apply)")
 
 
-@click.command("check-keywords")
+@click.command("check-keywords", short_help="Check keywords.yaml; name each problem.")
 @click.argument("path", required=False)
 def check_keywords(path):
     """Validate keywords.yaml (or PATH); exit 1 and name each problem if it is broken."""
@@ -115,9 +127,9 @@ def check_keywords(path):
         click.echo(f"warning: {warning}", err=True)
 
 
-@click.command("classify")
+@click.command("classify", short_help="Show the decision the service would make for TEXT.")
 @click.argument("text")
-@click.option("--channel", type=click.Choice(["sms", "email"]), default="sms", show_default=True)
+@channel_option("sms or email; left out: sms (a text has no address to tell).")
 @click.option("--country", default=None, help="The sender's country (two letters, as Twilio's FromCountry).")
 def classify_command(text, channel, country):
     """Print the decision the service would make for TEXT, as JSON: which stage decided (the keyword
@@ -128,11 +140,11 @@ def classify_command(text, channel, country):
         click.echo(str(e), err=True)
         sys.exit(1)
     decision = classify(text, table, country.upper() if country else None)
-    explained = {"channel": channel, "why": explain(decision), **asdict(decision), "stage": decision.stage}
+    explained = {"channel": channel or "sms", "why": explain(decision), **asdict(decision), "stage": decision.stage}
     click.echo(json.dumps(explained, ensure_ascii=False, indent=2))
 
 
-@click.command("mail-worker")
+@click.command("mail-worker", short_help="Send confirmations, push opt-outs (the worker).")
 @click.option("--once", is_flag=True, help="Send what is due now and exit.")
 def mail_worker(once):
     """Send queued confirmation emails over SMTP_URL and push opt-outs to the configured providers'
@@ -143,6 +155,7 @@ def mail_worker(once):
     daily_prune = DailyPrune(store, retention_days(settings.get("MESSAGE_RETENTION_DAYS")))
     logger = logging.getLogger("optout.mail")
     deliver_step = consent_webhook_step(settings, store, logger)
+    page_link = preference_page_link(settings, store)
 
     def push_step():
         deliver_step()  # first: a receiver hears of a STOP within a second or two
@@ -153,7 +166,7 @@ def mail_worker(once):
         if pushed:
             click.echo(f"pushed {pushed['pushed']}, will retry {pushed['retry']}, gave up on {pushed['failed']}")
         try:
-            counts = outbox.send_due(store, settings["SMTP_URL"], settings["MAIL_FROM"])
+            counts = outbox.send_due(store, settings["SMTP_URL"], settings["MAIL_FROM"], page_link=page_link)
         except outbox.MailConfigError as e:
             click.echo(f"mail-worker: {e}", err=True)
             sys.exit(1)
@@ -177,7 +190,17 @@ def mail_worker(once):
         return push_step()
 
     outbox.run_worker(store, settings["SMTP_URL"], settings["MAIL_FROM"], logger, stop=lambda: bool(stopping),
-                      also=prune_and_push)
+                      also=prune_and_push, page_link=page_link)
+
+
+def preference_page_link(settings, store):
+    """address -> the link to its preference page, for the confirmation emails; None without
+    UNSUBSCRIBE_SECRET and PUBLIC_BASE_URL (a link to 127.0.0.1 would be no use to anyone)."""
+    if not (settings.get("UNSUBSCRIBE_SECRET") and settings.get("PUBLIC_BASE_URL")):
+        return None
+    return lambda address: links.links_for(
+        "email", address, None, settings["PUBLIC_BASE_URL"], secret=settings["UNSUBSCRIBE_SECRET"],
+        region=settings["DEFAULT_REGION"], categories=services().keywords.categories, link_id=store.link_id)["url"]
 
 
 def consent_webhook_step(settings, store, logger):
@@ -202,7 +225,7 @@ def consent_webhook_step(settings, store, logger):
     return step
 
 
-@click.command("replay-consent-webhooks")
+@click.command("replay-consent-webhooks", short_help="Queue consent webhooks again, --since a date.")
 @click.option("--since", required=True, help="A date (2026-03-01, UTC) or an ISO time: replay changes from then on.")
 def replay_consent_webhooks(since):
     """Queue again, for every receiver in CONSENT_WEBHOOK_URLS, each change of consent recorded since
@@ -223,13 +246,18 @@ def replay_consent_webhooks(since):
         click.echo("CONSENT_WEBHOOK_SECRET is not set: they wait until it is", err=True)
 
 
-@click.command("unsubscribe-link")
-@click.option("--channel", type=click.Choice(["email", "sms"]), default="email", show_default=True)
-@click.option("--address", required=True)
-@click.option("--category", default=None, help="Unsubscribe from this category only.")
-def unsubscribe_link(channel, address, category):
+@click.command("unsubscribe-link", short_help="Print the unsubscribe link of ADDRESS.")
+@click.argument("address", required=False)
+@channel_option()
+@click.option("--category", default=None, help="Unsubscribe from this category only (its key or its name).")
+@click.option("--address", "old_address", default=None, hidden=True)  # before ADDRESS was an argument
+def unsubscribe_link(address, channel, category, old_address):
     """Print the unsubscribe URL and List-Unsubscribe headers for ADDRESS, as JSON (under PUBLIC_BASE_URL,
     else the local http://127.0.0.1:$PORT)."""
+    address = address or old_address
+    if not address:
+        raise click.UsageError("give the ADDRESS: flask unsubscribe-link pat@example.org")
+    channel, category = channel_of(channel, address), category_key(category)
     base = services().settings["PUBLIC_BASE_URL"]
     if not base:
         base = local_origin()
@@ -246,18 +274,16 @@ def unsubscribe_link(channel, address, category):
     click.echo(json.dumps(link, indent=2))
 
 
-@click.command("export-suppressions")
-@click.option("--channel", type=click.Choice(["sms", "email"]), default=None, help="Only this channel (default: both).")
-@click.option("--category", default=None, help="Who must not get this category (default: who opted out of everything).")
+@click.command("export-suppressions", short_help="Write every suppressed address (CSV or JSON).")
+@channel_option("Only this channel; left out: both.")
+@click.option("--category", default=None, help="Who must not get this category (its key or its name); "
+                                               "left out: who opted out of everything.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("--output", type=click.File("w", encoding="utf-8", lazy=False), default="-",
               help="Write here instead of standard output.")
 def export_suppressions(channel, category, fmt, output):
     """Write every suppressed address: CSV channel,address,scope,since, or one JSON array of objects."""
-    known = services().keywords.categories
-    if category is not None and category not in known:
-        click.echo(f"unknown category {category!r}; known: {', '.join(known)}", err=True)
-        sys.exit(1)
+    category = category_key(category)
     counted = [0]
 
     def count(rows):
@@ -266,18 +292,19 @@ def export_suppressions(channel, category, fmt, output):
             yield row
 
     rows = export.suppressions(services().store, channel, category)
-    for chunk in export.export_chunks(count(rows), fmt):
-        output.write(chunk)
+    with click.progressbar(count(rows), label="exporting", show_pos=True, update_min_steps=5000,
+                           file=sys.stderr) as bar:
+        for chunk in export.export_chunks(bar, fmt):
+            output.write(chunk)
     output.flush()
     audit.record(services().store, team.entry("export", f"suppressions: channel {channel or 'all'}, category "
                                                         f"{category or 'everything'}, {fmt}: {counted[0]:,} rows"))
     click.echo(f"exported {counted[0]:,} suppressed addresses", err=True)
 
 
-@click.command("import-suppressions")
+@click.command("import-suppressions", short_help="Record the addresses in FILE as opted out.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--channel", type=click.Choice(["sms", "email"]), default=None,
-              help="For a plain list (default: email if its first line has an @, else sms).")
+@channel_option("For a plain list; left out: its first line's (an @ is email). A provider's export is email.")
 def import_suppressions(file, channel):
     """Record each address in FILE as opted out of everything: a plain list (one address a line) or the
     CSV export of SendGrid global unsubscribes, Mailgun unsubscribes or Postmark suppressions."""
@@ -295,14 +322,15 @@ def import_suppressions(file, channel):
                f"{report.erased:,} erased here (kept suppressed, nothing recorded)")
 
 
-@click.command("backfill-twilio")
+@click.command("backfill-twilio", short_help="Record the opt-outs in a Twilio message log CSV.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 def backfill_twilio(file):
     """Record the opt-outs and opt-ins in a Twilio message-log CSV that were never recorded here, in
     SentDate order, as the webhook would have (nothing is sent)."""
     settings, store, table = services().settings, services().store, services().keywords
-    report = _read_file(file, "reading", lambda raw, progress: backfill.backfill_twilio(
-        store, raw, table, settings["DEFAULT_REGION"], progress))
+    with PhaseBar("writing") as writing:
+        report = _read_file(file, "reading", lambda raw, progress: backfill.backfill_twilio(
+            store, raw, table, settings["DEFAULT_REGION"], progress, writing))
     for number, problem in report.problems:
         click.echo(f"line {number}: {problem}")
     click.echo(f"{file}: {report.read:,} rows read, {report.inbound:,} inbound, {report.already:,} already recorded; "
@@ -322,44 +350,17 @@ def _read_file(file: str, label: str, job):
             sys.exit(1)
 
 
-@click.command("copy-database")
-@click.argument("source")
-@click.argument("target")
-@click.option("--overwrite", is_flag=True, help="Replace what TARGET holds (by default a target with data is refused).")
-def copy_database(source, target, overwrite):
-    """Copy every table, with its history, from SOURCE to TARGET: each a sqlite:///path (sqlite:////abs/path)
-    or a postgresql:// URL. Both are migrated first; prints the row counts of both at the end."""
-    try:
-        origin, destination = Store(source), Store(target)
-        copied = {}
-
-        def progress(table, rows):
-            copied[table] = copied.get(table, 0) + rows
-            click.echo(f"\r{table}: {copied[table]:,} rows", nl=False, err=True)
-
-        before, after = copy_rows(origin, destination, overwrite, progress)
-    except (StoreError, TransferError) as e:
-        click.echo(f"\ncopy-database: {e}", err=True)
-        sys.exit(1)
-    click.echo("", err=True)
-    click.echo(f"{'table':<16} {'source':>12} {'target':>12}")
-    for table in before:
-        click.echo(f"{table:<16} {before[table]:>12,} {after[table]:>12,}")
-    origin.close()
-    destination.close()
-    if before != after:
-        click.echo("the row counts differ: the copy is incomplete", err=True)
-        sys.exit(1)
-
-
 URL_HELP = "The running service (default: PUBLIC_BASE_URL, else http://127.0.0.1:$PORT)."
 
 
-@click.command("simulate-sms")
+@click.command("simulate-sms", short_help="Send a text to the running service, as Twilio.")
 @click.argument("body")
 @click.option("--from", "sender", default="+14155550100", show_default=True, help="The sender's number.")
+@click.option("--country", default=None, help="The sender's country as Twilio gives it (FromCountry: FR, MX), "
+                                              "which picks the reply's language for a word shared by several.")
+@click.option("--media", multiple=True, metavar="URL", help="Send an MMS with this picture (repeatable).")
 @click.option("--url", default=None, help=URL_HELP)
-def simulate_sms(body, sender, url):
+def simulate_sms(body, sender, country, media, url):
     """Send BODY to the running service as Twilio would (signed with TWILIO_AUTH_TOKEN); print the reply."""
     settings = services().settings
     if not settings["TWILIO_AUTH_TOKEN"]:
@@ -367,7 +368,7 @@ def simulate_sms(body, sender, url):
                    err=True)
         sys.exit(1)
     request = simulate.sms(url or settings["PUBLIC_BASE_URL"] or local_origin(), settings["TWILIO_AUTH_TOKEN"],
-                           body, sender)
+                           body, sender, country=country, media=media)
     status, answer = _post(request)
     if status == 200:
         message = ElementTree.fromstring(answer).find("Message")
@@ -375,7 +376,7 @@ def simulate_sms(body, sender, url):
     click.echo(f"{status} reply: {answer}")
 
 
-@click.command("simulate-email")
+@click.command("simulate-email", short_help="Send an email reply to the running service.")
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--text", default=None, help="The reply's text (instead of FILE, a raw RFC 5322 message).")
 @click.option("--from", "sender", default="pat@example.org", show_default=True, help="The sender (with --text).")
@@ -418,7 +419,7 @@ def _post(request: simulate.SimulatedRequest) -> tuple[int, str]:
         sys.exit(1)
 
 
-@click.command("pull-suppressions")
+@click.command("pull-suppressions", short_help="Record a provider's suppression lists here.")
 @click.argument("provider", type=click.Choice(provider_clients.PROVIDERS))
 @click.option("--max-pages", type=click.IntRange(min=1), default=MAX_PAGES, show_default=True,
               help="Stop after this many pages of a list (a provider that never stops answering full pages).")

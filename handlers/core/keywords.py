@@ -28,8 +28,10 @@ REPLY_KINDS = {
     # An email confirms a change of state only; each is a subject and a body.
     "email": ("stopped_all", "stopped_categories", "started_all", "started_categories"),
 }
-# Replies a file needs only for a setting: `ask`, the question put to an unsure message under `ambiguous: ask`.
-OPTIONAL_REPLY_KINDS = {"sms": ("ask",), "email": ()}
+# Replies a file needs only for a setting: `ask`, the question put to an unsure message under `ambiguous: ask`;
+# and `start_unverified`, the email answering an opt-in whose sender SPF and DKIM did not verify (without
+# it, nothing is sent to them).
+OPTIONAL_REPLY_KINDS = {"sms": ("ask",), "email": ("start_unverified",)}
 # What an unsure decision (an opt-out flagged for review) does: opt out as before, or ask first.
 AMBIGUOUS_CHOICES = ("opt_out", "ask")
 EMAIL_PARTS = ("subject", "body")

@@ -1,0 +1,102 @@
+"""What every command shares, so that they read alike (handlers/cli.py's docstring has the rules): the
+channel option, categories by key or display name, and `flask --help` as this project's."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+
+from .core.addresses import CHANNELS
+from .web.context import services
+
+DESCRIPTION = """Opt-out handler: records the STOP, START and HELP replies people send to your marketing
+texts and emails, answers them, and keeps who may be sent what.
+
+make run serves it (gunicorn and the mail worker, as in production); these commands run beside it,
+against the same .env and database. README.md says more about each."""
+
+CHANNEL_HELP = "sms or email; left out: the address's own (one with an @ is email)."
+
+
+def channel_option(help: str = CHANNEL_HELP):
+    """--channel, with the same choices in the same order (sms, email) everywhere, and no fixed default:
+    each command says what leaving it out means."""
+    return click.option("--channel", type=click.Choice(CHANNELS), default=None, help=help)
+
+
+def channel_of(channel: str | None, address: str) -> str:
+    """The channel given, else the address's own: an email address has an @, a number does not."""
+    return channel or ("email" if "@" in address else "sms")
+
+
+def category_key(name: str | None) -> str | None:
+    """The category a --category value names, by its key ("promotions") or as people see it ("promos");
+    exit 1 naming the known ones otherwise."""
+    if name is None:
+        return None
+    table = services().keywords
+    found = table.category_named(name)
+    if found is None:
+        known = ", ".join(table.display_name(c) for c in table.categories)
+        click.echo(f"unknown category {name!r}; known: {known}", err=True)
+        sys.exit(1)
+    return found
+
+
+class PhaseBar:
+    """A progress bar (on stderr) for a job's later phase, whose size is known only when it starts:
+    called with (done, total), it opens on the first call and moves on each."""
+
+    def __init__(self, label: str):
+        self.label, self.bar = label, None
+
+    def __enter__(self) -> PhaseBar:
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, show_pos=True, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+@click.command("run", short_help="Not here: use make run.", context_settings={"ignore_unknown_options": True},
+               add_help_option=False)
+@click.argument("ignored", nargs=-1, type=click.UNPROCESSED)
+def run_elsewhere(ignored):
+    """Flask's development server is not how this service runs: `make run` starts gunicorn and the
+    mail worker (the Procfile), as production does."""
+    click.echo("flask run is not used here: run `make run` (gunicorn and the mail worker, as in production)",
+               err=True)
+    sys.exit(2)
+
+
+def present_the_project(app: Flask) -> None:
+    """Under the `flask` command: its --help opens with this project's description, and its `run` says
+    to use make run. Flask writes its own description before it loads the app (which brings these
+    commands), so once loaded the page is written again, from the top, with ours."""
+    app.cli.add_command(run_elsewhere)
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return
+    root = context.find_root().command
+    if not isinstance(root, click.Group) or getattr(root, "_presented", False):
+        return
+    root.commands.pop("run", None)  # Flask's own, which would win over ours
+    root.help, root._presented = DESCRIPTION, True
+    epilog = root.format_epilog  # the last part of the page, written after the commands that loaded us
+
+    def format_epilog(ctx, formatter):
+        formatter.buffer.clear()
+        root.format_usage(ctx, formatter)
+        root.format_help_text(ctx, formatter)
+        root.format_options(ctx, formatter)
+        epilog(ctx, formatter)
+
+    root.format_epilog = format_epilog
