@@ -79,12 +79,16 @@ def run_elsewhere(ignored):
 
 def present_the_project(app: Flask) -> None:
     """Under the `flask` command: its --help opens with this project's description, and its `run` says
-    to use make run. Flask writes its own description before it loads the app (which brings these
-    commands), so once loaded the page is written again, from the top, with ours."""
+    to use make run (Flask's own is found first, and stopped here, as it loads the app). Flask writes
+    its own description before it loads the app (which brings these commands), so once loaded the
+    page is written again, from the top, with ours."""
     app.cli.add_command(run_elsewhere)
     context = click.get_current_context(silent=True)
     if context is None:
         return
+    if context.info_name == "run" and context.command is not run_elsewhere:
+        # Flask's own run, found before the app (and ours) was loaded: it is loading us to serve.
+        run_elsewhere.callback(())
     root = context.find_root().command
     if not isinstance(root, click.Group) or getattr(root, "_presented", False):
         return

@@ -88,7 +88,8 @@ def handle(inbound: Inbound, table: KeywordTable, store: Recorder, decision: Dec
         transition = consent.apply(state, chosen, table.categories,
                                    provider_replied=inbound.provider_action is not None)
         kind = transition.reply_kind
-        if chosen.rule == UNVERIFIED and "start_unverified.subject" in table.languages[chosen.language].replies["email"]:
+        replies = table.languages[chosen.language].replies
+        if chosen.rule == UNVERIFIED and "start_unverified.subject" in replies["email"]:
             # Told why nothing changed: their mail server did not prove the address is theirs.
             return Outcome(chosen, transition, None, table.render_email("start_unverified", chosen.language))
         if kind is None or (inbound.channel == "sms" and inbound.provider == WEB):
