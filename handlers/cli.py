@@ -1,23 +1,14 @@
 """Commands for operators: flask migrate, check-keywords, classify, mail-worker, simulate-sms,
 pull-suppressions ...
 
-The style every command follows (handlers/cli_style.py holds the shared parts):
-- What the command is about is a positional argument (ADDRESS, EMAIL, NAME, FILE, TEXT, BODY,
-  PROVIDER); everything else is an --option. `--address` is not an option anywhere (unsubscribe-link
-  still accepts it, hidden, for old scripts).
-- --channel is cli_style.channel_option(): choices sms, email in that order; left out, the address's
-  own channel (an @ is email), or for lists what each command says (both; the file's).
-- --category takes the key or the name people see (promotions or promos): cli_style.category_key.
-- Every command has a short_help that fits `flask --help` (tests/test_cli.py fails on a cut one).
-- Counts print with thousands separators ({n:,}); a job that may run for minutes shows a
-  click.progressbar on stderr that moves with the work done, writing included.
+Every command follows one style, written out in handlers/cli_style.py (with the parts they share):
+the address (or file, text) positional, --channel sms|email inferred when left out, --category by key
+or name, a short_help that fits `flask --help`, {n:,} counts, progress bars that follow the writing.
 """
-
 from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import sys
 import time
@@ -29,8 +20,8 @@ from dataclasses import asdict
 import click
 from flask import Flask
 
-from . import database_cli, personal_data_cli, simulate, team
-from .cli_style import PhaseBar, category_key, channel_of, channel_option, present_the_project
+from . import personal_data_cli, simulate, team
+from .cli_style import PhaseBar, category_key, channel_of, channel_option, present_the_project, read_file
 from .core import links
 from .core.classifier import classify, explain
 from .core.consent_webhooks import ConsentWebhookError
@@ -44,9 +35,11 @@ from .providers.http_api import MAX_PAGES, ApiError
 from .settings import local_origin
 from .storage import audit, backfill, deliveries, export, imports
 from .storage.bulk import TransferError
+from .storage.copy import copy_database as copy_rows
 from .storage.database import StoreError
 from .storage.retention import DailyPrune
 from .storage.schema import MIGRATIONS
+from .storage.store import Store
 from .sync import clients as provider_clients
 from .sync import consent_webhooks, pull, push
 from .web.context import services
@@ -61,7 +54,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(export_suppressions)
     app.cli.add_command(import_suppressions)
     app.cli.add_command(backfill_twilio)
-    app.cli.add_command(database_cli.copy_database)
+    app.cli.add_command(copy_database)
     app.cli.add_command(simulate_sms)
     app.cli.add_command(simulate_email)
     app.cli.add_command(pull_suppressions)
@@ -155,7 +148,8 @@ def mail_worker(once):
     daily_prune = DailyPrune(store, retention_days(settings.get("MESSAGE_RETENTION_DAYS")))
     logger = logging.getLogger("optout.mail")
     deliver_step = consent_webhook_step(settings, store, logger)
-    page_link = preference_page_link(settings, store)
+    page_link = links.page_link_maker(settings.get("UNSUBSCRIBE_SECRET"), settings.get("PUBLIC_BASE_URL"),
+                                      settings["DEFAULT_REGION"], store.link_id)
 
     def push_step():
         deliver_step()  # first: a receiver hears of a STOP within a second or two
@@ -191,16 +185,6 @@ def mail_worker(once):
 
     outbox.run_worker(store, settings["SMTP_URL"], settings["MAIL_FROM"], logger, stop=lambda: bool(stopping),
                       also=prune_and_push, page_link=page_link)
-
-
-def preference_page_link(settings, store):
-    """address -> the link to its preference page, for the confirmation emails; None without
-    UNSUBSCRIBE_SECRET and PUBLIC_BASE_URL (a link to 127.0.0.1 would be no use to anyone)."""
-    if not (settings.get("UNSUBSCRIBE_SECRET") and settings.get("PUBLIC_BASE_URL")):
-        return None
-    return lambda address: links.links_for(
-        "email", address, None, settings["PUBLIC_BASE_URL"], secret=settings["UNSUBSCRIBE_SECRET"],
-        region=settings["DEFAULT_REGION"], categories=services().keywords.categories, link_id=store.link_id)["url"]
 
 
 def consent_webhook_step(settings, store, logger):
@@ -309,7 +293,7 @@ def import_suppressions(file, channel):
     """Record each address in FILE as opted out of everything: a plain list (one address a line) or the
     CSV export of SendGrid global unsubscribes, Mailgun unsubscribes or Postmark suppressions."""
     settings, store = services().settings, services().store
-    report = _read_file(file, "importing", lambda raw, progress: imports.import_suppressions(
+    report = read_file(file, "importing", lambda raw, progress: imports.import_suppressions(
         store, raw, channel, settings["DEFAULT_REGION"], progress))
     audit.record(store, team.entry("import", f"{report.format} list of {report.channel} addresses: {report.lines} "
                                              f"read, {report.imported} imported, {len(report.invalid)} invalid"))
@@ -329,7 +313,7 @@ def backfill_twilio(file):
     SentDate order, as the webhook would have (nothing is sent)."""
     settings, store, table = services().settings, services().store, services().keywords
     with PhaseBar("writing") as writing:
-        report = _read_file(file, "reading", lambda raw, progress: backfill.backfill_twilio(
+        report = read_file(file, "reading", lambda raw, progress: backfill.backfill_twilio(
             store, raw, table, settings["DEFAULT_REGION"], progress, writing))
     for number, problem in report.problems:
         click.echo(f"line {number}: {problem}")
@@ -339,15 +323,34 @@ def backfill_twilio(file):
                f"recorded here (not acted on); {report.erased:,} from people erased here (not recorded)")
 
 
-def _read_file(file: str, label: str, job):
-    """job(raw file, progress) under a progress bar (on stderr); exit 1 saying why if the file is unusable."""
-    with open(file, "rb") as raw, click.progressbar(length=os.path.getsize(file), label=label,
-                                                    file=sys.stderr) as bar:
-        try:
-            return job(raw, bar.update)
-        except TransferError as e:
-            click.echo(f"\n{file}: {e}", err=True)
-            sys.exit(1)
+@click.command("copy-database", short_help="Copy every table from SOURCE to TARGET.")
+@click.argument("source")
+@click.argument("target")
+@click.option("--overwrite", is_flag=True, help="Replace what TARGET holds (by default a target with data is refused).")
+def copy_database(source, target, overwrite):
+    """Copy every table, with its history, from SOURCE to TARGET: each a sqlite:///path (sqlite:////abs/path)
+    or a postgresql:// URL. Both are migrated first; prints the row counts of both at the end."""
+    try:
+        origin, destination = Store(source), Store(target)
+        copied = {}
+
+        def progress(table, rows):
+            copied[table] = copied.get(table, 0) + rows
+            click.echo(f"\r{table}: {copied[table]:,} rows", nl=False, err=True)
+
+        before, after = copy_rows(origin, destination, overwrite, progress)
+    except (StoreError, TransferError) as e:
+        click.echo(f"\ncopy-database: {e}", err=True)
+        sys.exit(1)
+    click.echo("", err=True)
+    click.echo(f"{'table':<16} {'source':>12} {'target':>12}")
+    for table in before:
+        click.echo(f"{table:<16} {before[table]:>12,} {after[table]:>12,}")
+    origin.close()
+    destination.close()
+    if before != after:
+        click.echo("the row counts differ: the copy is incomplete", err=True)
+        sys.exit(1)
 
 
 URL_HELP = "The running service (default: PUBLIC_BASE_URL, else http://127.0.0.1:$PORT)."

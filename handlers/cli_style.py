@@ -1,14 +1,28 @@
-"""What every command shares, so that they read alike (handlers/cli.py's docstring has the rules): the
-channel option, categories by key or display name, and `flask --help` as this project's."""
+"""What every command shares, so that they read alike: the channel option, categories by key or display
+name, progress bars, and `flask --help` as this project's.
+
+The style every command follows (handlers/cli_style.py holds the shared parts):
+- What the command is about is a positional argument (ADDRESS, EMAIL, NAME, FILE, TEXT, BODY,
+  PROVIDER); everything else is an --option. `--address` is not an option anywhere (unsubscribe-link
+  still accepts it, hidden, for old scripts).
+- --channel is cli_style.channel_option(): choices sms, email in that order; left out, the address's
+  own channel (an @ is email), or for lists what each command says (both; the file's).
+- --category takes the key or the name people see (promotions or promos): cli_style.category_key.
+- Every command has a short_help that fits `flask --help` (tests/test_cli.py fails on a cut one).
+- Counts print with thousands separators ({n:,}); a job that may run for minutes shows a
+  click.progressbar on stderr that moves with the work done, writing included.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 from flask import Flask
 
 from .core.addresses import CHANNELS
+from .storage.bulk import TransferError
 from .web.context import services
 
 DESCRIPTION = """Opt-out handler: records the STOP, START and HELP replies people send to your marketing
@@ -43,6 +57,17 @@ def category_key(name: str | None) -> str | None:
         click.echo(f"unknown category {name!r}; known: {known}", err=True)
         sys.exit(1)
     return found
+
+
+def read_file(file: str, label: str, job):
+    """job(raw file, progress) under a progress bar (on stderr); exit 1 saying why if the file is unusable."""
+    with open(file, "rb") as raw, click.progressbar(length=os.path.getsize(file), label=label,
+                                                    file=sys.stderr) as bar:
+        try:
+            return job(raw, bar.update)
+        except TransferError as e:
+            click.echo(f"\n{file}: {e}", err=True)
+            sys.exit(1)
 
 
 class PhaseBar:
