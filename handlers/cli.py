@@ -21,7 +21,7 @@ import click
 from flask import Flask
 
 from . import personal_data_cli, simulate, team
-from .cli_style import PhaseBar, category_key, channel_of, channel_option, present_the_project, read_file
+from .cli_style import PhaseBar, category_key, channel_of, channel_option, named, present_the_project, read_file
 from .core import links
 from .core.classifier import classify, explain
 from .core.consent_webhooks import ConsentWebhookError
@@ -95,7 +95,7 @@ def check_keywords(path):
         click.echo(str(e), err=True)
         sys.exit(1)
     click.echo(f"{path}: OK: {len(table.languages)} languages ({', '.join(table.languages)}), "
-               f"{len(table.categories)} categories ({', '.join(table.categories)}), "
+               f"{len(table.categories)} categories ({', '.join(named(table, c) for c in table.categories)}), "
                f"{len(table.entries)} keywords, {len(table.phrases)} phrases, "
                f"{sum(map(len, table.request_verbs.values()))} request verbs and wants, "
                f"{len(table.in_sentence)} stop words read with their neighbours")

@@ -70,6 +70,12 @@ def read_file(file: str, label: str, job):
             sys.exit(1)
 
 
+def named(table, category: str) -> str:
+    """A category as people see it, with its key in the file when that differs: "promos (promotions)"."""
+    shown = table.display_name(category)
+    return shown if shown == category else f"{shown} ({category})"
+
+
 class PhaseBar:
     """A progress bar (on stderr) for a job's later phase, whose size is known only when it starts:
     called with (done, total), it opens on the first call and moves on each."""
