@@ -246,9 +246,10 @@ def test_categories_and_channels_are_named_as_people_see_them(admin):
 def add_messages(db, count, address=PAT):
     """`count` stored messages of `address` (no reply, nothing decided), the quickest way to many rows."""
     now = datetime.now(timezone.utc).isoformat()
-    db.executemany("INSERT INTO messages (channel, provider, provider_id, address, body, params, received_at, "
-                   "action, categories, rule) VALUES ('sms', 'twilio', ?, ?, ?, '{}', ?, 'none', '[]', 'no_match')",
-                   [(f"SM{address}{n}", address, f"hello {n}", now) for n in range(count)])
+    for n in range(count):
+        db.execute("INSERT INTO messages (channel, provider, provider_id, address, body, params, received_at, action, "
+                   "categories, rule) VALUES ('sms', 'twilio', ?, ?, ?, '{}', ?, 'none', '[]', 'no_match')",
+                   (f"SM{address}{n}", address, f"hello {n}", now))
     db.commit()
 
 
