@@ -103,8 +103,9 @@ def test_the_link_api_needs_the_token(client):
     assert client.get("/api/v1/unsubscribe-link?channel=email&address=a@b.co").status_code == 401
 
 
-def test_without_a_secret_no_link_is_made(settings, make_app):
+def test_without_a_secret_no_link_is_made_and_the_start_says_so(settings, make_app, caplog):
     client = make_app({**settings, "PUBLIC_BASE_URL": "https://optout.example.com"}).test_client()
+    assert "UNSUBSCRIBE_SECRET is not set: no unsubscribe links and no preference page" in caplog.text
     response = client.get("/api/v1/unsubscribe-link?channel=email&address=a@b.co", headers=AUTH)
     assert response.status_code == 503 and "UNSUBSCRIBE_SECRET" in response.json["error"]
 
