@@ -128,10 +128,13 @@ def test_the_imports_progress_follows_what_is_written(app, tmp_path, monkeypatch
         seen.append((n, written))
     with open(path, "rb") as raw:
         imports.import_suppressions(store, raw, None, "US", progress)
-    # The bar moves as addresses are written, never ahead of them (which left an ETA of 00:00:00).
-    assert len(seen) >= 2 and all(written > 0 for _, written in seen)
-    assert [w for _, w in seen] == sorted(w for _, w in seen) and seen[-1][1] == 12_000
-    assert sum(n for n, _ in seen) == path.stat().st_size
+    # The bar moves as addresses are written, never ahead of them: read ahead, it stood still through
+    # each long write with an ETA of 00:00:00.
+    size, reported = path.stat().st_size, 0
+    for n, written in seen:
+        reported += n
+        assert reported / size <= written / 12_000, (reported, written)
+    assert len(seen) >= 2 and reported == size
 
 
 def test_the_backfill_shows_its_writing(app, monkeypatch):
