@@ -73,7 +73,10 @@ def create_app(test_config: dict | None = None) -> Flask:
                                   ("TWILIO_AUTH_TOKEN", "every Twilio webhook will be refused with 403"),
                                   ("INBOUND_EMAIL_PASSWORD", "the SendGrid, Postmark and MIME webhooks refuse all"),
                                   ("MAILGUN_SIGNING_KEY", "the Mailgun webhooks refuse all"),
-                                  ("SENDGRID_EVENT_PUBLIC_KEY", "the SendGrid event webhook refuses all")):
+                                  ("SENDGRID_EVENT_PUBLIC_KEY", "the SendGrid event webhook refuses all"),
+                                  ("UNSUBSCRIBE_SECRET", "no unsubscribe links and no preference page (the API's "
+                                                         "unsubscribe-link answers 503), and confirmation emails "
+                                                         "carry no link")):
             if not settings[name]:
                 app.logger.warning("%s is not set: %s", name, consequence)
         if not settings.get("PUBLIC_BASE_URL") and not app.debug:

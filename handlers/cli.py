@@ -1,11 +1,14 @@
 """Commands for operators: flask migrate, check-keywords, classify, mail-worker, simulate-sms,
-pull-suppressions ..."""
+pull-suppressions ...
 
+Every command follows one style, written out in handlers/cli_style.py (with the parts they share):
+the address (or file, text) positional, --channel sms|email inferred when left out, --category by key
+or name, a short_help that fits `flask --help`, {n:,} counts, progress bars that follow the writing.
+"""
 from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import sys
 import time
@@ -19,8 +22,8 @@ from flask import Flask
 
 from . import backup_cli, personal_data_cli, simulate, team
 from .brands_cli import brand_option, stored_brand
+from .cli_style import PhaseBar, category_key, channel_of, channel_option, named, present_the_project, read_file
 from .core import links
-from .core.addresses import CHANNELS
 from .core.brands import FIRST
 from .core.classifier import classify, explain
 from .core.consent_webhooks import ConsentWebhookError
@@ -62,9 +65,10 @@ def register(app: Flask) -> None:
     team.register(app)  # operators, API keys and the audit log (handlers/team.py)
     app.cli.add_command(replay_consent_webhooks)
     app.cli.add_command(backup_cli.backup)
+    present_the_project(app)
 
 
-@click.command("migrate")
+@click.command("migrate", short_help="Create or upgrade the database schema.")
 def migrate():
     """Create or upgrade the database schema (safe to run while the service runs)."""
     try:
@@ -83,7 +87,7 @@ def migrate():
         click.echo(f"database {store.location}: schema up to date (nothing to apply)")
 
 
-@click.command("check-keywords")
+@click.command("check-keywords", short_help="Check keywords.yaml; name each problem.")
 @click.argument("path", required=False)
 def check_keywords(path):
     """Validate keywords.yaml (or PATH); exit 1 and name each problem if it is broken."""
@@ -94,7 +98,7 @@ def check_keywords(path):
         click.echo(str(e), err=True)
         sys.exit(1)
     click.echo(f"{path}: OK: {len(table.languages)} languages ({', '.join(table.languages)}), "
-               f"{len(table.categories)} categories ({', '.join(table.categories)}), "
+               f"{len(table.categories)} categories ({', '.join(named(table, c) for c in table.categories)}), "
                f"{len(table.entries)} keywords, {len(table.phrases)} phrases, "
                f"{sum(map(len, table.request_verbs.values()))} request verbs and wants, "
                f"{len(table.in_sentence)} stop words read with their neighbours")
@@ -122,9 +126,9 @@ def check_keywords(path):
         click.echo(f"warning: {warning}", err=True)
 
 
-@click.command("classify")
+@click.command("classify", short_help="Show the decision the service would make for TEXT.")
 @click.argument("text")
-@click.option("--channel", type=click.Choice(CHANNELS), default="sms", show_default=True)
+@channel_option("sms, email, whatsapp or rcs; left out: sms (a text has no address to tell).")
 @click.option("--country", default=None, help="The sender's country (two letters, as Twilio's FromCountry).")
 def classify_command(text, channel, country):
     """Print the decision the service would make for TEXT, as JSON: which stage decided (the keyword
@@ -135,11 +139,11 @@ def classify_command(text, channel, country):
         click.echo(str(e), err=True)
         sys.exit(1)
     decision = classify(text, table, country.upper() if country else None)
-    explained = {"channel": channel, "why": explain(decision), **asdict(decision), "stage": decision.stage}
+    explained = {"channel": channel or "sms", "why": explain(decision), **asdict(decision), "stage": decision.stage}
     click.echo(json.dumps(explained, ensure_ascii=False, indent=2))
 
 
-@click.command("mail-worker")
+@click.command("mail-worker", short_help="Send confirmations, push opt-outs (the worker).")
 @click.option("--once", is_flag=True, help="Send what is due now and exit.")
 def mail_worker(once):
     """Send queued confirmation emails over SMTP_URL and push opt-outs to the configured providers'
@@ -150,6 +154,8 @@ def mail_worker(once):
     daily_prune = DailyPrune(store, retention_days(settings.get("MESSAGE_RETENTION_DAYS")))
     logger = logging.getLogger("optout.mail")
     deliver_step = consent_webhook_step(settings, store, logger)
+    page_link = links.page_link_maker(settings.get("UNSUBSCRIBE_SECRET"), settings.get("PUBLIC_BASE_URL"),
+                                      settings["DEFAULT_REGION"], store.link_id)
 
     def push_step():
         deliver_step()  # first: a receiver hears of a STOP within a second or two
@@ -160,7 +166,7 @@ def mail_worker(once):
         if pushed:
             click.echo(f"pushed {pushed['pushed']}, will retry {pushed['retry']}, gave up on {pushed['failed']}")
         try:
-            counts = outbox.send_due(store, settings["SMTP_URL"], settings["MAIL_FROM"])
+            counts = outbox.send_due(store, settings["SMTP_URL"], settings["MAIL_FROM"], page_link=page_link)
         except outbox.MailConfigError as e:
             click.echo(f"mail-worker: {e}", err=True)
             sys.exit(1)
@@ -184,7 +190,7 @@ def mail_worker(once):
         return push_step()
 
     outbox.run_worker(store, settings["SMTP_URL"], settings["MAIL_FROM"], logger, stop=lambda: bool(stopping),
-                      also=prune_and_push)
+                      also=prune_and_push, page_link=page_link)
 
 
 def consent_webhook_step(settings, store, logger):
@@ -209,7 +215,7 @@ def consent_webhook_step(settings, store, logger):
     return step
 
 
-@click.command("replay-consent-webhooks")
+@click.command("replay-consent-webhooks", short_help="Queue consent webhooks again, --since a date.")
 @click.option("--since", required=True, help="A date (2026-03-01, UTC) or an ISO time: replay changes from then on.")
 def replay_consent_webhooks(since):
     """Queue again, for every receiver in CONSENT_WEBHOOK_URLS, each change of consent recorded since
@@ -230,14 +236,19 @@ def replay_consent_webhooks(since):
         click.echo("CONSENT_WEBHOOK_SECRET is not set: they wait until it is", err=True)
 
 
-@click.command("unsubscribe-link")
-@click.option("--channel", type=click.Choice(CHANNELS), default="email", show_default=True)
-@click.option("--address", required=True)
-@click.option("--category", default=None, help="Unsubscribe from this category only.")
+@click.command("unsubscribe-link", short_help="Print the unsubscribe link of ADDRESS.")
+@click.argument("address", required=False)
+@channel_option()
+@click.option("--category", default=None, help="Unsubscribe from this category only (its key or its name).")
+@click.option("--address", "old_address", default=None, hidden=True)  # before ADDRESS was an argument
 @brand_option("The brand whose messages the link stops (default: the first)")
-def unsubscribe_link(channel, address, category, brand):
+def unsubscribe_link(address, channel, category, old_address, brand):
     """Print the unsubscribe URL and List-Unsubscribe headers for ADDRESS, as JSON (under PUBLIC_BASE_URL,
     else the local http://127.0.0.1:$PORT)."""
+    address = address or old_address
+    if not address:
+        raise click.UsageError("give the ADDRESS: flask unsubscribe-link pat@example.org")
+    channel, category = channel_of(channel, address), category_key(category)
     base = services().settings["PUBLIC_BASE_URL"]
     if not base:
         base = local_origin()
@@ -255,19 +266,17 @@ def unsubscribe_link(channel, address, category, brand):
     click.echo(json.dumps(link, indent=2))
 
 
-@click.command("export-suppressions")
-@click.option("--channel", type=click.Choice(CHANNELS), default=None, help="Only this channel (default: all).")
-@click.option("--category", default=None, help="Who must not get this category (default: who opted out of everything).")
+@click.command("export-suppressions", short_help="Write every suppressed address (CSV or JSON).")
+@channel_option("Only this channel; left out: all.")
+@click.option("--category", default=None, help="Who must not get this category (its key or its name); "
+                                               "left out: who opted out of everything.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("--output", type=click.File("w", encoding="utf-8", lazy=False), default="-",
               help="Write here instead of standard output.")
 @brand_option("Who must not get this brand's messages (default: who any brand must not message)")
 def export_suppressions(channel, category, fmt, output, brand):
     """Write every suppressed address: CSV channel,address,scope,since, or one JSON array of objects."""
-    known = services().keywords.categories
-    if category is not None and category not in known:
-        click.echo(f"unknown category {category!r}; known: {', '.join(known)}", err=True)
-        sys.exit(1)
+    category = category_key(category)
     counted = [0]
 
     def count(rows):
@@ -276,25 +285,26 @@ def export_suppressions(channel, category, fmt, output, brand):
             yield row
 
     rows = export.suppressions(services().store, channel, category, stored_brand(brand))
-    for chunk in export.export_chunks(count(rows), fmt):
-        output.write(chunk)
+    with click.progressbar(count(rows), label="exporting", show_pos=True, update_min_steps=5000,
+                           file=sys.stderr) as bar:
+        for chunk in export.export_chunks(bar, fmt):
+            output.write(chunk)
     output.flush()
     audit.record(services().store, team.entry("export", f"suppressions: channel {channel or 'all'}, category "
                                                         f"{category or 'everything'}, {fmt}: {counted[0]:,} rows"))
     click.echo(f"exported {counted[0]:,} suppressed addresses", err=True)
 
 
-@click.command("import-suppressions")
+@click.command("import-suppressions", short_help="Record the addresses in FILE as opted out.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--channel", type=click.Choice(CHANNELS), default=None,
-              help="For a plain list (default: email if its first line has an @, else sms).")
+@channel_option("For a plain list; left out: its first line's (an @ is email). A provider's export is email.")
 @brand_option("Whose opt-outs they are (default: the first brand's)")
 def import_suppressions(file, channel, brand):
     """Record each address in FILE as opted out of everything: a plain list (one address a line) or the
     CSV export of SendGrid global unsubscribes, Mailgun unsubscribes or Postmark suppressions."""
     settings, store = services().settings, services().store
     stored = stored_brand(brand) or FIRST
-    report = _read_file(file, "importing", lambda raw, progress: imports.import_suppressions(
+    report = read_file(file, "importing", lambda raw, progress: imports.import_suppressions(
         store, raw, channel, settings["DEFAULT_REGION"], progress, brand=stored))
     audit.record(store, team.entry("import", f"{report.format} list of {report.channel} addresses: {report.lines} "
                                              f"read, {report.imported} imported, {len(report.invalid)} invalid"))
@@ -307,14 +317,15 @@ def import_suppressions(file, channel, brand):
                f"{report.erased:,} erased here (kept suppressed, nothing recorded)")
 
 
-@click.command("backfill-twilio")
+@click.command("backfill-twilio", short_help="Record the opt-outs in a Twilio message log CSV.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 def backfill_twilio(file):
     """Record the opt-outs and opt-ins in a Twilio message-log CSV that were never recorded here, in
     SentDate order, as the webhook would have (nothing is sent)."""
     settings, store, table = services().settings, services().store, services().keywords
-    report = _read_file(file, "reading", lambda raw, progress: backfill.backfill_twilio(
-        store, raw, table, settings["DEFAULT_REGION"], progress))
+    with PhaseBar("writing") as writing:
+        report = read_file(file, "reading", lambda raw, progress: backfill.backfill_twilio(
+            store, raw, table, settings["DEFAULT_REGION"], progress, writing))
     for number, problem in report.problems:
         click.echo(f"line {number}: {problem}")
     click.echo(f"{file}: {report.read:,} rows read, {report.inbound:,} inbound, {report.already:,} already recorded; "
@@ -323,18 +334,7 @@ def backfill_twilio(file):
                f"recorded here (not acted on); {report.erased:,} from people erased here (not recorded)")
 
 
-def _read_file(file: str, label: str, job):
-    """job(raw file, progress) under a progress bar (on stderr); exit 1 saying why if the file is unusable."""
-    with open(file, "rb") as raw, click.progressbar(length=os.path.getsize(file), label=label,
-                                                    file=sys.stderr) as bar:
-        try:
-            return job(raw, bar.update)
-        except TransferError as e:
-            click.echo(f"\n{file}: {e}", err=True)
-            sys.exit(1)
-
-
-@click.command("copy-database")
+@click.command("copy-database", short_help="Copy every table from SOURCE to TARGET.")
 @click.argument("source")
 @click.argument("target")
 @click.option("--overwrite", is_flag=True, help="Replace what TARGET holds (by default a target with data is refused).")
@@ -367,13 +367,17 @@ def copy_database(source, target, overwrite):
 URL_HELP = "The running service (default: PUBLIC_BASE_URL, else http://127.0.0.1:$PORT)."
 
 
-@click.command("simulate-sms")
+@click.command("simulate-sms", short_help="Send a text to the running service, as Twilio.")
 @click.argument("body")
 @click.option("--from", "sender", default="+14155550100", show_default=True, help="The sender's number.")
+@click.option("--country", default=None, help="The sender's country as Twilio gives it (FromCountry: FR, MX), "
+                                              "which picks the reply's language for a word shared by several.")
+@click.option("--media", multiple=True, metavar="URL", help="Send an MMS with this picture (repeatable).")
 @click.option("--url", default=None, help=URL_HELP)
-@click.option("--channel", type=click.Choice(simulate.SMS_CHANNELS), default="sms", show_default=True)
+@click.option("--channel", type=click.Choice(simulate.SMS_CHANNELS), default="sms", show_default=True,
+              help="Which Twilio channel the text comes on (whatsapp:+..., rcs:+...).")
 @click.option("--button", default=None, metavar="PAYLOAD", help="A tapped button's payload; BODY is its text.")
-def simulate_sms(body, sender, url, channel, button):
+def simulate_sms(body, sender, country, media, url, channel, button):
     """Send BODY to the running service as Twilio would (signed with TWILIO_AUTH_TOKEN); print the reply."""
     settings = services().settings
     if not settings["TWILIO_AUTH_TOKEN"]:
@@ -381,7 +385,7 @@ def simulate_sms(body, sender, url, channel, button):
                    err=True)
         sys.exit(1)
     request = simulate.sms(url or settings["PUBLIC_BASE_URL"] or local_origin(), settings["TWILIO_AUTH_TOKEN"],
-                           body, sender, channel=channel, button=button)
+                           body, sender, channel=channel, button=button, country=country, media=media)
     status, answer = _post(request)
     if status == 200:
         message = ElementTree.fromstring(answer).find("Message")
@@ -389,7 +393,7 @@ def simulate_sms(body, sender, url, channel, button):
     click.echo(f"{status} reply: {answer}")
 
 
-@click.command("simulate-email")
+@click.command("simulate-email", short_help="Send an email reply to the running service.")
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--text", default=None, help="The reply's text (instead of FILE, a raw RFC 5322 message).")
 @click.option("--from", "sender", default="pat@example.org", show_default=True, help="The sender (with --text).")
@@ -432,7 +436,7 @@ def _post(request: simulate.SimulatedRequest) -> tuple[int, str]:
         sys.exit(1)
 
 
-@click.command("pull-suppressions")
+@click.command("pull-suppressions", short_help="Record a provider's suppression lists here.")
 @click.argument("provider", type=click.Choice(provider_clients.PROVIDERS))
 @click.option("--max-pages", type=click.IntRange(min=1), default=MAX_PAGES, show_default=True,
               help="Stop after this many pages of a list (a provider that never stops answering full pages).")

@@ -8,7 +8,8 @@ import sys
 
 import click
 
-from .core.addresses import CHANNELS, InvalidAddress, normalise
+from .cli_style import channel_of, channel_option
+from .core.addresses import InvalidAddress, normalise
 from .core.personal_data import ErasureKeyError, retention_days
 from .storage import audit
 from .storage.database import StoreError
@@ -26,17 +27,19 @@ def command(function):
     return function
 
 
-def canonical(channel: str, address: str) -> str:
-    """ADDRESS in its stored form; exit 1 saying why it is not one (the address itself is not repeated)."""
+def canonical(channel: str | None, address: str) -> tuple[str, str]:
+    """(channel, ADDRESS in its stored form); exit 1 saying why it is not one (the address itself is not
+    repeated)."""
+    channel = channel_of(channel, address)
     try:
-        return normalise(channel, address, services().settings["DEFAULT_REGION"])
+        return channel, normalise(channel, address, services().settings["DEFAULT_REGION"])
     except InvalidAddress as e:
         click.echo(f"not a {channel} address: {e}", err=True)
         sys.exit(1)
 
 
 @command
-@click.command("prune")
+@click.command("prune", short_help="Remove old messages' text now.")
 @click.option("--older-than", "days", type=click.IntRange(min=0), default=None,
               help="Days (0 allowed: everything); default MESSAGE_RETENTION_DAYS.")
 def prune_command(days):
@@ -56,13 +59,13 @@ def prune_command(days):
 
 
 @command
-@click.command("erase")
-@click.option("--channel", type=click.Choice(CHANNELS), required=True)
+@click.command("erase", short_help="Erase everything held about ADDRESS.")
 @click.argument("address")
-def erase_command(channel, address):
+@channel_option()
+def erase_command(address, channel):
     """Erase everything held about ADDRESS (messages, events, consent, outbox, links, pushes, reviews); keep
     it suppressed by a keyed digest for each scope it had opted out of. Prints what went and what stayed."""
-    address = canonical(channel, address)
+    channel, address = canonical(channel, address)
     try:
         who = entry("erasure", "")
         result = erase(services().store, services().settings.get("ERASURE_KEY"), channel, address, actor=who.actor)
@@ -75,13 +78,13 @@ def erase_command(channel, address):
 
 
 @command
-@click.command("export-person")
-@click.option("--channel", type=click.Choice(CHANNELS), required=True)
+@click.command("export-person", short_help="Print everything held about ADDRESS, as JSON.")
 @click.argument("address")
-def export_person(channel, address):
+@channel_option()
+def export_person(address, channel):
     """Print, as JSON, everything held about ADDRESS: messages, consent events, current state, confirmations
     sent, providers pushed to, and what is kept, why and for how long (a subject access request)."""
-    address = canonical(channel, address)
+    channel, address = canonical(channel, address)
     settings = services().settings
     exported = person_export(services().store, channel, address, services().keywords.categories,
                              retention_days(settings.get("MESSAGE_RETENTION_DAYS")))

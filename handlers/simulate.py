@@ -5,6 +5,7 @@ Twilio or email provider account. Only builds requests; the CLI posts them."""
 from __future__ import annotations
 
 import email.policy
+import mimetypes
 import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -28,21 +29,28 @@ class SimulatedRequest:
 
 
 def sms(base_url: str, auth_token: str, body: str, sender: str, to: str = "+14155550199", channel: str = "sms",
-        button: str | None = None) -> SimulatedRequest:
+        button: str | None = None, country: str | None = None, media: tuple[str, ...] = ()) -> SimulatedRequest:
     """A Twilio inbound-SMS webhook (its documented form parameters), signed with X-Twilio-Signature; for
     `channel` whatsapp or rcs, the same webhook from whatsapp:+... or rcs:+... (WhatsApp's ProfileName and
-    WaId too), and with `button`, a tapped button: its payload, BODY its text."""
+    WaId too); with `button`, a tapped button: its payload, BODY its text; with FromCountry when
+    `country` is given, and an MMS (MessageSid MM..., NumMedia, MediaUrlN, MediaContentTypeN) when
+    `media` URLs are."""
     url = base_url.rstrip("/") + "/webhooks/twilio/sms"
-    sid = "SM" + uuid.uuid4().hex
+    sid = ("MM" if media else "SM") + uuid.uuid4().hex
     prefix = CHANNEL_PREFIXES.get(channel, "")
     sender, to = (prefix + a.removeprefix(prefix) for a in (sender, to))
     params = {"MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid, "AccountSid": "AC" + "0" * 32,
-              "From": sender, "To": to, "Body": body, "NumMedia": "0", "NumSegments": "1",
+              "From": sender, "To": to, "Body": body, "NumMedia": str(len(media)), "NumSegments": "1",
               "SmsStatus": "received", "ApiVersion": "2010-04-01"}
     if channel == "whatsapp":
         params.update({"ProfileName": "Simulated Person", "WaId": sender.removeprefix(prefix).lstrip("+")})
     if button:
         params.update({"ButtonPayload": button, "ButtonText": body})
+    if country:
+        params["FromCountry"] = country.upper()
+    for n, media_url in enumerate(media):
+        params[f"MediaUrl{n}"] = media_url
+        params[f"MediaContentType{n}"] = mimetypes.guess_type(media_url)[0] or "image/jpeg"
     signature = RequestValidator(auth_token).compute_signature(url, params)
     return SimulatedRequest(url, urlencode(params).encode(), {
         "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})

@@ -49,7 +49,7 @@ def done(change, success: str) -> None:
     click.echo(success)
 
 
-@click.command("add-operator")
+@click.command("add-operator", short_help="Add a dashboard operator; prints their password.")
 @click.argument("email")
 @click.option("--role", type=click.Choice(ROLES), required=True,
               help="viewer: reads the dashboard and contacts; reviewer: also gives review verdicts; admin: everything.")
@@ -61,7 +61,7 @@ def add_operator(email, role):
          f"{email} added as {role}. Their password, shown this once: {password}")
 
 
-@click.command("set-password")
+@click.command("set-password", short_help="Set an operator's password.")
 @click.argument("email")
 def set_password(email):
     """Set an operator's password (asked twice, not echoed); ends every session they have open."""
@@ -78,7 +78,7 @@ def set_password(email):
          f"{email}: password set; their open sessions are ended")
 
 
-@click.command("remove-operator")
+@click.command("remove-operator", short_help="Remove an operator; ends their sessions.")
 @click.argument("email")
 def remove_operator(email):
     """Remove an operator; ends every session they have open (their audit entries stay)."""
@@ -87,7 +87,7 @@ def remove_operator(email):
          f"{email} removed; their open sessions are ended")
 
 
-@click.command("list-operators")
+@click.command("list-operators", short_help="List the dashboard's operators.")
 def list_operators():
     """Every operator: email, role, how they log in, when they last did."""
     rows = operators.listing(services().store)
@@ -98,7 +98,7 @@ def list_operators():
         click.echo(f"{row['email']:<40} {row['role']:<9} {how:<15} last login {row['last_login'] or 'never'}")
 
 
-@click.command("add-api-key")
+@click.command("add-api-key", short_help="Add an API key; prints it once.")
 @click.argument("name")
 @click.option("--scope", type=click.Choice(SCOPES), required=True,
               help="check: the suppression check and unsubscribe links; read: also contacts and exports; "
@@ -111,7 +111,7 @@ def add_api_key(name, scope):
          f"API key {name!r} ({scope}), shown this once: {key}")
 
 
-@click.command("revoke-api-key")
+@click.command("revoke-api-key", short_help="Revoke the API key NAME.")
 @click.argument("name")
 def revoke_api_key(name):
     """Revoke the API key named NAME: it is refused (401) from the next request on."""
@@ -119,7 +119,7 @@ def revoke_api_key(name):
          f"API key {name!r} revoked")
 
 
-@click.command("list-api-keys")
+@click.command("list-api-keys", short_help="List the API keys.")
 def list_api_keys():
     """Every API key: name, scope, made when, revoked when (never the key itself)."""
     rows = operators.keys(services().store)
@@ -147,7 +147,7 @@ def since_moment(text: str | None) -> str | None:
         timezone.utc).isoformat(timespec="microseconds")
 
 
-@click.command("audit-log")
+@click.command("audit-log", short_help="Print the audit log (--since 7d, a date).")
 @click.option("--since", default=None, help="From this date or date-time (UTC), or this age: 7d, 24h, 30m.")
 def audit_log(since):
     """Print the audit log, oldest first: when, who, what, detail, from which client."""

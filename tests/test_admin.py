@@ -192,7 +192,7 @@ def test_the_chart_counts_each_day_channel_and_decision(admin, db):
 
     page = admin.get("/admin").text
     glance = {row["Messages"]: row for row in table(page, "glance")}
-    assert {s: (r["SMS today"], r["SMS, 30 days"], r["EMAIL today"]) for s, r in glance.items()} == {
+    assert {s: (r["SMS today"], r["SMS, 30 days"], r["Email today"]) for s, r in glance.items()} == {
         "Opt-outs": ("3", "3", "1"), "Opt-ins": ("1", "1", "0"), "Help requests": ("1", "1", "0"),
         "Ignored": ("0", "1", "0")}
     days = {row["Day"]: row for row in table(page, "per-day")}
@@ -200,7 +200,7 @@ def test_the_chart_counts_each_day_channel_and_decision(admin, db):
     assert days[(today - timedelta(days=3)).date().isoformat()]["SMS ignored"] == "1"
     assert days[today.date().isoformat()]["SMS opt-outs"] == "3"
     assert "SMS, last 30 days: 3 opt-outs, 1 opt-ins, 1 help requests, 1 ignored." in page
-    assert f"<title>{today.date().isoformat()}, email: 1 opt-outs</title>" in page  # a bar of the SVG
+    assert f"<title>{today.date().isoformat()}, Email: 1 opt-outs</title>" in page  # a bar of the SVG
 
 
 @pytest.mark.parametrize("query, bodies", [
@@ -231,6 +231,59 @@ def test_recent_messages_come_fifty_a_page(admin):
     assert len(table(first, "messages")) == 50 and table(first, "messages")[0]["Text"] == "message 52"
     assert [r["Text"] for r in table(second, "messages")] == ["message 2", "message 1", "message 0"]
     assert 'rel="next" href="/admin?page=2"' in first and 'rel="prev" href="/admin?page=1"' in second
+
+
+def test_categories_and_channels_are_named_as_people_see_them(admin):
+    sms(admin, "STOP PROMOS")
+    email(admin, "Unsubscribe me please")
+    page = admin.get("/admin").text
+    rows = table(page, "messages")
+    assert [(r["Channel"], r["Decision"].split(" (")[0]) for r in rows] == [
+        ("Email", "Opted out of everything"), ("SMS", "Opted out of promos")]
+    assert "promotions" not in str(rows) and "EMAIL" not in page and ">email<" not in page
+
+
+def add_messages(db, count, address=PAT):
+    """`count` stored messages of `address` (no reply, nothing decided), the quickest way to many rows."""
+    now = datetime.now(timezone.utc).isoformat()
+    for n in range(count):
+        db.execute("INSERT INTO messages (channel, provider, provider_id, address, body, params, received_at, action, "
+                   "categories, rule) VALUES ('sms', 'twilio', ?, ?, ?, '{}', ?, 'none', '[]', 'no_match')",
+                   (f"SM{address}{n}", address, f"hello {n}", now))
+    db.commit()
+
+
+def test_counts_have_thousands_separators_and_any_page_can_be_opened(admin, db):
+    add_messages(db, 1234)
+    page = admin.get("/admin").text
+    assert "1,234 messages; page 1 of 25, newest first." in page
+    assert {r["Messages"]: r["SMS today"] for r in table(page, "glance")}["Ignored"] == "1,234"
+    jump = re.search(r'<form method="get" action="/admin">\s*<label for="jump">.*?</form>', page, re.S).group(0)
+    assert 'name="page" type="number" min="1" max="25"' in jump
+    assert table(admin.get("/admin?page=25").text, "messages")[0]["Text"] == "hello 33"  # the oldest 34
+
+
+@pytest.mark.parametrize("searched, found", [
+    ("(415) 555-0101", ["hello 1", "hello 0"]),  # as people write it: normalised, then matched exactly
+    ("+14155550101", ["hello 1", "hello 0"]),
+    ("+14155550199", []),
+])
+def test_searching_by_address_shows_its_messages_masked_and_keeps_it_out_of_urls(admin, db, searched, found):
+    add_messages(db, 3)
+    add_messages(db, 2, address=SAM)
+    csrf = csrf_of(admin.get("/admin").text)
+    response = admin.post("/admin", data={"csrf": csrf, "address": searched})
+    rows = table(response.text, "messages")
+    assert [r["Text"] for r in rows if "Text" in r] == found
+    assert all(r["From"] == "+1••••••0101" for r in rows if "Text" in r)
+    assert f"{len(found)} message{'s' * (len(found) != 1)} from +1••••••{searched[-4:]}." in response.text
+    assert searched not in response.text.replace(f'value="{searched}"', "")  # only in the field it was typed in
+    assert 'rel="next"' not in response.text
+
+
+def test_searching_for_something_not_an_address_says_so(admin):
+    response = admin.post("/admin", data={"csrf": csrf_of(admin.get("/admin").text), "address": "+1"})
+    assert response.status_code == 400 and "Nothing to search for: not a phone number" in response.text
 
 
 def test_the_keyword_files_status_is_shown(admin, app):
@@ -305,7 +358,7 @@ def test_looking_up_an_address_shows_its_state_and_audit_trail(admin, db):
     page = admin.get("/admin/contacts", query_string={"channel": "sms", "address": "(415) 555-0100"}).text
     assert "+14155550100 (sms)" in page
     assert {r["Category"]: r["State"] for r in table(page, "state-table")} == {
-        "everything": "suppressed", "promotions": "suppressed", "surveys": "receiving", "newsletter": "suppressed"}
+        "everything": "suppressed", "promos": "suppressed", "surveys": "receiving", "newsletter": "suppressed"}
     trail = [(r["Message"], r["Decision"].split(" (")[0], r["By"]) for r in table(page, "trail-table")]
     assert trail == [("Can you stop?", "Opted out of everything", "sms:twilio"),
                      ("START SURVEYS", "Opted back in to surveys", "sms:twilio"),

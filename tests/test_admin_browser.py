@@ -11,7 +11,7 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from browser import chromium, displayed_font_sizes, needs_chromium, screenshot, viewport
+from browser import chromium, dark, displayed_font_sizes, needs_chromium, screenshot, viewport
 from conftest import ADMIN_TOKEN, AUTH_TOKEN, HANG, ROOT, serve, twilio_params
 from twilio.request_validator import RequestValidator
 
@@ -194,3 +194,65 @@ def test_the_login_label_stays_on_one_line_on_a_phone(service, browser):
         name = wait_for(browser, f"label[for='{label}'] .name")
         line = browser.execute_script("return parseFloat(getComputedStyle(arguments[0]).lineHeight)", name)
         assert name.size["height"] < 1.5 * line and name.text == text
+
+
+LONG = ("Hello, I have had enough of these messages, please take my number off every list you have, "
+        "Antidisestablishmentarianism-level-long-word-without-spaces-to-test-wrapping and thank you")
+
+
+def widest_outside_scrollers(browser) -> list:
+    """Elements (tag, id, class, right edge) that reach past the viewport, other than inside a
+    horizontal scroller (.scroll), which scrolls on its own."""
+    return browser.execute_script(
+        "const w = document.documentElement.clientWidth; return [...document.querySelectorAll('body *')]"
+        ".filter(e => !e.closest('.scroll') || e.classList.contains('scroll'))"
+        ".filter(e => e.getClientRects().length && e.getBoundingClientRect().right > w + 0.5)"
+        ".map(e => [e.tagName, e.id, e.className.baseVal ?? e.className, e.getBoundingClientRect().right]);")
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_dashboard_fits_a_phone_and_a_desktop_in_light_and_dark(served, browser, width):
+    service, _ = served
+    for i, body in enumerate(("STOP", LONG, "HELP")):
+        text_message(service, body, sender=f"+1415555{2000 + i:04d}")
+    viewport(browser, width)
+    log_in(browser, service)
+    browser.find_element(By.CSS_SELECTOR, "#per-day").find_element(By.XPATH, "..").find_element(
+        By.XPATH, "ancestor::details/summary").click()  # open the day table
+    assert widest_outside_scrollers(browser) == []
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+    # The day table is all there: its scroller is no wider than the page and scrolls to its last column.
+    scroller = browser.find_element(By.CSS_SELECTOR, "#per-day").find_element(By.XPATH, "..")
+    box = browser.execute_script("const s = arguments[0]; return [s.clientWidth, s.scrollWidth, "
+                                 "getComputedStyle(s).overflowX]", scroller)
+    assert box[0] <= width and box[2] == "auto" and (box[1] <= box[0] or width < 600)
+    text_cell = browser.find_element(By.XPATH, "//table[@id='messages']//td[contains(., 'Hello, I have had')]")
+    lines = browser.execute_script(  # the text's height in lines (a cell on a card also holds its label)
+        "const c = arguments[0], s = getComputedStyle(c); return (c.clientHeight - parseFloat(s.paddingTop)"
+        " - parseFloat(s.paddingBottom)) / parseFloat(s.lineHeight)", text_cell)
+    assert text_cell.size["width"] >= (300 if width > 600 else 0.8 * (width - 32)), text_cell.size
+    assert len(LONG) / lines >= 20, lines  # words to a line, not a letter (which made 170 lines of it)
+    header_shown = browser.find_element(By.CSS_SELECTOR, "#messages thead").size["height"] > 2
+    assert header_shown is (width > 600)  # on a phone each message is a card, each cell named
+    if width < 600:
+        labels = browser.execute_script("return getComputedStyle(arguments[0], '::before').content", text_cell)
+        assert labels == '"Text"'
+
+    light = background(browser, "body")
+    dark(browser)
+    assert background(browser, "body") == "rgb(17, 20, 23)" != light
+    assert color(browser, "main") == "rgb(233, 236, 239)"
+    assert widest_outside_scrollers(browser) == []
+    if width < 600:
+        screenshot(browser, "dashboard-dark-phone", width, dated=True)
+    dark(browser, False)
+
+
+def background(browser, css):
+    return browser.execute_script("return getComputedStyle(arguments[0]).backgroundColor",
+                                  browser.find_element(By.CSS_SELECTOR, css))
+
+
+def color(browser, css):
+    return browser.execute_script("return getComputedStyle(arguments[0]).color",
+                                  browser.find_element(By.CSS_SELECTOR, css))

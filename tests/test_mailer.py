@@ -145,3 +145,31 @@ def test_the_worker_command_sends_what_is_due(settings, store, table, smtp):
                             env=env, capture_output=True, text=True, timeout=HANG)
     assert result.returncode == 0, result.stderr
     assert "sent 1" in result.stdout and len(smtp.messages) == 1
+
+
+def test_an_unverified_start_is_answered_with_why_nothing_changed(store, table, db, smtp):
+    intake.handle(reply("STOP"), table, store)
+    db.execute("UPDATE outbox SET created_at = '2000-01-01T00:00:00+00:00'")  # its confirmation, long ago
+    db.commit()
+    intake.handle(reply("START", verified=False), table, store)
+    [_, refused] = outbox(db)
+    assert refused["subject"] == "Acme Outfitters: your request to subscribe again was not applied"
+    assert "SPF and DKIM did not pass" in refused["body"] and "nothing has changed" in refused["body"]
+    assert db.execute("SELECT status FROM consent WHERE address = 'person@example.org'").fetchone()[0] == "out"
+
+
+def test_the_worker_command_ends_each_confirmation_with_the_preference_page(settings, store, table, smtp):
+    intake.handle(reply("unsubscribe"), table, store)
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_PATH": settings["DATABASE_PATH"],
+           "DATABASE_URL": settings["DATABASE_URL"] or "", "KEYWORDS_PATH": settings["KEYWORDS_PATH"],
+           "SMTP_URL": smtp.url, "MAIL_FROM": MAIL_FROM, "UNSUBSCRIBE_SECRET": "mailer-test-secret",
+           "PUBLIC_BASE_URL": "https://optout.example.com"}
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "mail-worker", "--once"], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=HANG)
+    assert result.returncode == 0, result.stderr
+    [(_, _, message)] = smtp.messages
+    link = message.get_content().rstrip().rsplit("\n", 1)[-1]
+    assert link.startswith("https://optout.example.com/u/") and message["List-Unsubscribe"] == f"<{link}>"
+    from handlers.core import links
+    link_id, category = links.read("mailer-test-secret", link.rsplit("/", 1)[1])
+    assert store.link_address(link_id) == ("email", "person@example.org") and category is None

@@ -113,6 +113,11 @@ def test_a_surveys_link_opens_on_surveys_and_its_one_button_stops_only_them(serv
     english.find_element(By.CSS_SELECTOR, "button.primary").click()
     saved = page_with(english, "No more:")
     assert "No more: surveys." in saved and "Still coming: promos, newsletter." in saved
+    assert english.current_url.endswith("?saved=yes")  # redirected after the POST
+    events = len(api(service, "/api/v1/contacts/email/pat@example.org")["events"])
+    english.refresh()  # posts nothing again
+    assert "No more: surveys." in page_with(english, "No more:")
+    assert len(api(service, "/api/v1/contacts/email/pat@example.org")["events"]) == events
     assert suppressed(service, "surveys") == ["pat@example.org"]
     assert suppressed(service, "promotions") == [] and suppressed(service, None) == []
     screenshot(english, "preferences-saved-phone", 390)
@@ -121,6 +126,14 @@ def test_a_surveys_link_opens_on_surveys_and_its_one_button_stops_only_them(serv
     page_with(english, "Keep receiving")
     boxes = {b.get_attribute("value"): b.is_selected() for b in english.find_elements(By.NAME, "keep")}
     assert boxes == {"surveys": False}
+    # What is already stopped, said in a sentence above the form; "everything" below the kept kinds, apart.
+    standing = english.find_element(By.ID, "standing")
+    assert standing.text == "p•••@example.org is already unsubscribed from: surveys."
+    assert standing.location["y"] < english.find_element(By.TAG_NAME, "fieldset").location["y"]
+    everything = english.find_element(By.CSS_SELECTOR, "label[for='everything']")
+    keep_group = english.find_element(By.XPATH, "//legend[normalize-space()='Keep receiving']/..")
+    assert not keep_group.find_elements(By.ID, "everything")
+    assert everything.location["y"] >= keep_group.location["y"] + keep_group.size["height"]
     assert not english.find_elements(By.CSS_SELECTOR, ".focus")  # surveys already stopped: nothing in focus
 
     # Someone holding the link (a forwarded message) makes a read-only box ask to stop promotions: refused.

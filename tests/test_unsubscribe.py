@@ -103,8 +103,9 @@ def test_the_link_api_needs_the_token(client):
     assert client.get("/api/v1/unsubscribe-link?channel=email&address=a@b.co").status_code == 401
 
 
-def test_without_a_secret_no_link_is_made(settings, make_app):
+def test_without_a_secret_no_link_is_made_and_the_start_says_so(settings, make_app, caplog):
     client = make_app({**settings, "PUBLIC_BASE_URL": "https://optout.example.com"}).test_client()
+    assert "UNSUBSCRIBE_SECRET is not set: no unsubscribe links and no preference page" in caplog.text
     response = client.get("/api/v1/unsubscribe-link?channel=email&address=a@b.co", headers=AUTH)
     assert response.status_code == 503 and "UNSUBSCRIBE_SECRET" in response.json["error"]
 
@@ -203,12 +204,17 @@ def csrf_of(page):
     return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
-def test_saving_the_form_needs_the_page_cookie(client, db):
+@pytest.mark.parametrize("without", ["cookie", "csrf"])
+def test_saving_the_form_needs_the_page_cookie_and_says_how_to_go_on(client, db, without):
     path = path_of(mint(client))
     token = csrf_of(client.get(path).get_data(as_text=True))
-    client.delete_cookie("optout_csrf", path="/u/")
-    assert client.post(path, data={"csrf": token, "keep": ["promotions"]}).status_code == 400
-    assert state(db) == {}
+    if without == "cookie":
+        client.delete_cookie("optout_csrf", path="/u/")
+    response = client.post(path, data={"csrf": token if without == "cookie" else "", "keep": ["promotions"]})
+    assert response.status_code == 400 and state(db) == {}
+    text = visible_text(response.get_data(as_text=True))
+    assert "Your choices were not saved" in text and "open the page again and save once more" in text
+    assert "This link does not work" not in text and f'href="{path}"' in response.get_data(as_text=True)
 
 
 def test_a_csrf_pair_the_client_chose_is_refused(client, db):
@@ -232,7 +238,7 @@ def opt_in(client, what):
     categories = re.findall(r'name="keep" value="(\w+)"', page)
     receiving = set(re.findall(r'name="keep" value="(\w+)" checked', page))
     keep = categories if what is None else sorted(receiving | {what})
-    assert client.post(path, data={"csrf": csrf_of(page), "keep": keep}).status_code == 200
+    assert client.post(path, data={"csrf": csrf_of(page), "keep": keep}).status_code == 303
 
 
 @pytest.mark.parametrize("category, again, refused", [
@@ -268,9 +274,40 @@ def test_saving_choices(client, db, keep, everything, expected):
     page = client.get(path).get_data(as_text=True)
     data = {"csrf": csrf_of(page), "keep": keep, **({"everything": "1"} if everything else {})}
     response = client.post(path, data=data)
-    assert response.status_code == 200
+    assert response.status_code == 303 and response.headers["Location"] == f"{path}?saved=yes"
     assert state(db) == expected
-    assert "Your choices are saved" in response.get_data(as_text=True)
+    rows = recorded(db)
+    for _ in range(2):  # landing there, and a refresh: what is saved is shown, nothing is posted again
+        assert "Your choices are saved" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert recorded(db) == rows
+
+
+@pytest.mark.parametrize("before, sentence", [
+    ({"everything": True}, "p•••@example.org is unsubscribed from every marketing message from Acme Outfitters."),
+    ({"keep": ["promotions"]}, "p•••@example.org is already unsubscribed from: surveys, newsletter."),
+    ({}, None),
+])
+def test_the_page_says_what_the_person_has_already_stopped(client, before, sentence):
+    stand(client, **before)
+    page = client.get(path_of(mint(client))).get_data(as_text=True)
+    found = re.search(r'id="standing">([^<]+)<', page)
+    assert (html.unescape(found.group(1)) if found else None) == sentence
+
+
+def test_unsubscribe_from_everything_is_not_one_of_the_kept_kinds(client):
+    page = client.get(path_of(mint(client))).get_data(as_text=True)
+    keep_group = re.search(r"<fieldset>\s*<legend>Keep receiving</legend>(.*?)</fieldset>", page, re.S).group(1)
+    assert 'name="keep"' in keep_group and 'name="everything"' not in keep_group
+    assert re.search(r'<fieldset class="everything">\s*<legend>Or</legend>\s*<label for="everything"', page)
+
+
+def test_opting_back_in_says_so_not_that_nothing_was_stopped(client, db):
+    stand(client, everything=True)
+    landed = save(client, path_of(mint(client)), keep=["promotions", "surveys", "newsletter"])
+    text = visible_text(landed.get_data(as_text=True))
+    assert "out" not in state(db).values()
+    assert "You are subscribed again: you will get every kind of message from Acme Outfitters." in text
+    assert "Nothing was stopped" not in text
 
 
 def test_coming_back_to_keep_a_category_after_stopping_everything(client, db):
@@ -304,8 +341,10 @@ def test_floods_are_refused_but_never_a_real_opt_out(app, client, db):
 # What a category's link may change ---------------------------------------------------------------
 
 def save(client, path, **form):
-    """Open the page of `path` and post its form with these fields (the page's own CSRF value)."""
-    return client.post(path, data={"csrf": csrf_of(client.get(path).get_data(as_text=True)), **form})
+    """Open the page of `path` and post its form with these fields (the page's own CSRF value); the
+    page it is sent on to (a 403 refusal is answered in place)."""
+    return client.post(path, data={"csrf": csrf_of(client.get(path).get_data(as_text=True)), **form},
+                       follow_redirects=True)
 
 
 def recorded(db):
@@ -422,11 +461,12 @@ def test_a_category_link_opens_on_that_category_with_one_primary_button(client, 
 def test_the_focused_button_stops_that_category_only_and_says_what_continues(client, db):
     path = path_of(mint(client, category="surveys"))
     page = client.get(path).get_data(as_text=True)
-    response = client.post(path, data={"csrf": csrf_of(page), "stop": "surveys"})
+    response = client.post(path, data={"csrf": csrf_of(page), "stop": "surveys"}, follow_redirects=True)
     assert state(db) == {"surveys": "out"}
     text = visible_text(response.get_data(as_text=True))
     assert "No more: surveys." in text and "Still coming: promos, newsletter." in text
     assert f'href="{path}"' in response.get_data(as_text=True) and "Change my choices" in text
+    assert response.request.path == path and response.request.method == "GET"  # redirected there
     again = visible_text(client.get(path).get_data(as_text=True))
     assert "because you get" not in again  # stopped already: the page opens on the full list
 

@@ -70,6 +70,7 @@ EMAIL_CONFIRMATIONS = REPLY_KINDS["email"]
 ASKED = "asked"  # the action recorded for an unsure message that was asked a question (`ambiguous: ask`)
 ASK_WINDOW = timedelta(days=1)  # a person is asked at most once in this time
 WEB = "web"  # the provider of choices made on the preference page and by one-click unsubscribe
+UNVERIFIED = "opt_in_from_unverified_sender"  # the rule of an email opt-in refused: SPF and DKIM did not pass
 # At most one confirmation email per address in this time, whatever happens: no mail loops.
 CONFIRMATION_INTERVAL = timedelta(days=1)
 
@@ -105,6 +106,11 @@ def handle(inbound: Inbound, table: KeywordTable, store: Recorder, decision: Dec
         unsure = is_unsure(chosen, inbound, table)
         if unknown_sender:
             chosen = replace(chosen, flagged=True)  # recorded for the first brand: a person should check
+        replies = table.languages[chosen.language].replies
+        if chosen.rule == UNVERIFIED and "start_unverified.subject" in replies["email"]:
+            # Told why nothing changed: their mail server did not prove the address is theirs.
+            return Outcome(chosen, transition, None, table.render_email("start_unverified", chosen.language, (), brand),
+                           also=also, brand_keys=keys)
         if kind is None or (inbound.channel in PHONE_CHANNELS and inbound.provider == WEB):
             # A page shows its own result; no SMS answers it.
             return Outcome(chosen, transition, None, also=also, brand_keys=keys)
@@ -166,7 +172,7 @@ def read(inbound: Inbound, table: KeywordTable) -> Decision:
     if decision.action == OPT_IN and not inbound.sender_verified:
         # Anyone can forge a From address; an opt-in must come from the address's own domain. Refused,
         # and flagged: a forged opt-in is someone working against the person, worth a look.
-        decision = replace(decision, action=REFUSED, rule="opt_in_from_unverified_sender", flagged=True)
+        decision = replace(decision, action=REFUSED, rule=UNVERIFIED, flagged=True)
     return decision
 
 

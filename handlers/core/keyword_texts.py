@@ -11,7 +11,15 @@ from types import MappingProxyType
 
 from .keyword_reader import KeywordReader
 from .keyword_templates import check_template
-from .keywords import EMAIL_PARTS, OPTIONAL_REPLY_KINDS, PAGE_PLACEHOLDERS, PAGE_TEXTS, REPLY_KINDS, RETIRED_PAGE_TEXTS
+from .keywords import (
+    EMAIL_PARTS,
+    OPTIONAL_PAGE_TEXTS,
+    OPTIONAL_REPLY_KINDS,
+    PAGE_PLACEHOLDERS,
+    PAGE_TEXTS,
+    REPLY_KINDS,
+    RETIRED_PAGE_TEXTS,
+)
 
 
 def starts_with_vowel(text: str) -> bool:
@@ -90,11 +98,12 @@ def read_page(reader: KeywordReader, where, value) -> Mapping[str, str]:
         reader.problem(where, "the language has no page texts (" + ", ".join(PAGE_TEXTS) + ")")
         return MappingProxyType({})
     for key in value:
-        if key not in PAGE_TEXTS and key not in RETIRED_PAGE_TEXTS:
-            reader.problem(where + (key,), f"is not a text of the page ({', '.join(PAGE_TEXTS)})")
+        if key not in PAGE_TEXTS and key not in OPTIONAL_PAGE_TEXTS and key not in RETIRED_PAGE_TEXTS:
+            known = ", ".join(PAGE_TEXTS + tuple(OPTIONAL_PAGE_TEXTS))
+            reader.problem(where + (key,), f"is not a text of the page ({known})")
     texts = {}
-    for key in PAGE_TEXTS:
-        text = reader.text(where + (key,), value.get(key))
+    for key in PAGE_TEXTS + tuple(OPTIONAL_PAGE_TEXTS):
+        text = reader.text(where + (key,), value.get(key), required=key in PAGE_TEXTS)
         if text is None:
             continue
         try:
@@ -106,7 +115,7 @@ def read_page(reader: KeywordReader, where, value) -> Mapping[str, str]:
             reader.problem(where + (key,), f"unknown placeholder {{{name}}}; known: "
                                            + ", ".join("{" + p + "}" for p in sorted(PAGE_PLACEHOLDERS)))
         texts[key] = text
-    return MappingProxyType(texts)
+    return MappingProxyType({**OPTIONAL_PAGE_TEXTS, **texts})
 
 
 def read_descriptions(reader: KeywordReader, where, value, categories) -> Mapping[str, str]:

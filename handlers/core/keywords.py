@@ -30,8 +30,10 @@ REPLY_KINDS = {
     # An email confirms a change of state only; each is a subject and a body.
     "email": ("stopped_all", "stopped_categories", "started_all", "started_categories"),
 }
-# Replies a file needs only for a setting: `ask`, the question put to an unsure message under `ambiguous: ask`.
-OPTIONAL_REPLY_KINDS = {"sms": ("ask",), "email": ()}
+# Replies a file needs only for a setting: `ask`, the question put to an unsure message under `ambiguous: ask`;
+# and `start_unverified`, the email answering an opt-in whose sender SPF and DKIM did not verify (without
+# it, nothing is sent to them).
+OPTIONAL_REPLY_KINDS = {"sms": ("ask",), "email": ("start_unverified",)}
 # What an unsure decision (an opt-out flagged for review) does: opt out as before, or ask first.
 AMBIGUOUS_CHOICES = ("opt_out", "ask")
 EMAIL_PARTS = ("subject", "body")
@@ -42,6 +44,18 @@ PAGE_TEXTS = ("title", "intro", "focus", "focus_button", "keep", "everything", "
 # Page texts of earlier versions, no longer shown: tolerated in an operator's file, so that an upgrade
 # does not stop the service on them.
 RETIRED_PAGE_TEXTS = frozenset({"receiving", "not_receiving"})
+# Page texts added later: optional in a file (an upgrade must not stop the service on them); a language
+# without one shows this English text.
+OPTIONAL_PAGE_TEXTS = {
+    "already_stopped_all": "{address} is unsubscribed from every marketing message from {brand}.",
+    "already_stopped": "{address} is already unsubscribed from: {categories}.",
+    "started": "You are subscribed again: you will get every kind of message from {brand}.",
+    "everything_legend": "Or",
+    "form_expired_title": "Your choices were not saved",
+    "form_expired": "This page was open for a long time, or your browser did not keep its cookie, so we could "
+                    "not be sure the choice came from you. Nothing has changed: open the page again and save once "
+                    "more.",
+}
 # Where a category is one of a provider's own lists (keywords.yaml: categories.<name>.lists), and
 # what that provider calls the list: an event about the list is about the category, and an opt-out
 # of the category is pushed to the list.
@@ -141,6 +155,19 @@ class KeywordTable:
         """The provider's lists of `categories` (every mapped list when categories is empty)."""
         lists = self.provider_lists.get(provider, {})
         return tuple(key for key, category in lists.items() if not categories or category in categories)
+
+    def display_name(self, category: str) -> str:
+        """How operators and people see a category (its first name in the default language: "promos"),
+        on the dashboard, in the CLI and in HELP; the key ("promotions") stays internal."""
+        return self.languages[self.default_language].category_names.get(category, category)
+
+    def category_named(self, name: str) -> str | None:
+        """The category a key or a display name (any case) stands for, or None."""
+        wanted = name.strip().casefold()
+        for category in self.categories:
+            if wanted in (category.casefold(), self.display_name(category).casefold()):
+                return category
+        return None
 
     def language_of_country(self, country: str | None) -> str | None:
         return self._language_by_country.get(country) if country else None

@@ -61,3 +61,13 @@ def links_for(channel: str | None, address: str | None, category: str | None, ba
     token = mint(secret, link_id(channel, address), category or None)
     url = f"{base_url.rstrip('/')}/u/{token}"
     return {"url": url, "list_unsubscribe": f"<{url}>", "list_unsubscribe_post": "List-Unsubscribe=One-Click"}
+
+
+def page_link_maker(secret: str | None, base_url: str | None, region: str,
+                    link_id: Callable[[str, str], str]) -> Callable[[str], str] | None:
+    """email address -> the link to its preference page, for the confirmation emails; None without
+    UNSUBSCRIBE_SECRET and PUBLIC_BASE_URL (a link to 127.0.0.1 would be no use to anyone)."""
+    if not (secret and base_url):
+        return None
+    return lambda address: links_for("email", address, None, base_url, secret=secret, region=region,
+                                     categories=(), link_id=link_id)["url"]

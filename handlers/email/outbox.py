@@ -11,6 +11,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.errors import MessageError
 from email.message import EmailMessage
@@ -21,6 +22,8 @@ from ..core.addresses import normalise_email
 from ..storage import retry_queue
 from ..storage.store import Store, StoreError
 from .headers import message_id
+
+PageLink = Callable[[str], "str | None"]  # an email address -> its preference page's URL, or None
 
 
 class MailConfigError(ValueError):
@@ -51,9 +54,11 @@ class SmtpSettings:
                    unquote(parts.password) if parts.password else None, tls)
 
 
-def compose(row: dict, mail_from: str) -> EmailMessage:
-    """The confirmation as an RFC 5322 message: an automatic reply in the person's thread (RFC 3834).
-    Raises ValueError for a row that cannot be written as a message (an address that is none)."""
+def compose(row: dict, mail_from: str, page_link: PageLink | None = None) -> EmailMessage:
+    """The confirmation as an RFC 5322 message: an automatic reply in the person's thread (RFC 3834),
+    ending with the link to the person's preference page when `page_link` makes one (with it, the
+    List-Unsubscribe headers of RFC 8058). Raises ValueError for a row that cannot be written as a
+    message (an address that is none)."""
     message = EmailMessage()
     message["From"] = mail_from
     message["To"] = normalise_email(row["address"])
@@ -68,12 +73,18 @@ def compose(row: dict, mail_from: str) -> EmailMessage:
     if in_reply_to:
         message["In-Reply-To"] = in_reply_to
         message["References"] = in_reply_to
-    message.set_content(row["body"])
+    link = page_link(message["To"]) if page_link else None
+    if link:
+        message["List-Unsubscribe"] = f"<{link}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(row["body"].rstrip("\n") + (f"\n\n{link}\n" if link else "\n"))
     return message
 
 
-def send_due(store: Store, smtp_url: str | None, mail_from: str | None, limit: int = 100) -> dict:
-    """Send what is due now. Returns counts {"sent", "retry", "failed"}."""
+def send_due(store: Store, smtp_url: str | None, mail_from: str | None, limit: int = 100,
+             page_link: PageLink | None = None) -> dict:
+    """Send what is due now, each with its preference page's link if `page_link` makes one. Returns
+    counts {"sent", "retry", "failed"}."""
     if not mail_from or "@" not in parseaddr(mail_from)[1]:
         raise MailConfigError("MAIL_FROM must be an address, like Acme <no-reply@acme.example>")
     settings = SmtpSettings.from_url(smtp_url)
@@ -91,7 +102,7 @@ def send_due(store: Store, smtp_url: str | None, mail_from: str | None, limit: i
     try:
         for row in rows:
             try:
-                composed = compose(row, mail_from)
+                composed = compose(row, mail_from, page_link)
             except (ValueError, MessageError) as e:  # this row only: give it up with the reason, go on
                 retry_queue.give_up(store, row, f"cannot be written as an email: {e}")
                 counts["failed"] += 1
@@ -117,7 +128,7 @@ def send_due(store: Store, smtp_url: str | None, mail_from: str | None, limit: i
 
 
 def run_worker(store: Store, smtp_url: str | None, mail_from: str | None, log, poll: float = 1.0,
-               stop=lambda: False, also=None) -> None:
+               stop=lambda: False, also=None, page_link: PageLink | None = None) -> None:
     """Send due confirmations until `stop()`; configuration and database errors are logged, never fatal
     (the rows wait in the outbox until the problem is gone). `also()`, if given, runs first in every
     cycle (the provider pushes) and returns counts to log, or None."""
@@ -131,7 +142,7 @@ def run_worker(store: Store, smtp_url: str | None, mail_from: str | None, log, p
             except StoreError as e:
                 log.error("mail worker: provider pushes wait: %s", e)
         try:
-            counts = send_due(store, smtp_url, mail_from)
+            counts = send_due(store, smtp_url, mail_from, page_link=page_link)
             complained = None
             if any(counts.values()):
                 log.info("mail worker: sent %(sent)d, will retry %(retry)d, gave up on %(failed)d", counts)

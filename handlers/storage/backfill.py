@@ -29,6 +29,7 @@ from .store import Store, now
 # AccountSid,Sid,Direction,Price,PriceUnit. Only these are needed.
 TWILIO_COLUMNS = ("From", "To", "Body", "SentDate", "Sid", "Direction")
 SUPERSEDED = "older_than_a_recorded_decision"  # the rule of a message that came before a decision recorded here
+_WRITE_STEP = 20_000  # rows per executemany while writing: the progress bar moves between them
 
 
 @dataclass
@@ -205,14 +206,15 @@ def read_twilio_log(raw: BinaryIO, table: KeywordTable, region: str, report: Bac
 
 
 def backfill_twilio(store: Store, raw: BinaryIO, table: KeywordTable, region: str,
-                    progress: Progress | None = None) -> BackfillReport:
+                    progress: Progress | None = None,
+                    writing: Callable[[int, int], None] | None = None) -> BackfillReport:
     """Record the inbound messages of a Twilio message log that are not recorded here, and their
     decisions, as the webhook would have (messages, events, consent), in SentDate order; send nothing.
 
     The file is read and classified first; then one transaction reads what is recorded (Sids, states,
     languages, latest decision per person) and writes everything with executemany. A message dated
     before a decision already recorded for that person is recorded but not acted on (SUPERSEDED): a
-    late backfill must not undo a newer STOP or START.
+    late backfill must not undo a newer STOP or START. `writing(done, total)` follows the rows written.
     """
     report = BackfillReport()
     found = read_twilio_log(raw, table, region, report, progress)
@@ -222,14 +224,15 @@ def backfill_twilio(store: Store, raw: BinaryIO, table: KeywordTable, region: st
     def work(conn) -> None:
         store.db.lock_everyone(conn)
         with store.dialect.bulk(conn):
-            _record_backfill(conn, store.dialect, found, table, report, store.erasure_key)
+            _record_backfill(conn, store.dialect, found, table, report, store.erasure_key, writing)
 
     store.write(work)
     return report
 
 
 def _record_backfill(conn, dialect: Dialect, found: list[tuple], table: KeywordTable,
-                     report: BackfillReport, erasure_key: str | None = None) -> None:
+                     report: BackfillReport, erasure_key: str | None = None,
+                     writing: Callable[[int, int], None] | None = None) -> None:
     # Table sizes from the largest ids (no count(*) scan); every consent change also writes an event.
     messages_rows, events_rows = (conn.execute(f"SELECT coalesce(max(id), 0) FROM {name}").fetchone()[0]
                                   for name in ("messages", "events"))
@@ -292,6 +295,11 @@ def _record_backfill(conn, dialect: Dialect, found: list[tuple], table: KeywordT
     report.opt_ins += counts[OPT_IN]
     report.help += counts[HELP]
     report.none += counts[NONE]
-    record_messages(conn, messages)
-    record_events(conn, events)
+    total, done = len(messages) + len(events), 0
+    for rows, record in ((messages, record_messages), (events, record_events)):
+        for start in range(0, len(rows), _WRITE_STEP):
+            record(conn, rows[start:start + _WRITE_STEP])
+            done += len(rows[start:start + _WRITE_STEP])
+            if writing:
+                writing(done, total)
     write_states(conn, "sms", final, existing)

@@ -59,12 +59,12 @@ def review_queue_sizes(store: Store, days: list[str]) -> dict[str, int]:
 
 
 def recent_messages(store: Store, channel: str | None, action: str | None, limit: int,
-                    offset: int, brand: str | None = None) -> tuple[list[dict], int]:
-    """Inbound messages newest first (for one brand, as stored, if given), with their decision and any
-    review, and how many match."""
+                    offset: int, address: str | None = None, brand: str | None = None) -> tuple[list[dict], int]:
+    """Inbound messages newest first, with their decision and any review, and how many match (of one
+    address, normalised, when given; of one brand, as stored, when given: the first brand's is '')."""
     where, params = [], []
-    for column, value in (("channel", channel), ("action", action), ("brand", brand)):
-        if value is not None:
+    for column, value in (("channel", channel), ("action", action), ("address", address), ("brand", brand)):
+        if value or (column == "brand" and value is not None):
             where.append(f"m.{column} = ?")
             params.append(value)
     clause = f"WHERE {' AND '.join(where)}" if where else ""

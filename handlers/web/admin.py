@@ -35,17 +35,17 @@ from markupsafe import escape
 
 from ..core import credentials
 from ..core.access import BUILT_IN_ADMIN
-from ..core.addresses import CHANNELS, InvalidAddress, normalise
+from ..core.addresses import CHANNELS, InvalidAddress, masked_on_page, normalise
 from ..core.brands import FIRST
 from ..core.consent import EVERYTHING, suppressed
 from ..core.keyword_file import KeywordFileError
 from ..storage import audit as audit_log
 from ..storage import operators, reports, sessions
 from ..storage.store import StoreError
-from . import charts as chart_geometry
 from . import labels, sso
 from .access import Actor, audit, current_actor, is_public, permitted, requires
 from .context import services
+from .dashboard_charts import LABELS, charts, opt_out_charts, queue_chart
 from .responses import page_headers, rate_limited
 from .throttles import credential_failures, shared_throttle, throttle_key
 
@@ -53,7 +53,6 @@ admin = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templ
 PER_PAGE = 50
 MAX_PAGE = 1_000_000
 SESSION_HOURS = 12
-LABELS = {"opt_out": "Opt-outs", "opt_in": "Opt-ins", "help": "Help requests", "ignored": "Ignored"}
 VERDICTS = {"confirmed": "Confirm", "not_opt_out": "This was not an opt-out", "opt_out": "This was an opt-out"}
 
 
@@ -170,12 +169,27 @@ def store_unavailable(e):
 @admin.context_processor
 def shared():
     return {"nonce": g.nonce, "csrf": session.get("csrf", ""), "when": when, "labels": LABELS,
-            "filters": labels.FILTERS,
-            "describe": lambda m: labels.describe(m["action"], m["categories"], m["rule"], m["matched"],
-                                                   m.get("confidence")),
+            "filters": labels.FILTERS, "channel_name": labels.channel_name, "masked": masked_on_page,
+            "category_name": category_name,
+            "describe": lambda m: labels.describe(m["action"], [category_name(c) for c in m["categories"]],
+                                                   m["rule"], m["matched"], m.get("confidence")),
             "signed_in": logged_in(), "actor": current_actor(),
             "may": lambda permission: logged_in() and current_actor().may(permission),
             "single_sign_on": sso.configured()}
+
+
+@admin.app_template_filter("num")
+def thousands(n) -> str:
+    """12,345: a count as people read it."""
+    return f"{n:,}" if isinstance(n, int) else str(n)
+
+
+def category_name(category: str) -> str:
+    """A category as people see it ("promos"), the same on every page, in HELP and in the CLI."""
+    try:
+        return services().keywords.display_name(category)
+    except KeywordFileError:
+        return category
 
 
 def page(template: str, status: int = 200, **context):
@@ -315,16 +329,39 @@ def dashboard():
     number = request.args.get("page", "1")
     # isdecimal, not isdigit: "²" is a digit int() refuses; the cap keeps OFFSET within 64 bits.
     number = min(max(int(number), 1), MAX_PAGE) if number.isdecimal() else 1
+    return dashboard_page(channel, action, number, brand=brand)
+
+
+@admin.post("")
+@requires("read")
+def search():
+    """Recent messages from one address. A POST, so that the address is in no URL (nor any log of one);
+    the table shows it masked, and the address look-up page in full."""
+    raw = (request.form.get("address") or "").strip()
+    channel = request.form.get("channel") or ("email" if "@" in raw else "sms")
+    try:
+        address = normalise(channel, raw, services().settings["DEFAULT_REGION"])
+    except InvalidAddress as e:
+        return dashboard_page(None, None, 1, searched=raw, error=f"Nothing to search for: {e}.", status=400)
+    return dashboard_page(channel, None, 1, searched=raw, address=address)
+
+
+def dashboard_page(channel: str | None, action: str | None, number: int, searched: str = "",
+                   address: str | None = None, error: str = "", status: int = 200, brand: str | None = None):
     store = services().store
     days = reports.days_until(datetime.now(timezone.utc).date())
     counts = reports.daily_counts(store, days)
-    messages, total = reports.recent_messages(store, channel, action, PER_PAGE, (number - 1) * PER_PAGE,
-                                              brands.stored_key(brand))
-    return page("dashboard.html", days=days, counts=counts, charts=charts(days, counts), channels=CHANNELS,
+    brands = services().keywords.brands
+    if error:
+        messages, total = [], 0
+    else:
+        messages, total = reports.recent_messages(store, channel, action, PER_PAGE, (number - 1) * PER_PAGE,
+                                                  address=address, brand=brands.stored_key(brand))
+    return page("dashboard.html", status, days=days, counts=counts, charts=charts(days, counts), channels=CHANNELS,
                 opt_out_charts=opt_out_charts(store, days), queue_chart=queue_chart(store, days),
                 series=reports.SERIES, actions=reports.ACTIONS, messages=messages, total=total, page=number,
-                pages=max(1, -(-total // PER_PAGE)), channel=channel, action=action, brand=brand,
-                brands=[b.key for b in brands.brands],
+                pages=max(1, -(-total // PER_PAGE)), channel=channel, action=action, searched=searched, address=address,
+                search_error=error, brand=brand, brands=[b.key for b in brands.brands],
                 waiting=reports.review_queue(store, limit=0)[1], keywords=keyword_status())
 
 
@@ -384,7 +421,7 @@ def contacts():
     record = store.contact(channel, address, brands.stored_key(brand) or FIRST)  # without brand: the first's
     blocked = suppressed(record["state"], categories)
     return page("contacts.html", **context, address=address,
-                state=[("everything", blocked[EVERYTHING])] + [(c, blocked[c]) for c in categories],
+                state=[("everything", blocked[EVERYTHING])] + [(category_name(c), blocked[c]) for c in categories],
                 trail=reports.audit_trail(store, record, channel, address))
 
 
@@ -403,46 +440,3 @@ def keyword_status() -> dict:
     except KeywordFileError as e:  # broken since start-up: no table was ever loaded
         return {**services().keyword_status(), "error": str(e)}
     return services().keyword_status()
-
-
-# The charts -----------------------------------------------------------------------------------------
-
-def charts(days: list[str], counts: dict) -> list[dict]:
-    """Stacked bars per day for each channel, each on its own scale."""
-    result = []
-    for channel in CHANNELS:
-        sums = {s: sum(counts.get((d, channel, s), 0) for d in days) for s in reports.SERIES}
-        stacks = [[(s, counts.get((day, channel, s), 0), f"{day}, {channel}: {counts.get((day, channel, s), 0)} "
-                    f"{LABELS[s].lower()}") for s in reports.SERIES] for day in days]
-        summary = (f"{channel.upper()}, last {len(days)} days: "
-                   + ", ".join(f"{sums[s]} {LABELS[s].lower()}" for s in reports.SERIES) + ".")
-        result.append({"channel": channel, "title": f"{channel.upper()}: messages per day",
-                       **chart_geometry.columns(days, stacks, summary)})
-    return result
-
-
-def opt_out_charts(store, days: list[str]) -> list[dict]:
-    """Opt-outs of the last days by how they were asked for, and by language."""
-    by_rule: dict[str, int] = {}
-    for rule, n in reports.opt_outs_by(store, days, "rule").items():
-        by_rule[labels.kind(rule)] = by_rule.get(labels.kind(rule), 0) + n
-    languages = services().keywords.languages
-    by_language = [(languages[code].name if code in languages else "Unknown", n)
-                   for code, n in reports.opt_outs_by(store, days, "language").items()]
-    span = f"last {len(days)} days"
-    return [
-        {"id": "reasons", "title": f"Opt-outs by reason, {span}", **chart_geometry.rows(
-            sorted(by_rule.items(), key=lambda item: -item[1]), f"opt-outs, {span}",
-            "; ".join(f"{k}: {n}" for k, n in by_rule.items()) or "No opt-outs.")},
-        {"id": "languages", "title": f"Opt-outs by language, {span}", **chart_geometry.rows(
-            by_language, f"opt-outs, {span}", "; ".join(f"{k}: {n}" for k, n in by_language) or "No opt-outs.")},
-    ]
-
-
-def queue_chart(store, days: list[str]) -> dict:
-    """The review queue's size at the end of each day."""
-    sizes = reports.review_queue_sizes(store, days)
-    stacks = [[("queue", sizes[d], f"{d}: {sizes[d]} waiting for review at the end of the day")] for d in days]
-    return {"id": "queue", "title": "Review queue, waiting at the end of each day", **chart_geometry.columns(
-        days, stacks, f"Waiting for review: {sizes[days[-1]]} now, at most {max(sizes.values())} "
-                      f"at the end of a day in the last {len(days)} days.")}

@@ -27,7 +27,7 @@ def columns(days: list[str], stacks: list[list[tuple[str, int, str]]], summary: 
                              "h": round(h, 2), "series": series, "title": title})
     scale = sorted({0, top // 2, top}) if top > 1 else [0, 1]
     return {"kind": "columns", "height": HEIGHT, "left": LEFT, "base": HEIGHT - BOTTOM, "bars": bars,
-            "scale": [{"label": n, "y": round(HEIGHT - BOTTOM - n * plot / top, 2)} for n in scale],
+            "scale": [{"label": f"{n:,}", "y": round(HEIGHT - BOTTOM - n * plot / top, 2)} for n in scale],
             "ticks": [{"x": round(LEFT + i * slot + slot / 2, 3), "label": days[i][5:]}
                       for i in range(len(days) - 1, -1, -7)],
             "summary": summary}
@@ -37,6 +37,6 @@ def rows(items: list[tuple[str, int]], unit: str, summary: str) -> dict:
     """One horizontal bar per (label, value), the label above it and the value at its end."""
     top = max([n for _, n in items] + [1])
     return {"kind": "rows", "height": max(len(items), 1) * ROW + 4, "summary": summary,
-            "rows": [{"label": label, "n": n, "y": i * ROW, "bar_y": i * ROW + 20, "bar_h": BAR,
+            "rows": [{"label": label, "n": f"{n:,}", "y": i * ROW, "bar_y": i * ROW + 20, "bar_h": BAR,
                       "w": round(max(n / top * LABEL_WIDTH, .5), 3), "value_x": round(n / top * LABEL_WIDTH + 1.5, 3),
-                      "title": f"{label}: {n} {unit}"} for i, (label, n) in enumerate(items)]}
+                      "title": f"{label}: {n:,} {unit}"} for i, (label, n) in enumerate(items)]}

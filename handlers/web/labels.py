@@ -14,6 +14,8 @@ ACTIONS = {
     "none": "Not an opt-out",
     "refused": "Opt-in refused",
 }
+# The channels as people write them (never "EMAIL").
+CHANNEL_NAMES = {"sms": "SMS", "email": "Email", "whatsapp": "WhatsApp", "rcs": "RCS"}
 # The decisions as a filter names them.
 FILTERS = {"opt_out": "Opt-outs", "opt_in": "Opt-ins", "help": "Help requests", "asked": "Asked to confirm",
            "none": "No action", "refused": "Refused opt-ins"}
@@ -59,6 +61,10 @@ KINDS = {
     "model": "Trained model",
     "model_unsure": "Trained model, unsure",
 }
+
+
+def channel_name(channel: str) -> str:
+    return CHANNEL_NAMES.get(channel, channel.capitalize())
 
 
 def reason(rule: str | None, matched: str | None = None, confidence: float | None = None) -> str:

@@ -18,7 +18,7 @@ import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, g, render_template, request
+from flask import Blueprint, Response, g, redirect, render_template, request
 
 from ..core import intake, links
 from ..core.addresses import masked_on_page
@@ -63,12 +63,15 @@ def preferences(token: str):
     if not throttle("per_link").allow(token):
         return too_many()
     blocked = suppressed(services().store.state(channel, address, link_brand()), table.categories)
+    if request.args.get("saved"):  # where a saved form lands (POST-redirect-GET): what now holds
+        return Response(result(language, address, blocked, started=request.args["saved"] == "again"))
     lang = table.languages[language]
     # A link made for one category opens on it, while the person still gets it: one button stops it.
     focus = category if category and not blocked[category] else None
     nonce = secrets.token_urlsafe(24)
     response = Response(page(language, address, form=True, csrf=form_key(token, nonce),
-                             everything_out=blocked[EVERYTHING], focus=focus, link_category=category,
+                             status=standing(language, address, blocked), everything_out=blocked[EVERYTHING],
+                             focus=focus, link_category=category,
                              link_label=lang.category_names[category] if category else "",
                              categories=[{"name": c, "label": lang.category_names[c],
                                           "description": lang.descriptions.get(c, ""),
@@ -109,23 +112,42 @@ def choose(token: str):
 
     nonce = request.cookies.get(CSRF_COOKIE, "")
     if not nonce or not hmac.compare_digest(request.form.get("csrf", "").encode(), form_key(token, nonce).encode()):
-        return bad_link(language)
+        return form_expired(language, address)
     before = suppressed(store.state(channel, address, link_brand()), table.categories)
     everything = request.form.get("everything") == "1"
     if category is None:
         keep = set(request.form.getlist("keep")) & set(table.categories)
         decisions = choices(before, keep, everything, table.categories, language)
-        asked = f"keep {sorted(keep)}"
     else:
         keep, stop = request.form.getlist("keep"), request.form.get("stop")
         decisions = category_choices(before, category, keep, stop, everything, table.categories, language)
         if decisions is None:
             return other_categories_refused(language, address, category)
-        asked = f"{category} link: keep {sorted(set(keep))}, stop={stop}"  # checked: nothing else is named
     for decision in decisions:
-        record(channel, address, decision, f"preference page: {asked}, everything={everything}")
-    after = suppressed(store.state(channel, address, link_brand()), table.categories)
-    return Response(result(language, address, after))
+        record(channel, address, decision, in_words(decision, category))
+    # Answered by a redirect to the page, so that a refresh there asks nothing again.
+    started = any(d.action == OPT_IN for d in decisions)
+    return redirect(f"{request.path}?saved={'again' if started else 'yes'}", 303)
+
+
+def in_words(decision: Decision, link_category: str | None) -> str:
+    """What the person did, as the dashboard's Text column shows it: "Preference page: stopped promos, surveys"."""
+    table = services().keywords
+    names = ", ".join(table.display_name(c) for c in decision.categories) or "everything"
+    done = "stopped" if decision.action == OPT_OUT else "started again"
+    link = f" (a link for {table.display_name(link_category)})" if link_category else ""
+    return f"Preference page{link}: {done} {names}"
+
+
+def standing(language: str, address: str, blocked: dict) -> str:
+    """The sentence saying what the person has already stopped, above the form; "" when nothing."""
+    table = services().keywords
+    lang = table.languages[language]
+    values = placeholders(language, address)
+    if blocked[EVERYTHING]:
+        return lang.page["already_stopped_all"].format(**values)
+    stopped = [lang.category_names[c] for c in table.categories if blocked[c]]
+    return lang.page["already_stopped"].format(**{**values, "categories": ", ".join(stopped)}) if stopped else ""
 
 
 def form_key(token: str, nonce: str) -> str:
@@ -229,7 +251,7 @@ def brand() -> dict[str, str]:
     return {"brand": shown_brand()[0], "logo_url": table.logo_url, "accent": table.accent_colour or "#1a56db"}
 
 
-def result(language: str, address: str, after: dict) -> str:
+def result(language: str, address: str, after: dict, started: bool = False) -> str:
     table = services().keywords
     lang = table.languages[language]
     values = placeholders(language, address)
@@ -239,13 +261,21 @@ def result(language: str, address: str, after: dict) -> str:
     if after[EVERYTHING] and not going:
         lines = [lang.page["stopped_all"].format(**values)]
     elif not stopped:
-        lines = [lang.page["nothing_stopped"].format(**values)]
+        lines = [lang.page["started" if started else "nothing_stopped"].format(**values)]
     else:
         lines = [lang.page["stopped"].format(**{**values, "categories": joined(stopped)})]
     if going and stopped:
         lines.append(lang.page["continuing"].format(**{**values, "categories": joined(going)}))
     lines.append(lang.page["undo"].format(**values))
     return page(language, address, form=False, lines=lines, back=request.path)
+
+
+def form_expired(language: str, address: str):
+    """The form came without its cookie or CSRF value (a page left open for long, cookies blocked):
+    400, nothing changed, and the way on: open the page again."""
+    line = services().keywords.languages[language].page["form_expired"].format(**placeholders(language, address))
+    return Response(page(language, address, form=False, title_key="form_expired_title", lines=[line],
+                         back=request.path), 400)
 
 
 def other_categories_refused(language: str, address: str, category: str):
