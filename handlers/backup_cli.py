@@ -9,7 +9,7 @@ from .storage.backup import BackupError, backup_database
 from .web.context import services
 
 
-@click.command("backup")
+@click.command("backup", short_help="Copy the live SQLite database to PATH, consistently.")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--overwrite", is_flag=True, help="Replace PATH if it exists (by default an existing file is refused).")
 def backup(path, overwrite):

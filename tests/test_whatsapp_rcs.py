@@ -210,7 +210,7 @@ def test_the_dashboard_shows_whatsapp_and_rcs(client):
     assert login(client).status_code == 303
     page = client.get("/admin?channel=whatsapp")
     assert page.status_code == 200
-    assert "WHATSAPP: messages per day" in page.text and "RCS: messages per day" in page.text
+    assert "WhatsApp: messages per day" in page.text and "RCS: messages per day" in page.text
 
 
 # The simulator -------------------------------------------------------------------------------------------
