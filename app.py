@@ -11,6 +11,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from handlers import cli
+from handlers.core.keyword_file import KeywordFileError
 from handlers.services import Services
 from handlers.settings import read_settings
 from handlers.web import guards
@@ -62,7 +63,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     else:
         if app.logger.level == logging.NOTSET:
             app.logger.setLevel(logging.INFO)
-        services.prepare()
+        services.shared = True  # every worker serves the keyword table the database holds
+        try:
+            services.prepare()
+        except KeywordFileError as e:  # one line that says where, not a traceback that ends with it
+            raise SystemExit(f"Not serving: keywords.yaml cannot be used: {e.one_line()}") from None
         for name, consequence in (("ADMIN_TOKEN", "the /api/v1 API is closed but to API keys (flask add-api-key)"),
                                   ("TWILIO_AUTH_TOKEN", "every Twilio webhook will be refused with 403"),
                                   ("INBOUND_EMAIL_PASSWORD", "the SendGrid, Postmark and MIME webhooks refuse all"),

@@ -39,7 +39,7 @@ from ..core.addresses import CHANNELS, InvalidAddress, normalise
 from ..core.consent import EVERYTHING, suppressed
 from ..core.keyword_file import KeywordFileError
 from ..storage import audit as audit_log
-from ..storage import operators, reports, sessions
+from ..storage import keyword_tables, operators, reports, sessions
 from ..storage.store import StoreError
 from . import charts as chart_geometry
 from . import labels, sso
@@ -174,7 +174,8 @@ def shared():
                                                    m.get("confidence")),
             "signed_in": logged_in(), "actor": current_actor(),
             "may": lambda permission: logged_in() and current_actor().may(permission),
-            "single_sign_on": sso.configured()}
+            "single_sign_on": sso.configured(),
+            "keyword_problem": keyword_status(servers=False)["error"] if logged_in() else None}
 
 
 def page(template: str, status: int = 200, **context):
@@ -387,13 +388,18 @@ def audit_page():
     return page("audit.html", entries=audit_log.entries(services().store, since, limit=500), since=since or "")
 
 
-def keyword_status() -> dict:
-    """{path, loaded_at, checksum, error} of the keyword file the service is using."""
+def keyword_status(servers: bool = True) -> dict:
+    """{path, loaded_at, checksum, error} of the keyword file the service is using; with `servers`, the
+    table each serving process serves, and `held`, the one the database holds for all."""
     try:
         _ = services().keywords  # also picks up a saved edit, so the status shown is current
     except KeywordFileError as e:  # broken since start-up: no table was ever loaded
-        return {**services().keyword_status(), "error": str(e)}
-    return services().keyword_status()
+        return {**services().keyword_status(), "error": e.one_line()}
+    if not servers:
+        return services().keyword_status()
+    store = services().store
+    return {**services().keyword_status(), "servers": keyword_tables.servers(store),
+            "held": keyword_tables.current_checksum(store)}
 
 
 # The charts -----------------------------------------------------------------------------------------
