@@ -2,12 +2,15 @@
 and the address look-up, with data made by real signed Twilio webhooks (and one raw MIME email)."""
 
 import base64
+import io
 import re
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 
 import pytest
 from conftest import ADMIN_TOKEN, twilio_params, twilio_post
+
+from handlers.storage.backfill import backfill_twilio
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -231,6 +234,20 @@ def test_recent_messages_come_fifty_a_page(admin):
     assert len(table(first, "messages")) == 50 and table(first, "messages")[0]["Text"] == "message 52"
     assert [r["Text"] for r in table(second, "messages")] == ["message 2", "message 1", "message 0"]
     assert 'rel="next" href="/admin?page=2"' in first and 'rel="prev" href="/admin?page=1"' in second
+
+
+def test_recent_messages_sort_by_when_they_were_received_not_by_when_they_were_recorded(admin, app):
+    sms(admin, "HELP")
+    sms(admin, "STOP", sender=SAM)
+    log = ("From,To,Body,SentDate,Sid,Direction\r\n"  # a Twilio console export, newest first, recorded after
+           f"{KIM},+14155550199,second of March,2024-03-02T09:00:00-07:00,SM{3:032x},inbound\r\n"
+           f"{LEE},+14155550199,first of March,2024-03-01T09:00:00-07:00,SM{4:032x},inbound\r\n")
+    services = app.extensions["optout"]
+    assert backfill_twilio(services.store, io.BytesIO(log.encode()), services.keywords, "US").inbound == 2
+    rows = table(admin.get("/admin").text, "messages")
+    assert [r["Text"] for r in rows] == ["STOP", "HELP", "second of March", "first of March"]
+    assert [r["Text"] for r in table(admin.get("/admin?page=1&channel=sms").text, "messages")][2:] == [
+        "second of March", "first of March"]
 
 
 def test_the_keyword_files_status_is_shown(admin, app):

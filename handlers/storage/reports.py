@@ -60,7 +60,8 @@ def review_queue_sizes(store: Store, days: list[str]) -> dict[str, int]:
 
 def recent_messages(store: Store, channel: str | None, action: str | None, limit: int,
                     offset: int) -> tuple[list[dict], int]:
-    """Inbound messages newest first, with their decision and any review, and how many match."""
+    """Inbound messages newest first by when they were received (a backfill writes old ones late), with
+    their decision and any review, and how many match."""
     where, params = [], []
     for column, value in (("channel", channel), ("action", action)):
         if value:
@@ -72,7 +73,7 @@ def recent_messages(store: Store, channel: str | None, action: str | None, limit
                  "SELECT m.id, m.channel, m.provider, m.address, m.body, m.received_at, m.action, m.categories, "
                  "m.language, m.rule, m.matched, m.flagged, m.reply, m.confidence, r.verdict "
                  f"FROM messages m LEFT JOIN reviews r ON r.message_id = m.id {clause} "
-                 "ORDER BY m.id DESC LIMIT ? OFFSET ?", (*params, limit, offset))
+                 "ORDER BY m.received_at DESC, m.id DESC LIMIT ? OFFSET ?", (*params, limit, offset))
     return [_decoded(r) for r in rows], total
 
 
