@@ -94,7 +94,7 @@ def handle(inbound: Inbound, table: KeywordTable, store: Recorder, decision: Dec
             if asked_recently:
                 return Outcome(chosen, consent.unchanged(state, NONE), None)
             return Outcome(chosen, consent.unchanged(state, ASKED, "ask"), table.render("sms", "ask", chosen.language))
-        categories = chosen.categories if kind != "help" else table.categories
+        categories = transition.categories if kind != "help" else table.categories
         if inbound.channel == "email":
             mail = table.render_email(kind, chosen.language, categories) if kind in EMAIL_CONFIRMATIONS else None
             return Outcome(chosen, transition, None, mail)
