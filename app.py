@@ -18,6 +18,7 @@ from handlers.web import guards
 from handlers.web.admin import admin
 from handlers.web.api import api, health
 from handlers.web.deliveries_page import deliveries_list  # noqa: F401 - its routes join the admin blueprint
+from handlers.web.outbox_page import outbox_list  # noqa: F401 - its routes join the admin blueprint
 from handlers.web.person_page import contact_erase  # noqa: F401 - its routes join the admin blueprint
 from handlers.web.preferences import pages
 from handlers.web.provider_webhooks import provider_webhooks

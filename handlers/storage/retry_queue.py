@@ -70,3 +70,35 @@ def mark_sent(store: Store, row: dict, table: str = "outbox", note: str | None =
 def _mark(store: Store, row_id: int, sql: str, values: tuple) -> None:
     store.write(lambda conn: conn.execute(sql, (*values, row_id)))
 
+
+
+# The dashboard's view of the queues (/admin/outbox, /admin/deliveries) and their depths (metrics).
+QUEUES = {"confirmations": "outbox", "pushes": "provider_pushes", "consent_webhooks": "consent_webhooks"}
+STATUSES = ("pending", "failed", "sent")
+STATUS_WHERE = {"pending": "sent_at IS NULL AND failed_at IS NULL", "failed": "failed_at IS NOT NULL",
+                "sent": "sent_at IS NOT NULL"}
+
+
+def counts(store: Store, table: str) -> dict[str, int]:
+    """{pending, failed, sent}: how many rows of the queue `table` are in each state (one scan)."""
+    row = store.connection().execute(
+        "SELECT " + ", ".join(f"COALESCE(SUM(CASE WHEN {STATUS_WHERE[s]} THEN 1 ELSE 0 END), 0)" for s in STATUSES)
+        + f" FROM {table}").fetchone()
+    return dict(zip(STATUSES, (int(n) for n in row), strict=True))
+
+
+def depths(store: Store) -> dict[str, dict[str, int]]:
+    """Every queue's counts by state: {confirmations|pushes|consent_webhooks: {pending, failed, sent}}."""
+    return {name: counts(store, table) for name, table in QUEUES.items()}
+
+
+def retry_now(store: Store, row_id: int, table: str = "outbox") -> bool:
+    """Make a row not yet sent due now, a given-up one included; False when there is no such row or it
+    was sent meanwhile."""
+    stamp = now()
+
+    def work(conn):
+        return conn.execute(f"UPDATE {table} SET next_attempt_at = ?, failed_at = NULL, claimed_until = NULL "
+                            "WHERE id = ? AND sent_at IS NULL RETURNING id", (stamp, row_id)).fetchall()
+
+    return bool(store.write(work))
