@@ -151,3 +151,17 @@ def reconcile(decision: Decision, provider_action: str | None) -> Decision:
         return decision
     return replace(decision, action=provider_action, rule="provider", categories=(),
                    only_if_opted_out=False)
+
+
+def correction_message(table: KeywordTable, channel: str, transition: consent.Transition,
+                       language: str | None) -> tuple[str, str] | None:
+    """The one message a reviewer may send after correcting a decision: what the person is subscribed to
+    now, in the words of keywords.yaml's confirmations and in their language; (subject, body), the
+    subject empty for an SMS. None when the correction changed nothing they would be told."""
+    kind = transition.reply_kind
+    if kind is None or kind == "help":
+        return None
+    language = language if language in table.languages else table.default_language
+    if channel == "email":
+        return table.render_email(kind, language, transition.categories)
+    return "", table.render(channel, kind, language, transition.categories)

@@ -78,7 +78,7 @@ def recent_messages(store: Store, channel: str | None, action: str | None, limit
 
 
 _QUEUE = ("SELECT m.id, m.channel, m.address, m.body, m.received_at, m.action, m.categories, m.language, "
-          "m.rule, m.matched, m.confidence FROM messages m LEFT JOIN reviews r ON r.message_id = m.id "
+          "m.rule, m.matched, m.confidence, m.reply FROM messages m LEFT JOIN reviews r ON r.message_id = m.id "
           "WHERE m.flagged = 1 AND r.message_id IS NULL")
 
 

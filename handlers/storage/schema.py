@@ -314,6 +314,16 @@ migration(
 )
 
 
+# A reviewer's correction may send the person one plain message saying what they are now subscribed to
+# (issue 30): queued in the outbox beside confirmations, by email over SMTP or by SMS through Twilio's
+# API, at most once per reviewed message.
+migration(
+    "m013_review_corrections",
+    "ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'confirmation'",  # or 'correction'
+    "CREATE UNIQUE INDEX outbox_one_correction ON outbox (message_id) WHERE kind = 'correction'",
+)
+
+
 def apply_migrations(conn, dialect: Dialect) -> list[str]:
     """Run the migrations `conn` has not run yet, each in a transaction of its own with the record that
     it ran; returns their names. `conn` is the store's (? placeholders, outside a transaction); the

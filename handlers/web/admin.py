@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 from flask import (
     Blueprint,
@@ -37,6 +38,7 @@ from ..core import credentials
 from ..core.access import BUILT_IN_ADMIN
 from ..core.addresses import CHANNELS, InvalidAddress, normalise
 from ..core.consent import EVERYTHING, suppressed
+from ..core.intake import correction_message
 from ..core.keyword_file import KeywordFileError
 from ..storage import audit as audit_log
 from ..storage import keyword_tables, operators, reports, sessions
@@ -341,12 +343,14 @@ def review(message_id: int):
         flash(f"Message {message_id} is not waiting for review (someone may have reviewed it already).", "error")
         return redirect(url_for("admin.review_queue"), 303)
     try:
+        tell = partial(correction_message, services().keywords) if request.form.get("tell") == "1" else None
         result = store.review(message_id, verdict, actor=current_actor().name,
-                              categories=services().keywords.categories)
+                              categories=services().keywords.categories, tell=tell)
     except ValueError as e:
         flash(f"Message {message_id}: {e}.", "error")
     else:
-        audit("review", f"message {message_id}: {verdict}" + (" (consent changed)" if result["changed"] else ""))
+        audit("review", f"message {message_id}: {verdict}" + (" (consent changed)" if result["changed"] else "")
+              + (" (one message sent to tell them)" if result["told"] else ""))
         flash(review_notice(item, result), "notice")
     return redirect(url_for("admin.review_queue"), 303)
 
@@ -358,7 +362,8 @@ def review_notice(item: dict, result: dict) -> str:
     what = "not an opt-out" if result["verdict"] == "not_opt_out" else "an opt-out"
     state = ("they are opted back in" if result["verdict"] == "not_opt_out" else "they are opted out") \
         if result["changed"] else "what may be sent to them did not change"
-    return f"Recorded: {who}'s “{item['body'][:60]}” was {what}; {state}. Nothing was sent to them."
+    told = "One message tells them so." if result["told"] else "Nothing was sent to them."
+    return f"Recorded: {who}'s “{item['body'][:60]}” was {what}; {state}. {told}"
 
 
 @admin.get("/contacts")
