@@ -12,6 +12,7 @@ from .access import audit, requires
 from .admin import admin, page
 from .context import services
 
+# "confirmations" also holds a reviewer's one message after a correction, by email or by SMS.
 QUEUES = {"confirmations": "Confirmation emails", "pushes": "Provider pushes"}
 
 
