@@ -1,20 +1,18 @@
 """Send the outbox's text messages (a reviewer's one message after a correction) through Twilio's
-Messages API, after commit, retrying with backoff; the mail worker runs it beside the emails.
+Messages API (handlers/providers/twilio_messages.py), after commit, retrying with backoff; the mail
+worker runs it beside the emails.
 
 From: the number the person texted (the message's `recipient`); the account: the AccountSid of their
 message, as Twilio posted it; the credential: TWILIO_AUTH_TOKEN, the account's auth token, which the
-webhook checks signatures with. https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource
+webhook checks signatures with.
 """
 
 from __future__ import annotations
 
-import json
-
-import requests
-from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.rest import Client
-
+from ..providers.http_api import ApiError
+from ..providers.twilio_messages import send_text
 from ..storage import retry_queue
+from ..storage.messages import answered_on
 from ..storage.store import Store
 
 COLUMNS = ("id", "address", "body", "attempts", "message_id")
@@ -24,9 +22,7 @@ def send_due_sms(store: Store, auth_token: str | None, limit: int = 100) -> dict
     """Send the text messages due now. Returns counts {"sent", "retry", "failed"}."""
     counts = {"sent": 0, "retry": 0, "failed": 0}
     for row in retry_queue.claim_due(store, limit, columns=COLUMNS, also=" AND outbox.channel = 'sms'"):
-        origin = store.connection().execute("SELECT recipient, params FROM messages WHERE id = ?",
-                                            (row["message_id"],)).fetchone()
-        sender, account = (origin[0], json.loads(origin[1] or "{}").get("AccountSid")) if origin else (None, None)
+        sender, account = answered_on(store, row["message_id"])
         if not auth_token:  # waits until it is set
             retry_queue.retry_later(store, row, "TWILIO_AUTH_TOKEN is not set")
             counts["retry"] += 1
@@ -36,15 +32,10 @@ def send_due_sms(store: Store, auth_token: str | None, limit: int = 100) -> dict
             counts["failed"] += 1
             continue
         try:
-            Client(account, auth_token).messages.create(to=row["address"], from_=sender, body=row["body"])
-        except TwilioRestException as e:
-            # 4xx: Twilio refused this message (an unsubscribed recipient, a bad number); 429 and 5xx may pass later.
-            permanent = 400 <= e.status < 500 and e.status != 429
-            (retry_queue.give_up if permanent else retry_queue.retry_later)(store, row, f"Twilio {e.status}: {e.msg}")
-            counts["failed" if permanent else "retry"] += 1
-        except (requests.RequestException, TwilioException) as e:
-            retry_queue.retry_later(store, row, f"cannot reach Twilio: {type(e).__name__}")
-            counts["retry"] += 1
+            send_text(account, auth_token, sender, row["address"], row["body"])
+        except ApiError as e:
+            (retry_queue.give_up if e.permanent else retry_queue.retry_later)(store, row, str(e))
+            counts["failed" if e.permanent else "retry"] += 1
         else:
             retry_queue.mark_sent(store, row)
             counts["sent"] += 1
