@@ -87,10 +87,9 @@ class Services:
                     self._serve(self._with_model(read))
                 return
             self._follow_database(read)
-            if self._table is None:  # at start: the database's table, due now; else (unreachable) the file's
-                due = self._next if self._next and self._next[1] <= time.time() else None
-                self._serve(due[0] if due else self._with_model(read))
-                self._next = None if due else self._next
+            if self._table is None:  # at start: the database's table at once (the file's, just saved), else the file's
+                pending, self._next = self._next, None
+                self._serve(pending[0] if pending else self._with_model(read))
             self._report()
 
     def _read_file(self, path: str, stamp) -> KeywordTable | None:
@@ -131,10 +130,12 @@ class Services:
     def _follow_database(self, read: KeywordTable | None) -> None:
         """Expect the table the database holds, to serve from its moment on (`read`: the file's, if it
         is that table, saves reading it again)."""
-        known = {t.checksum for t in (self._table, self._next[0] if self._next else None) if t is not None}
         try:
             held = keyword_tables.current_checksum(self.store)
-            if held is None or held[0] in known:
+            if held is None or (self._next is not None and held[0] == self._next[0].checksum):
+                return
+            if self._table is not None and held[0] == self._table.checksum:
+                self._next = None  # saved back to the table served (a reverted edit): no switch after all
                 return
             table = read if read is not None and read.checksum == held[0] else None
             if table is None:
