@@ -11,6 +11,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from handlers import cli
+from handlers.core.keyword_file import KeywordFileError
 from handlers.services import Services
 from handlers.settings import metrics_directory, read_settings
 from handlers.web import guards, metrics
@@ -19,6 +20,7 @@ from handlers.web.api import api, health
 from handlers.web.deliveries_page import deliveries_list  # noqa: F401 - its routes join the admin blueprint
 from handlers.web.error_reports import start_error_reports
 from handlers.web.log_format import JSON, log_format, use_json_logs
+from handlers.web.outbox_page import outbox_list  # noqa: F401 - its routes join the admin blueprint
 from handlers.web.person_page import contact_erase  # noqa: F401 - its routes join the admin blueprint
 from handlers.web.preferences import pages
 from handlers.web.provider_webhooks import provider_webhooks
@@ -68,7 +70,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     else:
         if app.logger.level == logging.NOTSET:
             app.logger.setLevel(logging.INFO)
-        services.prepare()
+        services.shared = True  # every worker serves the keyword table the database holds
+        try:
+            services.prepare()
+        except KeywordFileError as e:  # one line that says where, not a traceback that ends with it
+            raise SystemExit(f"Not serving: keywords.yaml cannot be used: {e.one_line()}") from None
         for name, consequence in (("ADMIN_TOKEN", "the /api/v1 API is closed but to API keys (flask add-api-key)"),
                                   ("TWILIO_AUTH_TOKEN", "every Twilio webhook will be refused with 403"),
                                   ("INBOUND_EMAIL_PASSWORD", "the SendGrid, Postmark and MIME webhooks refuse all"),

@@ -43,7 +43,7 @@ from .storage.retention import DailyPrune
 from .storage.schema import MIGRATIONS
 from .storage.store import Store
 from .sync import clients as provider_clients
-from .sync import consent_webhooks, pull, push
+from .sync import consent_webhooks, pull, push, sms_outbox
 from .web.context import services
 
 
@@ -146,9 +146,9 @@ def classify_command(text, channel, country):
 @click.command("mail-worker", short_help="Send confirmations, push opt-outs (the worker).")
 @click.option("--once", is_flag=True, help="Send what is due now and exit.")
 def mail_worker(once):
-    """Send queued confirmation emails over SMTP_URL and push opt-outs to the configured providers'
-    suppression lists, each retried with backoff (the Procfile's worker); prune old messages' text daily
-    (MESSAGE_RETENTION_DAYS)."""
+    """Send queued confirmation emails over SMTP_URL (and reviewers' text messages through Twilio) and push
+    opt-outs to the configured providers' suppression lists, each retried with backoff (the Procfile's
+    worker); prune old messages' text daily (MESSAGE_RETENTION_DAYS)."""
     settings, store = services().settings, services().store
     clients = provider_clients.make_clients(settings)
     daily_prune = DailyPrune(store, retention_days(settings.get("MESSAGE_RETENTION_DAYS")))
@@ -159,6 +159,9 @@ def mail_worker(once):
 
     def push_step():
         deliver_step()  # first: a receiver hears of a STOP within a second or two
+        texted = sms_outbox.send_due_sms(store, settings.get("TWILIO_AUTH_TOKEN"))
+        if any(texted.values()):
+            logger.info("mail worker: texted %(sent)d, will retry %(retry)d, gave up on %(failed)d", texted)
         return push.push_due(store, clients, services().keywords) if clients else None
 
     if once:

@@ -2,12 +2,21 @@
 and the address look-up, with data made by real signed Twilio webhooks (and one raw MIME email)."""
 
 import base64
+import io
 import re
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from html.parser import HTMLParser
+from urllib.parse import parse_qs
 
 import pytest
-from conftest import ADMIN_TOKEN, twilio_params, twilio_post
+import responses
+from conftest import ADMIN_TOKEN, AUTH_TOKEN, twilio_params, twilio_post
+from markupsafe import escape
+
+from handlers.core.intake import correction_message
+from handlers.storage.backfill import backfill_twilio
+from handlers.sync.sms_outbox import send_due_sms
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -286,6 +295,20 @@ def test_searching_for_something_not_an_address_says_so(admin):
     assert response.status_code == 400 and "Nothing to search for: not a phone number" in response.text
 
 
+def test_recent_messages_sort_by_when_they_were_received_not_by_when_they_were_recorded(admin, app):
+    sms(admin, "HELP")
+    sms(admin, "STOP", sender=SAM)
+    log = ("From,To,Body,SentDate,Sid,Direction\r\n"  # a Twilio console export, newest first, recorded after
+           f"{KIM},+14155550199,second of March,2024-03-02T09:00:00-07:00,SM{3:032x},inbound\r\n"
+           f"{LEE},+14155550199,first of March,2024-03-01T09:00:00-07:00,SM{4:032x},inbound\r\n")
+    services = app.extensions["optout"]
+    assert backfill_twilio(services.store, io.BytesIO(log.encode()), services.keywords, "US").inbound == 2
+    rows = table(admin.get("/admin").text, "messages")
+    assert [r["Text"] for r in rows] == ["STOP", "HELP", "second of March", "first of March"]
+    assert [r["Text"] for r in table(admin.get("/admin?page=1&channel=sms").text, "messages")][2:] == [
+        "second of March", "first of March"]
+
+
 def test_the_keyword_files_status_is_shown(admin, app):
     table_ = app.extensions["optout"].keywords
     page = admin.get("/admin").text
@@ -347,6 +370,84 @@ def test_a_second_verdict_on_the_same_message_changes_nothing(admin, db):
     review(admin, db, "Can you stop?", "not_opt_out")
     assert "not waiting for review" in admin.get("/admin/review").text
     assert db.execute("SELECT count(*) FROM events WHERE source = 'review:admin'").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("body, verdict, told", [
+    ("Can you stop?", "not_opt_out", "started_all"),   # told "no more texts", now: "subscribed again"
+    ("when does it end", "opt_out", "stopped_all"),    # not stopped, now: "no more texts"
+])
+def test_a_correction_shows_what_they_were_told_and_may_tell_them_once(admin, app, db, body, verdict, told):
+    sms(admin, body)
+    sent_reply = db.execute("SELECT reply FROM messages").fetchone()[0]
+    card = admin.get("/admin/review").text
+    assert (f"<dd class=\"reply\">{escape(sent_reply)}</dd>" if sent_reply
+            else '<dd class="reply">nothing (no reply was sent)</dd>') in card
+    csrf = csrf_of(card)
+    response = admin.post(f"/admin/review/{message_id(db, body)}", data={"verdict": verdict, "tell": "1", "csrf": csrf})
+    assert response.status_code == 303 and "One message tells them so." in admin.get("/admin/review").text
+    table_ = app.extensions["optout"].keywords
+    rows = db.execute("SELECT channel, address, subject, body, kind FROM outbox").fetchall()
+    assert [tuple(r) for r in rows] == [("sms", PAT, "", table_.render("sms", told, "en"), "correction")]
+    [(detail,)] = db.execute("SELECT detail FROM audit_log WHERE action = 'review'").fetchall()
+    assert detail.endswith("(consent changed) (one message sent to tell them)")
+    # Once only: the message has left the queue, and the store queues no second message for it.
+    admin.post(f"/admin/review/{message_id(db, body)}", data={"verdict": verdict, "tell": "1", "csrf": csrf})
+    sms(admin, {"not_opt_out": "STOP", "opt_out": "START"}[verdict])  # back as before: a verdict would change it
+    store, tell = app.extensions["optout"].store, partial(correction_message, table_)
+    again = store.review(message_id(db, body), verdict, "admin", table_.categories, tell=tell)
+    assert (again["changed"], again["told"]) == (True, False)
+    assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 1
+
+
+def test_an_email_correction_tells_them_by_email_after_their_confirmation(admin, app, db):
+    email(admin, "Can you stop the emails?")
+    [(action, flagged)] = [tuple(r) for r in db.execute("SELECT action, flagged FROM messages")]
+    assert (action, flagged) == ("opt_out", 1)
+    csrf = csrf_of(admin.get("/admin/review").text)
+    admin.post(f"/admin/review/{message_id(db, 'Can you stop the emails?')}",
+               data={"verdict": "not_opt_out", "tell": "1", "csrf": csrf})
+    rows = [tuple(r) for r in db.execute("SELECT channel, address, subject, body, kind FROM outbox ORDER BY id")]
+    subject, body = app.extensions["optout"].keywords.render_email("started_all", "en")
+    assert [row[-1] for row in rows] == ["confirmation", "correction"]
+    assert rows[1] == ("email", "pat@example.org", subject, body, "correction")
+
+
+# Twilio's answers to "Create a Message", as its API reference shows them
+# (https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource; error 21610).
+TWILIO_CREATED = {
+    "account_sid": "AC" + "0" * 32, "api_version": "2010-04-01", "body": "",
+    "date_created": "Thu, 24 Aug 2023 05:01:45 +0000", "date_sent": None,
+    "date_updated": "Thu, 24 Aug 2023 05:01:45 +0000", "direction": "outbound-api", "error_code": None,
+    "error_message": None, "from": "+14155550199", "messaging_service_sid": None, "num_media": "0", "num_segments": "1",
+    "price": None, "price_unit": None, "sid": "SM" + "1" * 32, "status": "queued", "subresource_uris": {},
+    "to": PAT, "uri": f"/2010-04-01/Accounts/AC{'0' * 32}/Messages/SM{'1' * 32}.json"}
+TWILIO_UNSUBSCRIBED = {"code": 21610, "message": "Attempt to send to unsubscribed recipient",
+                       "more_info": "https://www.twilio.com/docs/errors/21610", "status": 400}
+
+
+@pytest.mark.parametrize("status, answer, counts, outcome", [
+    (201, TWILIO_CREATED, {"sent": 1, "retry": 0, "failed": 0}, "sent"),
+    (400, TWILIO_UNSUBSCRIBED, {"sent": 0, "retry": 0, "failed": 1},
+     "Twilio 400: Unable to create record: Attempt to send to unsubscribed recipient"),
+    (503, {"code": 20500, "message": "Internal Server Error", "status": 503}, {"sent": 0, "retry": 1, "failed": 0},
+     "Twilio 503: Unable to create record: Internal Server Error"),
+])
+def test_the_mail_worker_texts_a_correction_through_twilios_api(admin, app, db, status, answer, counts, outcome):
+    sms(admin, "Can you stop?")
+    csrf = csrf_of(admin.get("/admin/review").text)
+    admin.post(f"/admin/review/{message_id(db, 'Can you stop?')}", data={"verdict": "not_opt_out", "tell": "1",
+                                                                         "csrf": csrf})
+    url = f"https://api.twilio.com/2010-04-01/Accounts/AC{'0' * 32}/Messages.json"
+    with responses.RequestsMock() as twilio:
+        twilio.post(url, status=status, json=answer)
+        assert send_due_sms(app.extensions["optout"].store, AUTH_TOKEN) == counts
+        sent = parse_qs(twilio.calls[0].request.body)
+        auth = twilio.calls[0].request.headers["Authorization"]
+    expected = app.extensions["optout"].keywords.render("sms", "started_all", "en")
+    assert sent == {"To": [PAT], "From": ["+14155550199"], "Body": [expected]}
+    assert auth == "Basic " + base64.b64encode(f"AC{'0' * 32}:{AUTH_TOKEN}".encode()).decode()
+    row = db.execute("SELECT sent_at, last_error FROM outbox").fetchone()
+    assert (row["sent_at"] is not None, row["last_error"]) == ((True, None) if outcome == "sent" else (False, outcome))
 
 
 # Looking up an address ----------------------------------------------------------------------------
@@ -428,6 +529,7 @@ def test_opt_outs_by_reason_and_language_and_the_review_queue_per_day(admin, db)
         assert (title in page) == bool(waiting), title
     assert "Waiting for review: 1 now, at most 1 at the end of a day in the last 30 days." in page
     decisions = [row["Decision"] for row in table(page, "messages")]
-    assert decisions[:2] == ["Not an opt-out (the word 'end' in a sentence)",
-                             "Opted out of everything (the word 'stop' inside a longer message)"]
+    # Newest received first: 'stop', received two days ago, comes last.
+    assert (decisions[0], decisions[-1]) == ("Not an opt-out (the word 'end' in a sentence)",
+                                             "Opted out of everything (the word 'stop' inside a longer message)")
     assert "Opted out of everything (keyword ARRET)" in decisions

@@ -256,3 +256,34 @@ def background(browser, css):
 def color(browser, css):
     return browser.execute_script("return getComputedStyle(arguments[0]).color",
                                   browser.find_element(By.CSS_SELECTOR, css))
+
+
+def test_the_outbox_shows_a_given_up_email_with_its_error_and_retries_it_on_a_desktop_and_a_phone(served, browser):
+    service, env = served
+    text_message(service, "STOP")
+    with sqlite3.connect(env["DATABASE_PATH"]) as db:  # a confirmation the SMTP server refused for good
+        message_id = db.execute("SELECT id FROM messages").fetchone()[0]
+        db.execute("INSERT INTO outbox (message_id, channel, address, subject, body, created_at, attempts, "
+                   "next_attempt_at, failed_at, last_error) VALUES (?, 'email', 'pat@example.org', "
+                   "'You are unsubscribed', 'Acme: no more emails.', ?, 3, ?, ?, '550 5.1.1 mailbox unavailable')",
+                   (message_id, *[datetime.now(timezone.utc).isoformat()] * 3))
+    log_in(browser, service)
+    for width, name in ((1280, "outbox-desktop"), (390, "outbox-phone")):
+        viewport(browser, width)
+        browser.get(f"{service}/admin")
+        browser.find_element(By.LINK_TEXT, "Outbox").click()
+        wait_for(browser, "#queues")
+        assert "Confirmation emails: 0 waiting, 1 failed, 0 sent" in browser.find_element(By.ID, "queues").text
+        browser.find_element(By.PARTIAL_LINK_TEXT, "Failed: 1").click()
+        row = wait_for(browser, "#outbox tbody tr")
+        assert "550 5.1.1 mailbox unavailable" in row.text and "pat@example.org" in row.text
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= width  # no sideways scroll
+        assert screenshot(browser, name, width, dated=True).stat().st_size > 5_000
+        button = row.find_element(By.TAG_NAME, "button")
+        browser.execute_script("arguments[0].scrollIntoView()", button)  # on a phone, inside the table's scroller
+        button.click()
+        notice = wait_for(browser, "p.notice")
+        assert notice.text.startswith("Confirmation email") and "is due now" in notice.text
+        assert "No failed confirmation emails." in browser.find_element(By.TAG_NAME, "main").text
+        with sqlite3.connect(env["DATABASE_PATH"]) as db:  # given up again, for the phone's turn
+            db.execute("UPDATE outbox SET failed_at = next_attempt_at")

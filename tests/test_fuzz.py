@@ -238,6 +238,8 @@ ROUTES = {  # each route's fuzz tests below; test_every_route_is_fuzzed keeps th
     "/admin/login/oidc/callback": "test_admin_random_input",
     "/admin/deliveries": "test_admin_random_input",
     "/admin/deliveries/<int:row_id>/retry": "test_admin_random_input",
+    "/admin/outbox": "test_admin_random_input",
+    "/admin/outbox/<queue>/<int:row_id>/retry": "test_admin_random_input",
 }
 
 
@@ -290,7 +292,7 @@ def test_admin_random_input(fuzz_app, query, form, message_id):
     page = client.get("/admin/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     assert sound(client.post("/admin/login", data={"token": ADMIN_TOKEN_FUZZ, "csrf": csrf})) == 303
-    for path in ("/admin", "/admin/review", "/admin/contacts", "/admin/audit", "/admin/deliveries"):
+    for path in ("/admin", "/admin/review", "/admin/contacts", "/admin/audit", "/admin/deliveries", "/admin/outbox"):
         assert sound(client.get(path, query_string=query)) in (200, 400)
     for path in ("/admin/login/oidc", "/admin/login/oidc/callback"):  # single sign-on is off here
         assert sound(client.get(path, query_string=query)) == 404
@@ -299,6 +301,9 @@ def test_admin_random_input(fuzz_app, query, form, message_id):
     for path in ("/admin/contacts/export", "/admin/contacts/erase"):
         assert sound(client.post(path, data={**query, **form, "csrf": csrf})) in (200, 400)
     assert sound(client.post(f"/admin/deliveries/{message_id}/retry", data={**form, "csrf": csrf})) == 303
+    for queue in ("confirmations", "pushes", query.get("queue", "")):
+        retry = f"/admin/outbox/{queue}/{message_id}/retry"
+        assert sound(client.post(retry, data={**form, "csrf": csrf})) in (303, 404)
     assert sound(client.post("/admin/logout", data={"csrf": csrf})) == 303
 
 

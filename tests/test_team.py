@@ -117,6 +117,9 @@ def test_a_reviewers_verdict_is_recorded_and_audited_under_them(operator, client
     ("admin", "post", "/admin/contacts/export", 200), ("admin", "post", "/admin/contacts/erase", 200),
     ("viewer", "get", "/admin/deliveries", 200), ("reviewer", "post", "/admin/deliveries/1/retry", 403),
     ("admin", "post", "/admin/deliveries/1/retry", 303),
+    # The outbox (issue 30): everyone who may read sees it; only an admin retries.
+    ("viewer", "get", "/admin/outbox", 200), ("reviewer", "post", "/admin/outbox/confirmations/1/retry", 403),
+    ("admin", "post", "/admin/outbox/pushes/1/retry", 303),
 ])
 def test_each_role_may_do_what_it_grants_and_no_more(operator, role, method, path, status):
     client = operator(role)

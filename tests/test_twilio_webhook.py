@@ -146,6 +146,38 @@ def test_state_and_answers(client, db, history, message, expected_state, answere
     assert consent(db) == expected_state
 
 
+# What START, UNSTOP and YES do (README, "What START, UNSTOP and YES do"): the reply expected is a kind of
+# keywords.yaml's replies and the categories it names; None: no reply.
+@pytest.mark.parametrize("history, message, expected_state, expected_reply", [
+    # Opted out of some categories only: START and UNSTOP bring back what was stopped, and say which;
+    (["STOP SURVEYS"], "START", {}, ("started_categories", ("surveys",))),
+    (["STOP SURVEYS"], "unstop", {}, ("started_categories", ("surveys",))),
+    (["STOP SURVEYS", "STOP PROMOS"], "START", {}, ("started_categories", ("promotions", "surveys"))),
+    (["STOP SURVEYS", "START SURVEYS"], "START", {}, None),  # nothing stopped: nothing to say
+    (["STOP SURVEYS"], "START SURVEYS", {"surveys": "in"}, ("started_categories", ("surveys",))),
+    (["STOP SURVEYS"], "START PROMOS", {"surveys": "out", "promotions": "in"}, None),  # promos never stopped
+    # and YES changes nothing: they still get texts, and YES most likely answers one of them.
+    (["STOP SURVEYS"], "YES", {"surveys": "out"}, None),
+    (["STOP SURVEYS", "STOP PROMOS"], "y", {"surveys": "out", "promotions": "out"}, None),
+    # Opted out of everything: each brings everything back (Twilio lifts its own block on each, too).
+    (["STOP"], "START", {}, ("started_all", ())),
+    (["STOP"], "UNSTOP", {}, ("started_all", ())),
+    (["STOP"], "YES", {}, ("started_all", ())),
+    (["STOP SURVEYS", "STOP"], "YES", {}, ("started_all", ())),
+    (["STOP", "START SURVEYS"], "YES", {}, ("started_all", ())),  # surveys came back already; the rest now
+    # Never opted out: nothing to undo, nothing said.
+    ([], "START", {}, None),
+    ([], "YES", {}, None),
+])
+def test_what_start_unstop_and_yes_do(app, client, db, history, message, expected_state, expected_reply):
+    for earlier in history:
+        twilio_post(client, twilio_params(earlier))
+    answer = replies(twilio_post(client, twilio_params(message)))
+    table = app.extensions["optout"].keywords
+    assert answer == ([table.render("sms", expected_reply[0], "en", expected_reply[1])] if expected_reply else [])
+    assert consent(db) == expected_state
+
+
 def test_a_misspelt_keyword_records_the_keyword_it_was_taken_for_and_is_flagged(client, db):
     [reply] = replies(twilio_post(client, twilio_params("Unsusbcribe")))
     assert "unsubscribed" in reply

@@ -25,6 +25,7 @@ class Transition:
     after: Mapping[str, str]
     changed: bool  # whether anything a sender sees (the suppression) changed
     reply_kind: str | None  # a key of replies.sms, or None for no reply
+    categories: tuple[str, ...] = ()  # the categories the reply names (a START after category opt-outs: those)
 
 
 def suppressed(state: Mapping[str, str], categories: tuple[str, ...]) -> dict[str, bool]:
@@ -37,11 +38,6 @@ def suppressed(state: Mapping[str, str], categories: tuple[str, ...]) -> dict[st
     return result
 
 
-def is_opted_out(state: Mapping[str, str]) -> bool:
-    """Opted out of everything or of at least one category."""
-    return any(mark == OUT for mark in state.values())
-
-
 def apply(state: Mapping[str, str], decision: Decision, categories: tuple[str, ...],
           provider_replied: bool = False) -> Transition:
     """The new state after `decision`, and the reply it owes.
@@ -49,19 +45,25 @@ def apply(state: Mapping[str, str], decision: Decision, categories: tuple[str, .
     One confirmation per change (CTIA): a STOP from someone already opted out of everything changes
     nothing and gets no reply. Help is always answered. When the provider has already answered
     (Twilio Advanced Opt-Out), no reply at all.
+
+    After opting out of some categories only (keywords.yaml, "start_if_stopped"; README, "What START,
+    UNSTOP and YES do"): a bare START or UNSTOP brings back what was stopped, and its reply names those
+    categories; a bare YES changes nothing, as it most likely answers one of the texts they still get.
     """
     before = dict(state)
     action = decision.action
-    if action == OPT_IN and decision.only_if_opted_out and not is_opted_out(before):
-        action = "none"  # "YES" from someone who never opted out answers something else
+    if action == OPT_IN and decision.only_if_opted_out and before.get(EVERYTHING) != OUT:
+        action = "none"  # "YES" from someone still receiving texts answers one of them
 
-    after = dict(before)
+    after, named = dict(before), decision.categories
     if action == OPT_OUT and not decision.categories:
         after = {EVERYTHING: OUT}
     elif action == OPT_OUT:
         after.update({c: OUT for c in decision.categories})
     elif action == OPT_IN and not decision.categories:
         after = {}
+        if before.get(EVERYTHING) != OUT:  # only some categories were stopped: those come back
+            named = tuple(c for c in categories if before.get(c) == OUT)
     elif action == OPT_IN:
         after.update({c: IN for c in decision.categories})
 
@@ -71,10 +73,10 @@ def apply(state: Mapping[str, str], decision: Decision, categories: tuple[str, .
         reply_kind = "help"
     elif changed and action in (OPT_OUT, OPT_IN):
         verb = "stopped" if action == OPT_OUT else "started"
-        reply_kind = f"{verb}_{'categories' if decision.categories else 'all'}"
+        reply_kind = f"{verb}_{'categories' if named else 'all'}"
     if provider_replied:
         reply_kind = None
-    return Transition(action, before, after, changed, reply_kind)
+    return Transition(action, before, after, changed, reply_kind, named)
 
 
 def unchanged(state: Mapping[str, str], action: str, reply_kind: str | None = None) -> Transition:

@@ -120,7 +120,7 @@ def handle(inbound: Inbound, table: KeywordTable, store: Recorder, decision: Dec
                 return Outcome(chosen, consent.unchanged(state, NONE), None)
             return Outcome(chosen, consent.unchanged(state, ASKED, "ask"),
                            table.render("sms", "ask", chosen.language, brand=brand))
-        categories = chosen.categories if kind != "help" else table.categories
+        categories = transition.categories if kind != "help" else table.categories
         if inbound.channel == "email":
             mail = (table.render_email(kind, chosen.language, categories, brand) if kind in EMAIL_CONFIRMATIONS
                     else None)
@@ -198,3 +198,17 @@ def reconcile(decision: Decision, provider_action: str | None) -> Decision:
         return decision
     return replace(decision, action=provider_action, rule="provider", categories=(),
                    only_if_opted_out=False)
+
+
+def correction_message(table: KeywordTable, channel: str, transition: consent.Transition,
+                       language: str | None) -> tuple[str, str] | None:
+    """The one message a reviewer may send after correcting a decision: what the person is subscribed to
+    now, in the words of keywords.yaml's confirmations and in their language; (subject, body), the
+    subject empty for an SMS. None when the correction changed nothing they would be told."""
+    kind = transition.reply_kind
+    if kind is None or kind == "help":
+        return None
+    language = language if language in table.languages else table.default_language
+    if channel == "email":
+        return table.render_email(kind, language, transition.categories)
+    return "", table.render("sms", kind, language, transition.categories)  # WhatsApp and RCS: the SMS texts

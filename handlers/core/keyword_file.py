@@ -44,6 +44,15 @@ class KeywordFileError(Exception):
         self.problems = problems
         super().__init__(f"{path}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems))
 
+    def one_line(self) -> str:
+        """The first problem as `file:line: what`, and how many more: what start-up prints and the
+        dashboard's banner shows (`flask check-keywords` lists them all)."""
+        first = self.problems[0] if self.problems else "cannot be used"
+        line = re.match(r"line (\d+), (.*)", first, re.DOTALL)
+        text = f"{self.path}:{line[1]}: {line[2]}" if line else f"{self.path}: {first}"
+        more = len(self.problems) - 1
+        return text + (f" (and {more} more: flask check-keywords lists them)" if more > 0 else "")
+
 
 def load_keywords(path: str) -> KeywordTable:
     """Read and validate the file at `path`."""

@@ -89,7 +89,7 @@ def send_due(store: Store, smtp_url: str | None, mail_from: str | None, limit: i
         raise MailConfigError("MAIL_FROM must be an address, like Acme <no-reply@acme.example>")
     settings = SmtpSettings.from_url(smtp_url)
     counts = {"sent": 0, "retry": 0, "failed": 0}
-    rows = retry_queue.claim_due(store, limit)
+    rows = retry_queue.claim_due(store, limit, also=" AND outbox.channel = 'email'")  # SMS: handlers/sync/sms_outbox.py
     if not rows:
         return counts
     try:

@@ -11,7 +11,7 @@ from .store import Store
 # Every table, parents before the rows that refer to them.
 TABLES = ("messages", "events", "consent", "outbox", "nonces", "links", "reviews", "throttle_events",
           "admin_sessions", "provider_pushes", "erased_suppressions", "erasures", "operators", "api_keys",
-          "audit_log", "server_secrets", "consent_webhooks")
+          "audit_log", "server_secrets", "consent_webhooks", "keyword_tables", "keyword_servers")
 # Their ids are copied as they are; new rows continue after.
 WITH_IDS = ("messages", "events", "outbox", "provider_pushes", "erasures", "api_keys", "audit_log", "consent_webhooks")
 _CHUNK = 5000

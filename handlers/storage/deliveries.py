@@ -20,9 +20,8 @@ KEEP_TRYING = timedelta(days=3)
 IN_ORDER = (f" AND NOT EXISTS (SELECT 1 FROM {TABLE} earlier WHERE earlier.url = {TABLE}.url "
             f"AND earlier.person = {TABLE}.person AND earlier.id < {TABLE}.id "
             "AND earlier.sent_at IS NULL AND earlier.failed_at IS NULL)")
-STATUSES = ("pending", "failed", "sent")
-_WHERE = {"pending": "sent_at IS NULL AND failed_at IS NULL", "failed": "failed_at IS NOT NULL",
-          "sent": "sent_at IS NOT NULL"}
+STATUSES = retry_queue.STATUSES
+_WHERE = retry_queue.STATUS_WHERE
 
 
 def claim_due(store: Store, limit: int) -> list[dict]:
@@ -60,9 +59,7 @@ def retry_now(store: Store, row_id: int) -> bool:
 
 def counts(store: Store) -> dict[str, int]:
     """{pending, failed, sent}: how many rows are in each state."""
-    conn = store.connection()
-    return {status: conn.execute(f"SELECT count(*) FROM {TABLE} WHERE {_WHERE[status]}").fetchone()[0]
-            for status in STATUSES}
+    return retry_queue.counts(store, TABLE)
 
 
 def listing(store: Store, status: str, limit: int = 100) -> list[dict]:

@@ -62,3 +62,10 @@ def record_event(conn, row: tuple, want_id: bool = True) -> int | None:
 
 def record_events(conn, rows: list[tuple]) -> None:
     conn.executemany(INSERT_EVENT, rows)
+
+
+def answered_on(store, message_id: int) -> tuple[str | None, str | None]:
+    """(the number the person texted, the Twilio account it belongs to) of a recorded SMS: where a text
+    back to them comes from. (None, None) for a message no longer held."""
+    row = store.connection().execute("SELECT recipient, params FROM messages WHERE id = ?", (message_id,)).fetchone()
+    return (row[0], json.loads(row[1] or "{}").get("AccountSid")) if row else (None, None)

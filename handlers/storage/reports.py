@@ -60,8 +60,9 @@ def review_queue_sizes(store: Store, days: list[str]) -> dict[str, int]:
 
 def recent_messages(store: Store, channel: str | None, action: str | None, limit: int,
                     offset: int, address: str | None = None, brand: str | None = None) -> tuple[list[dict], int]:
-    """Inbound messages newest first, with their decision and any review, and how many match (of one
-    address, normalised, when given; of one brand, as stored, when given: the first brand's is '')."""
+    """Inbound messages newest first by when they were received (a backfill writes old ones late), with
+    their decision and any review, and how many match (of one address, normalised, when given; of one
+    brand, as stored, when given: the first brand's is '')."""
     where, params = [], []
     for column, value in (("channel", channel), ("action", action), ("address", address), ("brand", brand)):
         if value or (column == "brand" and value is not None):
@@ -73,12 +74,12 @@ def recent_messages(store: Store, channel: str | None, action: str | None, limit
                  "SELECT m.id, m.channel, m.provider, m.address, m.body, m.received_at, m.action, m.categories, "
                  "m.language, m.rule, m.matched, m.flagged, m.reply, m.confidence, r.verdict "
                  f"FROM messages m LEFT JOIN reviews r ON r.message_id = m.id {clause} "
-                 "ORDER BY m.id DESC LIMIT ? OFFSET ?", (*params, limit, offset))
+                 "ORDER BY m.received_at DESC, m.id DESC LIMIT ? OFFSET ?", (*params, limit, offset))
     return [_decoded(r) for r in rows], total
 
 
 _QUEUE = ("SELECT m.id, m.channel, m.address, m.body, m.received_at, m.action, m.categories, m.language, "
-          "m.rule, m.matched, m.confidence FROM messages m LEFT JOIN reviews r ON r.message_id = m.id "
+          "m.rule, m.matched, m.confidence, m.reply FROM messages m LEFT JOIN reviews r ON r.message_id = m.id "
           "WHERE m.flagged = 1 AND r.message_id IS NULL")
 
 

@@ -72,12 +72,43 @@ def _mark(store: Store, row_id: int, sql: str, values: tuple) -> None:
 
 
 
-# Each retry queue by the name its metric carries (optout_queue_depth{queue}: handlers/web/metrics.py).
-QUEUES = {"confirmation_emails": "outbox", "provider_pushes": "provider_pushes", "consent_webhooks": "consent_webhooks"}
+# The dashboard's view of the queues (/admin/outbox, /admin/deliveries) and their depths (metrics).
+QUEUES = {"confirmations": "outbox", "pushes": "provider_pushes", "consent_webhooks": "consent_webhooks"}
+STATUSES = ("pending", "failed", "sent")
+STATUS_WHERE = {"pending": "sent_at IS NULL AND failed_at IS NULL", "failed": "failed_at IS NOT NULL",
+                "sent": "sent_at IS NOT NULL"}
+
+
+def counts(store: Store, table: str) -> dict[str, int]:
+    """{pending, failed, sent}: how many rows of the queue `table` are in each state (one scan)."""
+    row = store.connection().execute(
+        "SELECT " + ", ".join(f"COALESCE(SUM(CASE WHEN {STATUS_WHERE[s]} THEN 1 ELSE 0 END), 0)" for s in STATUSES)
+        + f" FROM {table}").fetchone()
+    return dict(zip(STATUSES, (int(n) for n in row), strict=True))
+
+
+def depths(store: Store) -> dict[str, dict[str, int]]:
+    """Every queue's counts by state: {confirmations|pushes|consent_webhooks: {pending, failed, sent}}."""
+    return {name: counts(store, table) for name, table in QUEUES.items()}
+
+
+def retry_now(store: Store, row_id: int, table: str = "outbox") -> bool:
+    """Make a row not yet sent due now, a given-up one included; False when there is no such row or it
+    was sent meanwhile."""
+    stamp = now()
+
+    def work(conn):
+        return conn.execute(f"UPDATE {table} SET next_attempt_at = ?, failed_at = NULL, claimed_until = NULL "
+                            "WHERE id = ? AND sent_at IS NULL RETURNING id", (stamp, row_id)).fetchall()
+
+    return bool(store.write(work))
+
+
+# The queues as the metrics name them (optout_queue_depth{queue}: handlers/web/metrics.py, docs/monitoring).
+METRIC_NAMES = {"confirmations": "confirmation_emails", "pushes": "provider_pushes",
+                "consent_webhooks": "consent_webhooks"}
 
 
 def pending_counts(store: Store) -> dict[str, int]:
-    """{queue: rows waiting to be sent, neither sent nor given up} for every queue in QUEUES, in one statement."""
-    sql = " UNION ALL ".join(f"SELECT '{name}', count(*) FROM {table} WHERE sent_at IS NULL AND failed_at IS NULL"
-                             for name, table in QUEUES.items())
-    return dict(store.connection().execute(sql).fetchall())
+    """{queue as the metrics name it: rows waiting to be sent, neither sent nor given up}."""
+    return {METRIC_NAMES[name]: states["pending"] for name, states in depths(store).items()}

@@ -343,6 +343,41 @@ migration(
 )
 
 
+# The keyword table every worker and node serves (issue 30): the last keywords.yaml that read well, its
+# sha256 and the moment every worker switches to it, so that a broken edit, or a worker that has not
+# looked at the file yet, never splits them (handlers/storage/keyword_tables.py). And which table each
+# worker serves, and what is wrong with the file on its disk, for the dashboard.
+migration(
+    "m013_keyword_tables",
+    """
+        CREATE TABLE keyword_tables (
+            name TEXT PRIMARY KEY,          -- 'current': the one row every worker serves
+            checksum TEXT NOT NULL,         -- sha256 of content
+            content TEXT NOT NULL,          -- keywords.yaml as it was when it last read well
+            source TEXT NOT NULL,           -- host:path of the file it was read from
+            saved_at TEXT NOT NULL,
+            serve_from TEXT NOT NULL        -- every worker switches to it at this moment
+        ) WITHOUT ROWID""",
+    """
+        CREATE TABLE keyword_servers (
+            server TEXT PRIMARY KEY,        -- host:pid of a process serving requests
+            checksum TEXT NOT NULL,         -- the table it serves
+            file_error TEXT,                -- what is wrong with keywords.yaml on its disk, if anything
+            seen_at TEXT NOT NULL
+        ) WITHOUT ROWID""",
+)
+
+
+# A reviewer's correction may send the person one plain message saying what they are now subscribed to
+# (issue 30): queued in the outbox beside confirmations, by email over SMTP or by SMS through Twilio's
+# API, at most once per reviewed message.
+migration(
+    "m014_review_corrections",
+    "ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'confirmation'",  # or 'correction'
+    "CREATE UNIQUE INDEX outbox_one_correction ON outbox (message_id) WHERE kind = 'correction'",
+)
+
+
 def apply_migrations(conn, dialect: Dialect) -> list[str]:
     """Run the migrations `conn` has not run yet, each in a transaction of its own with the record that
     it ran; returns their names. `conn` is the store's (? placeholders, outside a transaction); the

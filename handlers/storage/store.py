@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from ..core.brands import FIRST
 from ..core.channels import DEFAULT_POLICY, ChannelPolicy
+from ..core.consent import Transition
 from ..core.consent import apply as consent_apply
 from ..core.consent_webhooks import ConsentChange
 from ..core.decision import OPT_IN, OPT_OUT, Decision
@@ -304,30 +305,33 @@ class Store:
             "AND created_at >= ? AND brand = ?", (self.consent_channel(channel), address, moment, brand)).fetchall()
         return any(category is None or category in json.loads(row[0]) or not json.loads(row[0]) for row in rows)
 
-    def review(self, message_id: int, verdict: str, actor: str, categories: tuple[str, ...]) -> dict:
+    def review(self, message_id: int, verdict: str, actor: str, categories: tuple[str, ...],
+               tell: Callable[[str, Transition, str | None], tuple[str, str] | None] | None = None) -> dict:
         """An operator's verdict on a flagged message: 'confirmed', 'not_opt_out' or 'opt_out'.
 
-        A correction records a new event from `actor` and changes the state; nothing is sent to the
-        person. Returns {"message_id", "verdict", "event_id", "changed"}; raises LookupError for an
+        A correction records a new event from `actor` and changes the state. Nothing is sent to the person
+        unless `tell` is given: then the message it makes of the change ((subject, body); channel, the
+        transition and the person's language in) is queued in the outbox, once per reviewed message.
+        Returns {"message_id", "verdict", "event_id", "changed", "told"}; raises LookupError for an
         unknown message and ValueError for a verdict that does not fit the message.
         """
         if verdict not in ("confirmed", "not_opt_out", "opt_out"):
             raise ValueError(f"unknown verdict {verdict!r}")
 
         def work(conn) -> dict:
-            row = conn.execute("SELECT channel, address, action, categories, brand FROM messages WHERE id = ?",
-                               (message_id,)).fetchone()
+            row = conn.execute("SELECT channel, address, action, categories, brand, language FROM messages "
+                               "WHERE id = ?", (message_id,)).fetchone()
             if row is None:
                 raise LookupError(f"no message {message_id}")
             # A correction is for the message's brand.
-            message_channel, address, action, recorded_categories, brand = row
+            message_channel, address, action, recorded_categories, brand, language = row
             channel = self.consent_channel(message_channel)  # an RCS message's consent is SMS'
             self.db.lock_person(conn, lock_key(channel, address))
             if verdict == "not_opt_out" and action != OPT_OUT:
                 raise ValueError("that message was not recorded as an opt-out")
             if verdict == "opt_out" and action == OPT_OUT:
                 raise ValueError("that message was already recorded as an opt-out")
-            event_id, changed = None, False
+            event_id, changed, told = None, False, False
             if verdict != "confirmed":
                 before = read_state(conn, channel, address, brand)
                 cats = tuple(json.loads(recorded_categories)) if verdict == "not_opt_out" else ()
@@ -344,10 +348,24 @@ class Store:
                     queue_webhooks(conn, self.webhook_to, [ConsentChange(
                         channel, address, transition.action, cats, stamp, f"review:{actor}", decision.rule,
                         message_id, event_id)])
+                told = changed and tell is not None and _queue_correction(
+                    conn, message_id, message_channel, address, tell(message_channel, transition, language), stamp)
             conn.execute("INSERT INTO reviews (message_id, verdict, actor, event_id, reviewed_at) "
                          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET verdict = excluded.verdict, "
                          "actor = excluded.actor, event_id = excluded.event_id, reviewed_at = excluded.reviewed_at",
                          (message_id, verdict, actor, event_id, now()))
-            return {"message_id": message_id, "verdict": verdict, "event_id": event_id, "changed": changed}
+            return {"message_id": message_id, "verdict": verdict, "event_id": event_id, "changed": changed,
+                    "told": told}
 
         return self.write(work)
+
+
+def _queue_correction(conn, message_id: int, channel: str, address: str, said: tuple[str, str] | None,
+                      stamp: str) -> bool:
+    """Queue a reviewer's one message about a correction, unless one was queued for this message already."""
+    if said is None or conn.execute("SELECT 1 FROM outbox WHERE message_id = ? AND kind = 'correction'",
+                                    (message_id,)).fetchone():
+        return False
+    conn.execute("INSERT INTO outbox (message_id, channel, address, subject, body, created_at, next_attempt_at, kind) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, 'correction')", (message_id, channel, address, *said, stamp, stamp))
+    return True

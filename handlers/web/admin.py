@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 from flask import (
     Blueprint,
@@ -38,9 +39,10 @@ from ..core.access import BUILT_IN_ADMIN
 from ..core.addresses import CHANNELS, InvalidAddress, masked_on_page, normalise
 from ..core.brands import FIRST
 from ..core.consent import EVERYTHING, suppressed
+from ..core.intake import correction_message
 from ..core.keyword_file import KeywordFileError
 from ..storage import audit as audit_log
-from ..storage import operators, reports, sessions
+from ..storage import keyword_tables, operators, reports, sessions
 from ..storage.store import StoreError
 from . import labels, sso
 from .access import Actor, audit, current_actor, is_public, permitted, requires
@@ -175,7 +177,8 @@ def shared():
                                                    m["rule"], m["matched"], m.get("confidence")),
             "signed_in": logged_in(), "actor": current_actor(),
             "may": lambda permission: logged_in() and current_actor().may(permission),
-            "single_sign_on": sso.configured()}
+            "single_sign_on": sso.configured(),
+            "keyword_problem": keyword_status(servers=False)["error"] if logged_in() else None}
 
 
 @admin.app_template_filter("num")
@@ -382,12 +385,14 @@ def review(message_id: int):
         flash(f"Message {message_id} is not waiting for review (someone may have reviewed it already).", "error")
         return redirect(url_for("admin.review_queue"), 303)
     try:
+        tell = partial(correction_message, services().keywords) if request.form.get("tell") == "1" else None
         result = store.review(message_id, verdict, actor=current_actor().name,
-                              categories=services().keywords.categories)
+                              categories=services().keywords.categories, tell=tell)
     except ValueError as e:
         flash(f"Message {message_id}: {e}.", "error")
     else:
-        audit("review", f"message {message_id}: {verdict}" + (" (consent changed)" if result["changed"] else ""))
+        audit("review", f"message {message_id}: {verdict}" + (" (consent changed)" if result["changed"] else "")
+              + (" (one message sent to tell them)" if result["told"] else ""))
         flash(review_notice(item, result), "notice")
     return redirect(url_for("admin.review_queue"), 303)
 
@@ -399,7 +404,8 @@ def review_notice(item: dict, result: dict) -> str:
     what = "not an opt-out" if result["verdict"] == "not_opt_out" else "an opt-out"
     state = ("they are opted back in" if result["verdict"] == "not_opt_out" else "they are opted out") \
         if result["changed"] else "what may be sent to them did not change"
-    return f"Recorded: {who}'s “{item['body'][:60]}” was {what}; {state}. Nothing was sent to them."
+    told = "One message tells them so." if result["told"] else "Nothing was sent to them."
+    return f"Recorded: {who}'s “{item['body'][:60]}” was {what}; {state}. {told}"
 
 
 @admin.get("/contacts")
@@ -433,10 +439,15 @@ def audit_page():
     return page("audit.html", entries=audit_log.entries(services().store, since, limit=500), since=since or "")
 
 
-def keyword_status() -> dict:
-    """{path, loaded_at, checksum, error} of the keyword file the service is using."""
+def keyword_status(servers: bool = True) -> dict:
+    """{path, loaded_at, checksum, error} of the keyword file the service is using; with `servers`, the
+    table each serving process serves, and `held`, the one the database holds for all."""
     try:
         _ = services().keywords  # also picks up a saved edit, so the status shown is current
     except KeywordFileError as e:  # broken since start-up: no table was ever loaded
-        return {**services().keyword_status(), "error": str(e)}
-    return services().keyword_status()
+        return {**services().keyword_status(), "error": e.one_line()}
+    if not servers:
+        return services().keyword_status()
+    store = services().store
+    return {**services().keyword_status(), "servers": keyword_tables.servers(store),
+            "held": keyword_tables.current_checksum(store)}
