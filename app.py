@@ -10,7 +10,7 @@ from dotenv import find_dotenv, load_dotenv
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from handlers import cli
+from handlers.commands import cli
 from handlers.core.keyword_file import KeywordFileError
 from handlers.services import Services
 from handlers.settings import metrics_directory, read_settings

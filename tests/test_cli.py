@@ -1,5 +1,5 @@
 """The command line as an operator meets it: `flask --help` is this project's, every command follows one
-style (handlers/cli.py), categories by either name, the simulator's country and MMS against the real
+style (handlers/commands/style.py), categories by either name, the simulator's country and MMS against the real
 gunicorn service, and progress that follows the writing."""
 
 import re

@@ -1,7 +1,7 @@
 """Commands for operators: flask migrate, check-keywords, classify, mail-worker, simulate-sms,
 pull-suppressions ...
 
-Every command follows one style, written out in handlers/cli_style.py (with the parts they share):
+Every command follows one style, written out in handlers/commands/style.py (with the parts they share):
 the address (or file, text) positional, --channel sms|email inferred when left out, --category by key
 or name, a short_help that fits `flask --help`, {n:,} counts, progress bars that follow the writing.
 """
@@ -20,31 +20,32 @@ from dataclasses import asdict
 import click
 from flask import Flask
 
-from . import backup_cli, personal_data_cli, simulate, team
-from .brands_cli import brand_option, stored_brand
-from .cli_style import PhaseBar, category_key, channel_of, channel_option, named, present_the_project, read_file
-from .core import links
-from .core.brands import FIRST
-from .core.classifier import classify, explain
-from .core.consent_webhooks import ConsentWebhookError
-from .core.keyword_file import KeywordFileError, load_keywords
-from .core.keyword_lint import warnings as keyword_warnings
-from .core.personal_data import retention_days
-from .core.text import sms_encoding, sms_segments
-from .core.understanding import with_model
-from .email import outbox
-from .providers.http_api import MAX_PAGES, ApiError
-from .settings import local_origin
-from .storage import audit, backfill, deliveries, export, imports
-from .storage.bulk import TransferError
-from .storage.copy import copy_database as copy_rows
-from .storage.database import StoreError
-from .storage.retention import DailyPrune
-from .storage.schema import MIGRATIONS
-from .storage.store import Store
-from .sync import clients as provider_clients
-from .sync import consent_webhooks, pull, push, sms_outbox
-from .web.context import services
+from .. import simulate
+from ..core import links
+from ..core.brands import FIRST
+from ..core.classifier import classify, explain
+from ..core.consent_webhooks import ConsentWebhookError
+from ..core.keyword_file import KeywordFileError, load_keywords
+from ..core.keyword_lint import warnings as keyword_warnings
+from ..core.personal_data import retention_days
+from ..core.text import sms_encoding, sms_segments
+from ..core.understanding import with_model
+from ..email import outbox
+from ..providers.http_api import MAX_PAGES, ApiError
+from ..settings import local_origin
+from ..storage import audit, backfill, deliveries, export, imports
+from ..storage.bulk import TransferError
+from ..storage.copy import copy_database as copy_rows
+from ..storage.database import StoreError
+from ..storage.retention import DailyPrune
+from ..storage.schema import MIGRATIONS
+from ..storage.store import Store
+from ..sync import clients as provider_clients
+from ..sync import consent_webhooks, pull, push, sms_outbox
+from ..web.context import services
+from . import backup, personal_data, team
+from .brands import brand_option, stored_brand
+from .style import PhaseBar, category_key, channel_of, channel_option, named, present_the_project, read_file
 
 
 def register(app: Flask) -> None:
@@ -60,11 +61,11 @@ def register(app: Flask) -> None:
     app.cli.add_command(simulate_sms)
     app.cli.add_command(simulate_email)
     app.cli.add_command(pull_suppressions)
-    for command in personal_data_cli.COMMANDS:  # prune, erase, export-person
+    for command in personal_data.COMMANDS:  # prune, erase, export-person
         app.cli.add_command(command)
-    team.register(app)  # operators, API keys and the audit log (handlers/team.py)
+    team.register(app)  # operators, API keys and the audit log (handlers/commands/team.py)
     app.cli.add_command(replay_consent_webhooks)
-    app.cli.add_command(backup_cli.backup)
+    app.cli.add_command(backup.backup)
     present_the_project(app)
 
 

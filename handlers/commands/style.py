@@ -1,14 +1,14 @@
 """What every command shares, so that they read alike: the channel option, categories by key or display
 name, progress bars, and `flask --help` as this project's.
 
-The style every command follows (handlers/cli_style.py holds the shared parts):
+The style every command follows (handlers/commands/style.py holds the shared parts):
 - What the command is about is a positional argument (ADDRESS, EMAIL, NAME, FILE, TEXT, BODY,
   PROVIDER); everything else is an --option. `--address` is not an option anywhere (unsubscribe-link
   still accepts it, hidden, for old scripts).
-- --channel is cli_style.channel_option(): choices sms, email, whatsapp, rcs in that order; left out,
+- --channel is style.channel_option(): choices sms, email, whatsapp, rcs in that order; left out,
   the address's own channel (an @ is email, whatsapp:+... and rcs:+... theirs), or for lists what each
   command says (all; the file's).
-- --category takes the key or the name people see (promotions or promos): cli_style.category_key.
+- --category takes the key or the name people see (promotions or promos): style.category_key.
 - Every command has a short_help that fits `flask --help` (tests/test_cli.py fails on a cut one).
 - Counts print with thousands separators ({n:,}); a job that may run for minutes shows a
   click.progressbar on stderr that moves with the work done, writing included.
@@ -22,10 +22,10 @@ import sys
 import click
 from flask import Flask
 
-from .core.addresses import CHANNELS
-from .core.addresses import channel_of as twilio_channel
-from .storage.bulk import TransferError
-from .web.context import services
+from ..core.addresses import CHANNELS
+from ..core.addresses import channel_of as twilio_channel
+from ..storage.bulk import TransferError
+from ..web.context import services
 
 DESCRIPTION = """Opt-out handler: records the STOP, START and HELP replies people send to your marketing
 texts and emails, answers them, and keeps who may be sent what.

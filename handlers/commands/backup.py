@@ -1,12 +1,12 @@
 """flask backup PATH: a consistent copy of the live SQLite database (handlers/storage/backup.py).
-Registered with the others by handlers/cli.py."""
+Registered with the others by handlers/commands/cli.py."""
 
 from __future__ import annotations
 
 import click
 
-from .storage.backup import BackupError, backup_database
-from .web.context import services
+from ..storage.backup import BackupError, backup_database
+from ..web.context import services
 
 
 @click.command("backup", short_help="Copy the live SQLite database to PATH, consistently.")

@@ -12,12 +12,12 @@ from datetime import datetime, timedelta, timezone
 import click
 from flask import Flask
 
-from .core import credentials
-from .core.access import ROLES, SCOPES
-from .core.addresses import InvalidAddress, normalise
-from .storage import audit, operators
-from .storage.operators import OperatorError
-from .web.context import services
+from ..core import credentials
+from ..core.access import ROLES, SCOPES
+from ..core.addresses import InvalidAddress, normalise
+from ..storage import audit, operators
+from ..storage.operators import OperatorError
+from ..web.context import services
 
 MIN_PASSWORD = 12
 

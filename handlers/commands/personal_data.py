@@ -1,5 +1,5 @@
 """Commands for a person's data (README, "Personal data"): flask prune, flask erase, flask export-person.
-Registered with the others by handlers/cli.py."""
+Registered with the others by handlers/commands/cli.py."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ import sys
 
 import click
 
-from .cli_style import channel_of, channel_option
-from .core.addresses import InvalidAddress, normalise
-from .core.personal_data import ErasureKeyError, retention_days
-from .storage import audit
-from .storage.database import StoreError
-from .storage.erasure import erase
-from .storage.person_export import person_export
-from .storage.retention import prune
+from ..core.addresses import InvalidAddress, normalise
+from ..core.personal_data import ErasureKeyError, retention_days
+from ..storage import audit
+from ..storage.database import StoreError
+from ..storage.erasure import erase
+from ..storage.person_export import person_export
+from ..storage.retention import prune
+from ..web.context import services
+from .style import channel_of, channel_option
 from .team import entry
-from .web.context import services
 
 COMMANDS = []
 
