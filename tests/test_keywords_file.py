@@ -166,8 +166,9 @@ def test_every_problem_is_reported_at_once():
 def test_the_service_refuses_to_start_on_a_broken_file(settings, tmp_path):
     path = tmp_path / "keywords.yaml"
     path.write_bytes(broken("start: [start]", "start: [start, end]"))
-    with pytest.raises(KeywordFileError):
-        create_app({**settings, "KEYWORDS_PATH": str(path)})
+    with pytest.raises(SystemExit, match=r"^Not serving: keywords.yaml cannot be used: .*keywords.yaml:10: "
+                                         r"languages.en.start.1: 'end' is also under"):
+        create_app({**settings, "KEYWORDS_PATH": str(path)})  # one line saying where, not a traceback
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path):

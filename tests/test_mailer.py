@@ -172,4 +172,4 @@ def test_the_worker_command_ends_each_confirmation_with_the_preference_page(sett
     assert link.startswith("https://optout.example.com/u/") and message["List-Unsubscribe"] == f"<{link}>"
     from handlers.core import links
     link_id, category = links.read("mailer-test-secret", link.rsplit("/", 1)[1])
-    assert store.link_address(link_id) == ("email", "person@example.org") and category is None
+    assert store.link_address(link_id) == ("email", "person@example.org", "") and category is None  # the first brand
