@@ -138,6 +138,28 @@ def test_an_email_unsubscribe_belongs_to_the_brand_whose_address_it_answered(cli
     assert db.execute("SELECT flagged FROM messages").fetchone()[0] == 0  # a known sender: nothing to review
 
 
+@pytest.mark.parametrize("recipient, brand", [("news@acme.example", "acme"), ("offers@mg.globex.example", "globex")])
+def test_a_confirmation_links_to_the_preference_page_of_the_brand_it_answers(brand_settings, make_app, smtp,
+                                                                           recipient, brand):
+    from conftest import MAIL_FROM
+
+    from handlers.core import links
+    from handlers.email.outbox import send_due
+
+    secret, base = "brand-link-secret", "https://optout.example.com"
+    app = make_app({**brand_settings, "UNSUBSCRIBE_SECRET": secret, "PUBLIC_BASE_URL": base})
+    auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    assert app.test_client().post("/webhooks/email/mime", data=mime_to(recipient), content_type="message/rfc822",
+                                  headers={"Authorization": auth}).status_code == 200
+    services = app.extensions["optout"]
+    page_link = links.page_link_maker(secret, base, "US", services.store.link_id)
+    assert send_due(services.store, smtp.url, MAIL_FROM, page_link=page_link)["sent"] == 1
+    [(_, _, message)] = smtp.messages
+    link_id, _ = links.read(secret, message["List-Unsubscribe"].strip("<>").rsplit("/", 1)[1])
+    _, address, stored = services.store.link_address(link_id)
+    assert address == "pat@example.org" and services.keywords.brands.key_of(stored) == brand
+
+
 def test_the_api_refuses_a_brand_that_is_not_in_the_file(client):
     response = client.post("/api/v1/suppressions/check", json={"channel": "sms", "addresses": [PERSON],
                                                                "brand": "initech"},

@@ -64,10 +64,15 @@ def links_for(channel: str | None, address: str | None, category: str | None, ba
 
 
 def page_link_maker(secret: str | None, base_url: str | None, region: str,
-                    link_id: Callable[[str, str], str]) -> Callable[[str], str] | None:
-    """email address -> the link to its preference page, for the confirmation emails; None without
-    UNSUBSCRIBE_SECRET and PUBLIC_BASE_URL (a link to 127.0.0.1 would be no use to anyone)."""
+                    link_id: Callable[[str, str, str], str]) -> Callable[[str, str], str] | None:
+    """(email address, brand as stored) -> the link to its preference page for that brand's messages, for
+    the confirmation emails; None without UNSUBSCRIBE_SECRET and PUBLIC_BASE_URL (a link to 127.0.0.1
+    would be no use to anyone). `link_id(channel, address, brand)`: Store.link_id."""
     if not (secret and base_url):
         return None
-    return lambda address: links_for("email", address, None, base_url, secret=secret, region=region,
-                                     categories=(), link_id=link_id)["url"]
+
+    def page_link(address: str, brand: str) -> str:
+        return links_for("email", address, None, base_url, secret=secret, region=region, categories=(),
+                         link_id=lambda channel, found: link_id(channel, found, brand))["url"]
+
+    return page_link

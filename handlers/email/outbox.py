@@ -20,10 +20,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..core.addresses import normalise_email
 from ..storage import retry_queue
+from ..storage.messages import brand_of
 from ..storage.store import Store, StoreError
 from .headers import message_id
 
-PageLink = Callable[[str], "str | None"]  # an email address -> its preference page's URL, or None
+# (email address, brand as stored) -> the preference page's URL for that brand's messages, or None
+PageLink = Callable[[str, str], "str | None"]
 
 
 class MailConfigError(ValueError):
@@ -73,7 +75,7 @@ def compose(row: dict, mail_from: str, page_link: PageLink | None = None) -> Ema
     if in_reply_to:
         message["In-Reply-To"] = in_reply_to
         message["References"] = in_reply_to
-    link = page_link(message["To"]) if page_link else None
+    link = page_link(message["To"], row.get("brand", "")) if page_link else None
     if link:
         message["List-Unsubscribe"] = f"<{link}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
@@ -89,7 +91,8 @@ def send_due(store: Store, smtp_url: str | None, mail_from: str | None, limit: i
         raise MailConfigError("MAIL_FROM must be an address, like Acme <no-reply@acme.example>")
     settings = SmtpSettings.from_url(smtp_url)
     counts = {"sent": 0, "retry": 0, "failed": 0}
-    rows = retry_queue.claim_due(store, limit, also=" AND outbox.channel = 'email'")  # SMS: handlers/sync/sms_outbox.py
+    rows = retry_queue.claim_due(store, limit, columns=(*retry_queue.OUTBOX_COLUMNS, "message_id"),
+                                 also=" AND outbox.channel = 'email'")  # SMS: handlers/sync/sms_outbox.py
     if not rows:
         return counts
     try:
@@ -102,6 +105,8 @@ def send_due(store: Store, smtp_url: str | None, mail_from: str | None, limit: i
     try:
         for row in rows:
             try:
+                # The link opens the page of the brand whose message the person answered (core/brands.py).
+                row["brand"] = brand_of(store, row["message_id"]) if page_link else ""
                 composed = compose(row, mail_from, page_link)
             except (ValueError, MessageError) as e:  # this row only: give it up with the reason, go on
                 retry_queue.give_up(store, row, f"cannot be written as an email: {e}")

@@ -69,3 +69,9 @@ def answered_on(store, message_id: int) -> tuple[str | None, str | None]:
     back to them comes from. (None, None) for a message no longer held."""
     row = store.connection().execute("SELECT recipient, params FROM messages WHERE id = ?", (message_id,)).fetchone()
     return (row[0], json.loads(row[1] or "{}").get("AccountSid")) if row else (None, None)
+
+
+def brand_of(store, message_id: int | None) -> str:
+    """The brand (as stored) a recorded message was for: '' (the first brand) for one no longer held."""
+    row = store.connection().execute("SELECT brand FROM messages WHERE id = ?", (message_id,)).fetchone()
+    return row[0] if row else ""
