@@ -49,23 +49,12 @@ from .style import PhaseBar, category_key, channel_of, channel_option, named, pr
 
 
 def register(app: Flask) -> None:
-    app.cli.add_command(migrate)
-    app.cli.add_command(check_keywords)
-    app.cli.add_command(classify_command)
-    app.cli.add_command(mail_worker)
-    app.cli.add_command(unsubscribe_link)
-    app.cli.add_command(export_suppressions)
-    app.cli.add_command(import_suppressions)
-    app.cli.add_command(backfill_twilio)
-    app.cli.add_command(copy_database)
-    app.cli.add_command(simulate_sms)
-    app.cli.add_command(simulate_email)
-    app.cli.add_command(pull_suppressions)
-    for command in personal_data.COMMANDS:  # prune, erase, export-person
+    for command in (migrate, check_keywords, classify_command, mail_worker, unsubscribe_link, export_suppressions,
+                    import_suppressions, backfill_twilio, copy_database, simulate_sms, simulate_email,
+                    pull_suppressions, replay_consent_webhooks, backup.backup,
+                    *personal_data.COMMANDS):  # prune, erase, export-person
         app.cli.add_command(command)
     team.register(app)  # operators, API keys and the audit log (handlers/commands/team.py)
-    app.cli.add_command(replay_consent_webhooks)
-    app.cli.add_command(backup.backup)
     present_the_project(app)
 
 
